@@ -1,0 +1,33 @@
+# voxfarm: two commands on a fresh machine.
+#   make demo   create .venv, install, start the embedded stack, render a sample, stop it
+#   make test   create .venv, install with test extras, run the whole suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+
+.PHONY: demo test test-faults bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.base: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e ".[api,worker]"
+	touch $@
+
+$(VENV)/.test: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e ".[all,test]"
+	touch $(VENV)/.base $@
+
+demo: $(VENV)/.base
+	$(BIN)/python scripts/demo.py
+
+test: $(VENV)/.test
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+test-faults: $(VENV)/.test
+	$(BIN)/python -m pytest -q -m faults tests/faults
+
+clean:
+	rm -rf $(VENV) var out .pytest_cache

@@ -1,0 +1,72 @@
+"""The intake API: a Flask app factory (flask-openapi3, so /openapi.json is generated from the
+same pydantic models the views validate with).
+
+The API never imports torch or worker code: it validates, writes rows (and outbox messages) in one
+transaction, publishes by task name after the commit, and answers.  Everything it needs is built
+once here and reached through ``services()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+from flask_openapi3 import Info, OpenAPI
+
+from core.db import Database
+from core.outbox import Publisher, unit_of_work
+from core.settings import Settings, load_settings
+from core.storage import ObjectStore, open_store
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    store: ObjectStore
+    publisher: Publisher
+
+    def uow(self) -> unit_of_work:
+        return unit_of_work(self.db, self.publisher, fault=self.settings.fault)
+
+
+def services() -> Services:
+    return current_app.extensions["voxfarm"]
+
+
+def create_app(settings: Settings | None = None, *, publisher: Publisher | None = None,
+               store: ObjectStore | None = None) -> OpenAPI:
+    from api import auth, errors, requests
+    from api.views import health, jobs, voices, webhooks
+
+    settings = settings or load_settings()
+    if publisher is None:
+        from celery_config import CeleryPublisher, make_celery
+
+        publisher = CeleryPublisher(make_celery(settings, name="voxfarm-api"))
+    app = OpenAPI(
+        __name__,
+        info=Info(title="voxfarm", version="0.1.0",
+                  description="Voice render farm: submit text, get speech. Authenticate with "
+                              "`Authorization: Bearer <key>`."),
+        security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
+        validation_error_status=422,
+        validation_error_model=errors.ErrorResponse,
+        validation_error_callback=errors.validation_error,
+        doc_ui=False,
+    )
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        MAX_FORM_MEMORY_SIZE=2 * 1024 * 1024,
+        MAX_FORM_PARTS=32,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["voxfarm"] = Services(settings, Database(settings), store or open_store(settings), publisher)
+    errors.register(app)
+    requests.register(app)
+    auth.register(app)
+    for module in (health, jobs, voices, webhooks):
+        app.register_api(module.bp)
+    # the spec flask-openapi3 generates from the view models (its doc UI stays off)
+    app.add_url_rule("/openapi.json", "openapi_json", lambda: app.api_doc)
+    return app

@@ -1,0 +1,88 @@
+"""One error shape everywhere: ``{"error": {"code", "message", "details"?}}``.
+
+Domain errors carry their own status and code; HTTP errors raised by Flask/Werkzeug (404, 405,
+413...) and validation errors are mapped to the same shape; anything unexpected is a 500 with a
+generic message (the traceback goes to the log, never to the client).  A database that is down
+answers 503 quickly (connect timeout 3 s), so clients can retry.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException
+
+from core.errors import VoxfarmError
+from core.schemas import ErrorResponse  # noqa: F401 - the validation error model for OpenAPI
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 406: "not_acceptable", 409: "conflict",
+               413: "payload_too_large", 415: "unsupported_media_type", 429: "rate_limited"}
+
+
+def error_response(status: int, code: str, message: str, details: object | None = None):
+    body: dict = {"error": {"code": code, "message": message}}
+    if details is not None:
+        body["error"]["details"] = details
+    resp = jsonify(body)
+    resp.status_code = status
+    return resp
+
+
+def _clean(errors: list[dict]) -> list[dict]:
+    # never echo the offending input back (it may be megabytes, or someone's secret)
+    return [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in errors[:20]]
+
+
+def validation_error(exc: ValidationError):
+    errs = exc.errors(include_url=False, include_input=False, include_context=False)
+    first = errs[0] if errs else {}
+    where = ".".join(str(p) for p in first.get("loc", ())) or "request"
+    return error_response(422, "validation_error", f"{where}: {first.get('msg', 'invalid')}", _clean(errs))
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(VoxfarmError)
+    def _domain(exc: VoxfarmError):
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(ValidationError)
+    def _validation(exc: ValidationError):
+        return validation_error(exc)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        if exc.response is not None and exc.response.is_json:
+            return exc.response  # already one of ours (abort with a JSON response)
+        status = exc.code or 500
+        message = exc.description or exc.name
+        if status == 413:
+            message = "the request body is larger than this server accepts"
+        return error_response(status, _HTTP_CODES.get(status, "http_error"), message)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(PoolTimeout)
+    def _db_down(exc: Exception):
+        log.warning("database unavailable: %s", exc)
+        resp = error_response(503, "database_unavailable", "the database is unavailable; retry shortly")
+        resp.headers["Retry-After"] = "5"
+        return resp
+
+    @app.errorhandler(DBAPIError)
+    def _db_error(exc: DBAPIError):
+        if exc.connection_invalidated:
+            return _db_down(exc)
+        log.exception("database error")
+        return error_response(500, "internal_error", "internal error")
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "internal error")

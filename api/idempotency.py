@@ -1,0 +1,78 @@
+"""``Idempotency-Key`` handling for POST views (see core/idempotency.py for the rules).
+
+    replay = idem.begin("POST /v1/jobs")
+    if replay: return replay
+    with idem.guard():                    # abandons the key if the view raises
+        with svc.uow() as s:
+            ... create ...
+            idem.complete(s, 202, body)   # same transaction as the resource
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import g, jsonify, request
+from sqlalchemy.orm import Session
+
+from core import idempotency
+
+
+def _fingerprint() -> str:
+    parts: list[bytes | str] = [request.method, request.path]
+    if request.mimetype == "application/json":
+        # canonical JSON: key order and whitespace do not make a different request
+        parts.append(json.dumps(request.get_json(silent=True), sort_keys=True, separators=(",", ":")))
+    elif request.mimetype == "multipart/form-data":
+        for key in sorted(request.form):
+            parts += [key, "\x00".join(request.form.getlist(key))]
+        for key in sorted(request.files):
+            for f in request.files.getlist(key):
+                data = f.stream.read()
+                f.stream.seek(0)
+                parts += [key, hashlib.sha256(data).hexdigest()]
+    else:
+        parts.append(request.get_data())
+    return idempotency.fingerprint(*parts)
+
+
+def begin(scope: str):
+    """A replayed response, or None to proceed (raises 409/422 per the rules)."""
+    from api.app import services
+
+    key = request.headers.get("Idempotency-Key")
+    g.idem = None
+    if key is None:
+        return None
+    key = idempotency.validate_key(key.strip())
+    svc = services()
+    replay = idempotency.begin(svc.db, g.tenant.id, scope, key, _fingerprint(), svc.settings.idempotency_ttl_s)
+    if replay is not None:
+        resp = jsonify(replay.body)
+        resp.status_code = replay.status
+        resp.headers["Idempotent-Replayed"] = "true"
+        return resp
+    g.idem = (scope, key)
+    return None
+
+
+def complete(session: Session, status: int, body: dict) -> None:
+    if getattr(g, "idem", None):
+        scope, key = g.idem
+        idempotency.complete(session, g.tenant.id, scope, key, status, body)
+
+
+@contextmanager
+def guard() -> Iterator[None]:
+    from api.app import services
+
+    try:
+        yield
+    except BaseException:
+        if getattr(g, "idem", None):
+            scope, key = g.idem
+            idempotency.abandon(services().db, g.tenant.id, scope, key)
+        raise

@@ -1,0 +1,117 @@
+"""Job routes: submit, read, list, cancel, chunks, audio and result files."""
+
+from __future__ import annotations
+
+from flask import Response, g, redirect, stream_with_context
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel, Field
+
+from api import idempotency as idem
+from api.app import services
+from core import jobs as core_jobs
+from core.audio import CONTENT_TYPES
+from core.errors import Conflict, NotFound
+from core.schemas import (ChunkListQuery, ChunkPlanOut, ErrorResponse, JobCreate, JobList, JobListQuery,
+                          JobOut, JobPath)
+from core.serialize import chunk_resource, job_resource
+
+bp = APIBlueprint("jobs", __name__, url_prefix="/v1", abp_tags=[Tag(name="jobs")],
+                  abp_security=[{"bearer": []}],
+                  abp_responses={401: ErrorResponse, 404: ErrorResponse, 422: ErrorResponse})
+
+
+class FilePath(BaseModel):
+    job_id: str = Field(max_length=64)
+    name: str = Field(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@bp.post("/jobs", responses={202: JobOut, 400: ErrorResponse, 409: ErrorResponse, 413: ErrorResponse,
+                             415: ErrorResponse})
+def create_job(body: JobCreate):
+    """Submit text (or an EPUB) for synthesis; answers 202 with the queued job."""
+    replay = idem.begin("POST /v1/jobs")
+    if replay is not None:
+        return replay
+    svc = services()
+    with idem.guard():
+        with svc.uow() as s:
+            job = core_jobs.submit_job(s, svc.settings, svc.store, g.tenant.id, body)
+            s.flush()
+            resource = job_resource(job, svc.store, svc.settings)
+            idem.complete(s, 202, resource)
+    return resource, 202
+
+
+@bp.get("/jobs", responses={200: JobList})
+def list_jobs(query: JobListQuery):
+    """The tenant's jobs, newest first, with cursor pagination."""
+    svc = services()
+    with svc.db.session() as s:
+        rows, cursor = core_jobs.list_jobs(s, g.tenant.id, status=query.status, limit=query.limit,
+                                           cursor=query.cursor)
+        return {"data": [job_resource(j, svc.store, svc.settings) for j in rows], "next_cursor": cursor}
+
+
+@bp.get("/jobs/<job_id>", responses={200: JobOut})
+def get_job(path: JobPath):
+    svc = services()
+    with svc.db.session() as s:
+        return job_resource(core_jobs.get_job(s, g.tenant.id, path.job_id), svc.store, svc.settings)
+
+
+@bp.post("/jobs/<job_id>/cancel", responses={200: JobOut, 409: ErrorResponse})
+def cancel_job(path: JobPath):
+    """Cancel a queued or running job (running chunks stop at the next batch boundary)."""
+    svc = services()
+    with svc.uow() as s:
+        job = core_jobs.cancel_job(s, g.tenant.id, path.job_id)
+        return job_resource(job, svc.store, svc.settings)
+
+
+@bp.get("/jobs/<job_id>/chunks", responses={200: ChunkPlanOut})
+def list_chunks(path: JobPath, query: ChunkListQuery):
+    """The render plan: chapters and chunks with their status, seeds and cache keys."""
+    svc = services()
+    with svc.db.session() as s:
+        job, rows, cursor = core_jobs.list_chunks(s, g.tenant.id, path.job_id, limit=query.limit,
+                                                  cursor=query.cursor)
+        return {"job_id": job.id, "chapters": job.source.get("chapters", []),
+                "chunks": [chunk_resource(c) for c in rows], "next_cursor": cursor}
+
+
+def _serve(key: str, filename: str):
+    svc = services()
+    url = svc.store.presigned_url(key, svc.settings.presign_expiry_s, filename=filename)
+    if url:
+        return redirect(url, code=302)
+    if not svc.store.exists(key):
+        raise NotFound("the stored file is missing", code="file_missing")
+    ext = filename.rsplit(".", 1)[-1]
+    resp = Response(stream_with_context(svc.store.iter_chunks(key)),
+                    mimetype=CONTENT_TYPES.get(ext, "application/octet-stream"))
+    resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return resp
+
+
+@bp.get("/jobs/<job_id>/audio", responses={200: None, 302: None, 409: ErrorResponse})
+def get_audio(path: JobPath):
+    """The rendered audio: 302 to a presigned URL (S3), or streamed (local disk)."""
+    svc = services()
+    with svc.db.session() as s:
+        job = core_jobs.get_job(s, g.tenant.id, path.job_id)
+    if job.status != "succeeded" or not job.result_key:
+        raise Conflict(f"job {job.id} is {job.status}; audio exists once it has succeeded",
+                       code="result_not_ready")
+    return _serve(job.result_key, f"{job.id}.{job.result_format}")
+
+
+@bp.get("/jobs/<job_id>/files/<name>", responses={200: None, 302: None, 409: ErrorResponse})
+def get_file(path: FilePath):
+    """A result sidecar: chapters.json, chapters.cue, metadata.json or a per-chapter file."""
+    svc = services()
+    with svc.db.session() as s:
+        job = core_jobs.get_job(s, g.tenant.id, path.job_id)
+    files = (job.result_extras or {}).get("files", {})
+    if path.name not in files:
+        raise NotFound(f"job {job.id} has no file {path.name!r}", code="file_not_found")
+    return _serve(files[path.name], path.name)

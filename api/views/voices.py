@@ -1,0 +1,98 @@
+"""Voice prompt routes.  POST accepts multipart (``audio_file``) or JSON (``audio_base64`` or
+``audio_url``); both bodies are validated with the pydantic models that also document them."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from flask import g, request
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import ValidationError
+
+from api import idempotency as idem
+from api.app import services
+from core import voices as core_voices
+from core.errors import InvalidInput, TooLarge
+from core.schemas import ErrorResponse, ListQuery, VoiceCreateForm, VoiceCreateJson, VoiceList, VoiceOut, VoicePath
+from core.serialize import voice_resource
+
+bp = APIBlueprint("voices", __name__, url_prefix="/v1", abp_tags=[Tag(name="voices")],
+                  abp_security=[{"bearer": []}],
+                  abp_responses={401: ErrorResponse, 404: ErrorResponse, 422: ErrorResponse})
+
+_REQUEST_BODY = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": VoiceCreateForm.model_json_schema()},
+    "application/json": {"schema": VoiceCreateJson.model_json_schema()},
+}}}
+
+
+def _read_request() -> tuple[str, str, bytes]:
+    svc = services()
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("audio_file")
+        fields = {"name": request.form.get("name"), "transcript": request.form.get("transcript")}
+        data = upload.stream.read(svc.settings.voice_max_bytes + 1) if upload else None
+        form = VoiceCreateForm.model_validate({**fields, "audio_file": data or b""} if upload else fields)
+        if not form.audio_file:
+            raise InvalidInput("audio_file is empty", code="invalid_audio")
+        return form.name, form.transcript, form.audio_file
+    body = VoiceCreateJson.model_validate(request.get_json())
+    if (body.audio_base64 is None) == (body.audio_url is None):
+        raise InvalidInput("give exactly one of audio_base64 or audio_url", code="ambiguous_input")
+    if body.audio_url is not None:
+        return body.name, body.transcript, core_voices.fetch_audio_url(svc.settings, body.audio_url)
+    if len(body.audio_base64) > (svc.settings.voice_max_bytes * 4) // 3 + 8:
+        raise TooLarge(f"the audio is larger than {svc.settings.voice_max_bytes} bytes")
+    try:
+        data = base64.b64decode(body.audio_base64, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput("audio_base64 is not valid base64", code="invalid_base64") from None
+    return body.name, body.transcript, data
+
+
+@bp.post("/voices", responses={201: VoiceOut, 409: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse},
+         openapi_extensions=_REQUEST_BODY)
+def create_voice():
+    """Register a voice prompt: reference audio (1-30 s) and its transcript."""
+    replay = idem.begin("POST /v1/voices")
+    if replay is not None:
+        return replay
+    svc = services()
+    with idem.guard():
+        try:
+            name, transcript, data = _read_request()
+        except ValidationError as exc:
+            from api.errors import validation_error
+
+            return validation_error(exc)
+        with svc.uow() as s:
+            voice = core_voices.register_voice(s, svc.settings, svc.store, g.tenant.id, name=name,
+                                               transcript=transcript, data=data)
+            resource = voice_resource(voice)
+            idem.complete(s, 201, resource)
+    return resource, 201
+
+
+@bp.get("/voices", responses={200: VoiceList})
+def list_voices(query: ListQuery):
+    svc = services()
+    with svc.db.session() as s:
+        rows, cursor = core_voices.list_voices(s, g.tenant.id, limit=query.limit, cursor=query.cursor)
+        return {"data": [voice_resource(v) for v in rows], "next_cursor": cursor}
+
+
+@bp.get("/voices/<voice_id>", responses={200: VoiceOut})
+def get_voice(path: VoicePath):
+    svc = services()
+    with svc.db.session() as s:
+        return voice_resource(core_voices.get_voice(s, g.tenant.id, path.voice_id))
+
+
+@bp.delete("/voices/<voice_id>", responses={204: None})
+def delete_voice(path: VoicePath):
+    """Delete a voice and its stored audio.  Rendered jobs keep their results."""
+    svc = services()
+    with svc.db.session() as s:
+        core_voices.delete_voice(s, svc.store, g.tenant.id, path.voice_id)
+    return "", 204

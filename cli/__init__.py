@@ -1,0 +1,1 @@
+"""The ``voxfarm`` command line."""

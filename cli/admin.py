@@ -1,0 +1,83 @@
+"""Administration commands that talk to the database directly: API keys, workers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import click
+from sqlalchemy import select
+
+from core.clock import iso, utcnow
+from core.db import Database
+from core.errors import VoxfarmError
+from core.settings import load_settings
+
+
+@click.group()
+def keys() -> None:
+    """Create, list and revoke API keys."""
+
+
+@keys.command("create")
+@click.option("--tenant", required=True, help="Tenant name (created if new).")
+def keys_create(tenant: str) -> None:
+    """Create a key; the key alone is printed on the last line (it is not stored)."""
+    from core.tenants import create_key
+
+    with Database(load_settings()).session() as s:
+        try:
+            created = create_key(s, tenant)
+        except VoxfarmError as exc:
+            raise click.ClickException(exc.message) from None
+    click.echo(f"created key {created.id} (prefix {created.prefix}) for tenant {created.tenant}", err=False)
+    click.echo(created.key)
+
+
+@keys.command("list")
+@click.option("--tenant", default=None)
+def keys_list(tenant: str | None) -> None:
+    from core.tenants import list_keys
+
+    with Database(load_settings()).session() as s:
+        rows = list_keys(s, tenant)
+    for k in rows:
+        state = f"revoked {iso(k.revoked_at)}" if k.revoked_at else "active"
+        click.echo(f"{k.id}  {k.prefix}  {k.tenant:<20}  {state:<32}  last used {iso(k.last_used_at) or '-'}")
+
+
+@keys.command("revoke")
+@click.argument("key_id_or_prefix")
+def keys_revoke(key_id_or_prefix: str) -> None:
+    from core.tenants import revoke_key
+
+    with Database(load_settings()).session() as s:
+        try:
+            info = revoke_key(s, key_id_or_prefix)
+        except VoxfarmError as exc:
+            raise click.ClickException(exc.message) from None
+    click.echo(f"revoked {info.id} ({info.prefix}) of tenant {info.tenant}")
+
+
+@click.command()
+@click.option("--all", "show_all", is_flag=True, help="Include stopped and silent workers.")
+def workers(show_all: bool) -> None:
+    """Workers and what they serve: engine, model, device, batch settings, batches run."""
+    from core.models import WorkerRow
+
+    settings = load_settings()
+    fresh = utcnow() - timedelta(seconds=max(30.0, 3 * settings.heartbeat_s))
+    with Database(settings).session() as s:
+        rows = s.scalars(select(WorkerRow).order_by(WorkerRow.started_at.desc())).all()
+    shown = 0
+    for w in rows:
+        alive = w.stopped_at is None and w.heartbeat_at > fresh
+        if not (alive or show_all):
+            continue
+        shown += 1
+        stats = w.stats or {}
+        click.echo(f"{w.id:<44} {'up' if alive else 'down':<5} engine={w.engine} model={w.model} device={w.device} "
+                   f"batch={w.max_batch_size}/{w.max_wait_ms:g}ms threads={w.concurrency} "
+                   f"queues={','.join(w.queues)} batches={stats.get('batches', 0)} "
+                   f"mean_batch={stats.get('mean_batch')} heartbeat={iso(w.heartbeat_at)}")
+    if not shown:
+        click.echo("no live workers" + ("" if show_all else " (use --all to see stopped ones)"))

@@ -1,0 +1,178 @@
+"""``voxfarm``: run the farm (up, api, worker), administer it (migrate, keys, workers,
+reconcile) and use it (submit, status, book, voices).
+
+Every command builds one Settings object from the environment plus its flags and passes it on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import click
+
+from cli import admin, client
+from core.settings import load_settings
+
+
+def _settings(data_dir: str | None = None, engine: str | None = None):
+    overrides = {}
+    if data_dir:
+        overrides["data_dir"] = data_dir
+        os.environ["VOXFARM_DATA_DIR"] = data_dir  # children (worker, api) see the same dir
+    settings = load_settings(**overrides)
+    if engine:
+        if engine not in settings.engines:
+            settings.engines = [*settings.engines, engine]
+            os.environ["VOXFARM_ENGINES"] = ",".join(settings.engines)
+        settings.default_engine = engine
+        os.environ["VOXFARM_DEFAULT_ENGINE"] = engine
+    return settings
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def main(verbose: bool) -> None:
+    """voxfarm: a voice render farm."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+def migrate() -> None:
+    """Apply database migrations."""
+    from core.migrate import upgrade
+
+    settings = load_settings()
+    upgrade(settings)
+    click.echo(f"database at head: {settings.resolved_database_url.split('@')[-1]}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
+@click.option("--threads", default=8, show_default=True, type=int)
+def api(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the intake API under gunicorn."""
+    from gunicorn.app.base import BaseApplication
+
+    from api.app import create_app
+
+    class _App(BaseApplication):
+        def load_config(self):
+            for key, value in {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
+                               "worker_class": "gthread", "timeout": 120, "graceful_timeout": 20,
+                               "accesslog": "-", "loglevel": "info"}.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return create_app()
+
+    _App().run()
+
+
+@main.command()
+@click.option("--engine", default=None, help="Engine this worker pins (omit for a control-only worker).")
+@click.option("--queues", default=None, help="Comma-separated queues (default: tts.<engine>).")
+@click.option("--concurrency", default=None, type=int, help="Threads (default 2 x max batch size).")
+@click.option("--beat", is_flag=True, help="Also run the periodic reconciler (one per farm).")
+@click.option("--name", default=None, help="Stable worker name: a restart reclaims its own leases.")
+def worker(engine: str | None, queues: str | None, concurrency: int | None, beat: bool, name: str | None) -> None:
+    """Run a Celery worker that pins one engine and micro-batches its queue."""
+    from core.engines import ENGINES, queue_for
+    from worker.app import app, configure
+
+    settings = load_settings()
+    if engine and engine not in ENGINES:
+        raise click.BadParameter(f"unknown engine {engine!r}", param_hint="--engine")
+    queue_list = queues.split(",") if queues else ([queue_for(engine)] if engine else ["control", "webhooks"])
+    if concurrency is None:
+        concurrency = 2 * ENGINES[engine].batch(settings).max_batch_size if engine else 4
+    name = name or settings.worker_name or f"{engine or 'control'}@{os.uname().nodename}"
+    configure(settings, engine, queues=queue_list, concurrency=concurrency, name=name, beat=beat)
+    argv = ["worker", "-P", "threads", "-c", str(concurrency), "-Q", ",".join(queue_list), "-n", name,
+            "--without-mingle", "--without-gossip", "--loglevel", "INFO"]
+    if beat:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        argv += ["-B", "-s", str(settings.data_dir.resolve() / "celerybeat-schedule")]
+    app.worker_main(argv)
+
+
+@main.command()
+def reconcile() -> None:
+    """Run one reconciler pass now (re-send lost work, relay the outbox)."""
+    from celery_config import CeleryPublisher, make_celery
+    from core.db import Database
+    from core.reconcile import reconcile as run
+
+    settings = load_settings()
+    publisher = CeleryPublisher(make_celery(settings))
+    report = run(Database(settings), publisher, settings, publisher.queue_depth)
+    click.echo(" ".join(f"{k}={v}" for k, v in report.as_dict().items()))
+
+
+@main.command()
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--data-dir", default=None, help="Where the embedded DB, objects and broker live (./var).")
+@click.option("--engine", default=None, help="Engine for the embedded worker (default: settings).")
+def up(port: int, host: str, data_dir: str | None, engine: str | None) -> None:
+    """Embedded all-in-one: migrations, API and one worker, no servers needed.  Ctrl-C stops it."""
+    from celery_config import CeleryPublisher, make_celery
+    from core.db import Database
+    from core.engines import queue_for
+    from core.migrate import upgrade
+    from core.reconcile import reconcile as run
+
+    settings = _settings(data_dir, engine)
+    os.environ.setdefault("VOXFARM_PUBLIC_URL", f"http://{host}:{port}")
+    upgrade(settings)
+    engine_name = settings.default_engine
+    publisher = CeleryPublisher(make_celery(settings))
+    report = run(Database(settings), publisher, settings, startup=True)  # resume what a crash left
+    click.echo(f"voxfarm up: data in {settings.data_dir.resolve()}, engine {engine_name}; "
+               f"startup reconcile {report.as_dict()}")
+    exe = [sys.executable, "-m", "cli"]
+    procs = [
+        subprocess.Popen([*exe, "worker", "--engine", engine_name, "--beat", "--name", f"embedded-{engine_name}",
+                          "--queues", f"{queue_for(engine_name)},control,webhooks"]),
+        subprocess.Popen([*exe, "api", "--host", host, "--port", str(port), "--workers", "1"]),
+    ]
+    stopping = False
+
+    def _stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    click.echo(f"API on http://{host}:{port}  (Ctrl-C to stop)")
+    while not stopping and all(p.poll() is None for p in procs):
+        time.sleep(0.2)
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)  # warm shutdown: finish the batch, hand back the rest
+    deadline = time.monotonic() + 60
+    for p in procs:
+        try:
+            p.wait(timeout=max(1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+    sys.exit(0 if stopping else 1)
+
+
+main.add_command(admin.keys)
+main.add_command(admin.workers)
+main.add_command(client.submit)
+main.add_command(client.status)
+main.add_command(client.book)
+main.add_command(client.voices)
+
+
+if __name__ == "__main__":
+    main()

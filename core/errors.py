@@ -1,0 +1,73 @@
+"""Domain errors carry an HTTP-ish status, a machine-readable code and a human message.
+
+The API turns them into ``{"error": {"code", "message"}}``; workers store code and message on the
+job.  Core code raises these and never builds HTTP responses itself.
+"""
+
+from __future__ import annotations
+
+
+class VoxfarmError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
+                 details: object | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        if status:
+            self.status = status
+        self.details = details
+
+
+class InvalidInput(VoxfarmError):
+    status = 422
+    code = "invalid_input"
+
+
+class NotFound(VoxfarmError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(VoxfarmError):
+    status = 409
+    code = "conflict"
+
+
+class TooLarge(VoxfarmError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMedia(VoxfarmError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class Unauthorized(VoxfarmError):
+    status = 401
+    code = "unauthorized"
+
+
+class Unavailable(VoxfarmError):
+    status = 503
+    code = "unavailable"
+
+
+class OutboundBlocked(VoxfarmError):
+    """A user-supplied URL points somewhere we refuse to connect to (SSRF guard)."""
+
+    status = 422
+    code = "url_not_allowed"
+
+
+class StorageError(VoxfarmError):
+    status = 503
+    code = "storage_unavailable"
+
+
+class ChecksumMismatch(StorageError):
+    code = "checksum_mismatch"

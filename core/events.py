@@ -1,0 +1,75 @@
+"""Webhook events, created in the same transaction as the job state they report.
+
+A terminal status change and its ``job.*`` event commit together (with the outbox message that
+triggers delivery), so a crash can lose neither one without the other.  Delivery itself lives in
+``webhooks/``; this module only decides *which* events exist for *which* endpoints.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import outbox
+from core.clock import utcnow
+from core.ids import new_id
+from core.lifecycle import EventStatus
+from core.models import Job, Tenant, WebhookEndpoint, WebhookEvent
+
+TERMINAL_EVENTS = ("job.succeeded", "job.failed", "job.canceled")
+
+
+def endpoint_for(session: Session, tenant_id: str, url: str) -> WebhookEndpoint:
+    ep = session.scalar(select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id,
+                                                      WebhookEndpoint.url == url))
+    if ep is None:
+        ep = WebhookEndpoint(id=new_id("whe"), tenant_id=tenant_id, url=url)
+        session.add(ep)
+        session.flush()
+    return ep
+
+
+def _targets(session: Session, job: Job, event_type: str) -> list[str]:
+    urls: list[str] = []
+    if job.webhook:
+        wanted = job.webhook.get("events") or (*TERMINAL_EVENTS, "job.progress")
+        if event_type in wanted:
+            urls.append(job.webhook["url"])
+    tenant = session.get(Tenant, job.tenant_id)
+    if tenant is not None and tenant.webhook_url and tenant.webhook_url not in urls:
+        urls.append(tenant.webhook_url)
+    return urls
+
+
+def emit(session: Session, job: Job, event_type: str, data: dict | None = None) -> list[WebhookEvent]:
+    """Record ``event_type`` for every endpoint interested in ``job`` (and queue delivery)."""
+    events = []
+    for url in _targets(session, job, event_type):
+        ep = endpoint_for(session, job.tenant_id, url)
+        disabled = ep.disabled_at is not None
+        event = WebhookEvent(id=new_id("msg"), tenant_id=job.tenant_id, job_id=job.id,
+                             endpoint_id=ep.id, type=event_type, data=data or {},
+                             status=EventStatus.disabled if disabled else EventStatus.pending,
+                             next_attempt_at=None if disabled else utcnow(),
+                             enqueued_at=None if disabled else utcnow())
+        session.add(event)
+        if not disabled:
+            outbox.add(session, outbox.WEBHOOK_TASK, [event.id], outbox.WEBHOOK_QUEUE)
+        events.append(event)
+    return events
+
+
+def maybe_emit_progress(session: Session, job: Job, min_interval_s: float) -> None:
+    """``job.progress`` for multi-chunk jobs: at most once per 10 % step and per interval."""
+    if job.progress_total <= 1:
+        return
+    pct = int(100 * job.progress_done / job.progress_total) // 10 * 10
+    if pct <= job.progress_event_pct or pct >= 100:
+        return
+    now = utcnow()
+    if job.progress_event_at and now - job.progress_event_at < timedelta(seconds=min_interval_s):
+        return
+    job.progress_event_pct, job.progress_event_at = pct, now
+    emit(session, job, "job.progress", {"percent": pct})

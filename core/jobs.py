@@ -1,0 +1,211 @@
+"""Job intake, lookup, listing and cancellation: what the API's job views call.
+
+``submit_job`` validates a request against the engine's capabilities, parses and plans the text,
+and writes the job, its chunks and one outbox message per chunk in the caller's transaction.
+Nothing is published here: the unit of work publishes after the commit (core/outbox.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import events, outbox
+from core.clock import utcnow
+from core.engines import ENGINES, queue_for, served_engines
+from core.errors import Conflict, InvalidInput, NotFound, TooLarge
+from core.ids import new_id
+from core.lifecycle import ChunkStatus, JobStatus, set_job_chunks_status, set_job_status
+from core.models import Chunk, Job, Voice
+from core.netguard import Guard
+from core.planning import DEFAULT_SEED, plan_document
+from core.schemas import JobCreate
+from core.settings import Settings
+from core.storage import ObjectStore, keys
+from core.text.document import Document, from_plain
+from core.text.epub import parse_epub
+from core.text.markdown import parse_markdown
+
+
+@dataclass
+class Intake:
+    """A validated request plus the parsed document (and its raw upload, if any)."""
+
+    request: JobCreate
+    document: Document
+    upload: bytes | None = None
+
+
+def _parse(req: JobCreate, settings: Settings, document: bytes | None) -> Intake:
+    if req.document_base64 is not None:
+        if document is not None:
+            raise InvalidInput("send the EPUB either as a file or as document_base64, not both")
+        try:
+            document = base64.b64decode(req.document_base64, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidInput("document_base64 is not valid base64", code="invalid_base64") from None
+    if document is not None and req.text is not None:
+        raise InvalidInput("give either text or a document, not both", code="ambiguous_input")
+    if document is not None:
+        if len(document) > settings.max_document_bytes:
+            raise TooLarge(f"the document is {len(document)} bytes; the limit is {settings.max_document_bytes}")
+        doc = parse_epub(document)
+    else:
+        if req.text is None or not req.text.strip():
+            raise InvalidInput("text must not be empty", code="empty_text")
+        if len(req.text) > settings.max_text_chars:
+            raise TooLarge(f"text is {len(req.text)} characters; the limit is {settings.max_text_chars}",
+                           code="text_too_long")
+        doc = parse_markdown(req.text, req.title) if req.text_format == "markdown" else from_plain(req.text, req.title)
+    if doc.chars > settings.max_text_chars:
+        raise TooLarge(f"the document holds {doc.chars} characters; the limit is {settings.max_text_chars}",
+                       code="text_too_long")
+    if doc.chars == 0:
+        raise InvalidInput("the text has nothing to say", code="empty_text")
+    return Intake(req, doc, document)
+
+
+def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_id: str,
+               req: JobCreate, document: bytes | None = None) -> Job:
+    engine = req.engine or settings.default_engine
+    spec = ENGINES.get(engine)
+    if spec is None:
+        raise InvalidInput(f"unknown engine {engine!r}; known: {', '.join(sorted(ENGINES))}",
+                           code="unknown_engine")
+    if engine not in served_engines(settings):
+        raise InvalidInput(f"engine {engine!r} is not served by this farm "
+                           f"(serving: {', '.join(served_engines(settings))})", code="engine_not_served")
+    given = req.params.model_dump(exclude_none=True)
+    unsupported = sorted(set(given) - set(spec.params))
+    if unsupported:
+        raise InvalidInput(f"engine {engine!r} does not use {', '.join(unsupported)}; "
+                           f"it accepts {', '.join(spec.params)}", code="unsupported_param")
+    voice = None
+    if req.voice_id is not None:
+        if not spec.clones_voices:
+            raise InvalidInput(f"engine {engine!r} cannot clone voices; submit without voice_id "
+                               "or choose an engine that clones", code="engine_cannot_clone")
+        voice = session.scalar(select(Voice).where(Voice.id == req.voice_id, Voice.tenant_id == tenant_id,
+                                                   Voice.deleted_at.is_(None)))
+        if voice is None:
+            raise NotFound(f"voice {req.voice_id} not found", code="voice_not_found")
+    if len(json.dumps(req.metadata)) > settings.max_metadata_bytes:
+        raise TooLarge(f"metadata is limited to {settings.max_metadata_bytes} bytes of JSON",
+                       code="metadata_too_large")
+    if req.webhook is not None:
+        Guard(settings.outbound_allowlist).check_literal(req.webhook.url)
+
+    intake = _parse(req, settings, document)
+    params = {k: v for k, v in spec.defaults.items() if k != "model"} | given
+    job_seed = given.get("seed", DEFAULT_SEED)
+    model = spec.model_id(settings)
+    voice_sha = voice.sha256 if voice else None
+    plan = plan_document(intake.document, spec, settings, model=model, voice_sha256=voice_sha,
+                         params=params, job_seed=job_seed, language=(params.get("language") or "en")[:2])
+    if not plan.chunks:
+        raise InvalidInput("the text has nothing to say", code="empty_text")
+
+    job_id = new_id("job")
+    source = {"type": "epub" if intake.upload else req.text_format, "chapters": plan.chapters,
+              "expected_s": round(plan.expected_s, 1)}
+    if intake.upload is not None:
+        source["document_key"] = store.put_bytes(keys.job_file(tenant_id, job_id, "source.epub"),
+                                                 intake.upload, "application/epub+zip").key
+    doc = intake.document
+    if doc.cover:
+        ext = "png" if (doc.cover_type or "").endswith("png") else "jpg"
+        source["cover_key"] = store.put_bytes(keys.job_file(tenant_id, job_id, f"cover.{ext}"), doc.cover).key
+    job = Job(id=job_id, tenant_id=tenant_id, status=JobStatus.queued, engine=engine, model=model,
+              text=req.text, source=source, title=req.title or doc.title, author=req.author or doc.author,
+              voice_id=voice.id if voice else None, voice_sha256=voice_sha, params=params,
+              output=req.output.model_dump(), metadata_=req.metadata, priority=req.priority,
+              webhook=req.webhook.model_dump(exclude_none=True) if req.webhook else None,
+              seed=job_seed, progress_total=len(plan.chunks))
+    session.add(job)
+    session.flush()  # the job row first: chunks reference it and there is no ORM relationship
+    now = utcnow()
+    chunks = [Chunk(id=new_id("chk"), job_id=job_id, tenant_id=tenant_id, idx=c.idx, chapter=c.chapter,
+                    pause_after=c.pause_after, text=c.text, expected_s=c.expected_s, seed=c.seed,
+                    cache_key=keys.chunk_cache(tenant_id, c.cache_digest), enqueued_at=now)
+              for c in plan.chunks]
+    session.add_all(chunks)
+    session.flush()
+    outbox.add_many(session, [(outbox.RENDER_TASK, [c.id], queue_for(engine)) for c in chunks])
+    return job
+
+
+def get_job(session: Session, tenant_id: str, job_id: str) -> Job:
+    job = session.scalar(select(Job).where(Job.id == job_id, Job.tenant_id == tenant_id))
+    if job is None:
+        raise NotFound(f"job {job_id} not found")
+    return job
+
+
+def decode_cursor(cursor: str | None) -> str | None:
+    if not cursor:
+        return None
+    try:
+        value = base64.urlsafe_b64decode(cursor.encode() + b"==").decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidInput("malformed cursor", code="invalid_cursor") from None
+    if not value.isascii() or len(value) > 64:
+        raise InvalidInput("malformed cursor", code="invalid_cursor")
+    return value
+
+
+def encode_cursor(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+
+def list_jobs(session: Session, tenant_id: str, *, status: str | None, limit: int,
+              cursor: str | None) -> tuple[list[Job], str | None]:
+    """Newest first.  Ids sort by creation time (core/ids.py), so the cursor is the last id."""
+    q = select(Job).where(Job.tenant_id == tenant_id)
+    if status:
+        q = q.where(Job.status == status)
+    after = decode_cursor(cursor)
+    if after:
+        q = q.where(Job.id < after)
+    rows = list(session.scalars(q.order_by(Job.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (encode_cursor(rows[-1].id) if more and rows else None)
+
+
+def cancel_job(session: Session, tenant_id: str, job_id: str) -> Job:
+    """Queued and running jobs end ``canceled`` now.  Chunks not yet rendering never will; a batch
+    already on the GPU finishes, and its results are dropped at the batch boundary."""
+    job = get_job(session, tenant_id, job_id)
+    if job.status == JobStatus.canceled:
+        return job
+    if job.status.terminal:
+        raise Conflict(f"job {job_id} already {job.status}; only queued or running jobs can be canceled",
+                       code="job_not_cancelable")
+    now = utcnow()
+    if not set_job_status(session, job.id, JobStatus.canceled, cancel_requested_at=now,
+                          error_code="canceled", error_message="canceled by the client"):
+        session.refresh(job)
+        raise Conflict(f"job {job_id} finished while canceling ({job.status})", code="job_not_cancelable")
+    set_job_chunks_status(session, job.id, ChunkStatus.canceled,
+                          allowed_from=(ChunkStatus.pending, ChunkStatus.running), lease_owner=None)
+    session.refresh(job)
+    events.emit(session, job, "job.canceled")
+    return job
+
+
+def list_chunks(session: Session, tenant_id: str, job_id: str, *, limit: int,
+                cursor: str | None) -> tuple[Job, list[Chunk], str | None]:
+    job = get_job(session, tenant_id, job_id)
+    after = decode_cursor(cursor)
+    start = int(after) if after and after.isdigit() else -1
+    rows = list(session.scalars(select(Chunk).where(Chunk.job_id == job.id, Chunk.idx > start)
+                                .order_by(Chunk.idx).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return job, rows, (encode_cursor(str(rows[-1].idx)) if more and rows else None)
+

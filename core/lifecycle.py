@@ -1,0 +1,155 @@
+"""Lifecycles as explicit enums, and the only code that changes a status.
+
+Every status change is a compare-and-set ``UPDATE ... WHERE status IN (allowed sources)``: two
+workers finishing the last two chunks of a book, a cancel racing a render, a reconciler racing a
+slow worker -- exactly one of them wins, the others see ``False`` and back off.  Nothing else in
+the code base assigns ``status`` directly.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from core.clock import utcnow
+
+
+class JobStatus(enum.StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    canceled = "canceled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_JOB
+
+
+TERMINAL_JOB = frozenset({JobStatus.succeeded, JobStatus.failed, JobStatus.canceled})
+
+JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.queued: frozenset({JobStatus.running, JobStatus.failed, JobStatus.canceled,
+                                 JobStatus.succeeded}),  # succeeded: every chunk was a cache hit
+    JobStatus.running: frozenset({JobStatus.succeeded, JobStatus.failed, JobStatus.canceled}),
+    JobStatus.succeeded: frozenset(),
+    JobStatus.failed: frozenset(),
+    JobStatus.canceled: frozenset(),
+}
+
+
+class ChunkStatus(enum.StrEnum):
+    pending = "pending"  # waiting for a worker (its message may be queued, or lost)
+    running = "running"  # claimed under a lease
+    done = "done"  # audio stored under its content-addressed key
+    failed = "failed"  # gave up: poison, quality gate, or engine error
+    canceled = "canceled"
+
+
+CHUNK_TRANSITIONS: dict[ChunkStatus, frozenset[ChunkStatus]] = {
+    ChunkStatus.pending: frozenset({ChunkStatus.running, ChunkStatus.done, ChunkStatus.failed,
+                                    ChunkStatus.canceled}),
+    # running -> pending: lease expired, handed back at shutdown, or a retryable error
+    ChunkStatus.running: frozenset({ChunkStatus.pending, ChunkStatus.done, ChunkStatus.failed,
+                                    ChunkStatus.canceled}),
+    ChunkStatus.done: frozenset(),
+    ChunkStatus.failed: frozenset(),
+    ChunkStatus.canceled: frozenset(),
+}
+
+
+class EventStatus(enum.StrEnum):
+    pending = "pending"  # to be (re)sent at next_attempt_at
+    delivered = "delivered"
+    failed = "failed"  # retry schedule exhausted
+    disabled = "disabled"  # endpoint answered 410 Gone (or was disabled earlier)
+
+
+EVENT_TRANSITIONS: dict[EventStatus, frozenset[EventStatus]] = {
+    EventStatus.pending: frozenset({EventStatus.delivered, EventStatus.failed, EventStatus.disabled}),
+    # a manual redelivery reopens any finished event
+    EventStatus.delivered: frozenset({EventStatus.pending}),
+    EventStatus.failed: frozenset({EventStatus.pending}),
+    EventStatus.disabled: frozenset({EventStatus.pending}),
+}
+
+
+def sources(transitions: dict[Any, frozenset[Any]], target: Any) -> list[Any]:
+    return [src for src, dsts in transitions.items() if target in dsts]
+
+
+def _cas(session: Session, model: type, row_id: str, transitions: dict, to: Any,
+         allowed_from: Iterable[Any] | None, extra_where: Iterable[Any], values: dict) -> bool:
+    legal = set(sources(transitions, to))
+    if allowed_from is not None:
+        legal &= set(allowed_from)
+    stmt = (
+        update(model)
+        .where(model.id == row_id, model.status.in_(sorted(legal)), *extra_where)
+        .values(status=to, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(stmt).rowcount == 1
+
+
+def set_job_status(session: Session, job_id: str, to: JobStatus, *,
+                   allowed_from: Iterable[JobStatus] | None = None, where: Iterable[Any] = (),
+                   **values: Any) -> bool:
+    from core.models import Job
+
+    if to.terminal:
+        values.setdefault("finished_at", utcnow())
+    return _cas(session, Job, job_id, JOB_TRANSITIONS, to, allowed_from, where, values)
+
+
+def set_chunk_status(session: Session, chunk_id: str, to: ChunkStatus, *,
+                     allowed_from: Iterable[ChunkStatus] | None = None,
+                     where: Iterable[Any] = (), **values: Any) -> bool:
+    from core.models import Chunk
+
+    return _cas(session, Chunk, chunk_id, CHUNK_TRANSITIONS, to, allowed_from, where, values)
+
+
+def set_event_status(session: Session, event_id: str, to: EventStatus, *,
+                     allowed_from: Iterable[EventStatus] | None = None,
+                     where: Iterable[Any] = (), **values: Any) -> bool:
+    from core.models import WebhookEvent
+
+    return _cas(session, WebhookEvent, event_id, EVENT_TRANSITIONS, to, allowed_from, where, values)
+
+
+def set_job_chunks_status(session: Session, job_id: str, to: ChunkStatus, *,
+                          allowed_from: Iterable[ChunkStatus], **values: Any) -> int:
+    """Move every chunk of a job that is in ``allowed_from`` to ``to`` (cancel, fail-fast)."""
+    from core.models import Chunk
+
+    legal = set(sources(CHUNK_TRANSITIONS, to)) & set(allowed_from)
+    stmt = (update(Chunk).where(Chunk.job_id == job_id, Chunk.status.in_(sorted(legal)))
+            .values(status=to, updated_at=utcnow(), **values)
+            .execution_options(synchronize_session=False))
+    return session.execute(stmt).rowcount or 0
+
+
+def release_stale_leases(session: Session, owner_prefix: str, current_owner: str) -> list[str]:
+    """A worker restarting under the same name reclaims what its dead predecessor held: its
+    chunks go back to pending (the attempt stays counted) and its finalize leases lapse."""
+    from sqlalchemy import select
+
+    from core.models import Chunk, Job
+
+    stale = (Chunk.lease_owner.like(owner_prefix + "%")) & (Chunk.lease_owner != current_owner)
+    ids = list(session.scalars(select(Chunk.id).where(Chunk.status == ChunkStatus.running, stale)))
+    if ids:
+        session.execute(update(Chunk).where(Chunk.id.in_(ids), Chunk.status == ChunkStatus.running)
+                        .values(status=ChunkStatus.pending, lease_owner=None, lease_expires_at=None,
+                                updated_at=utcnow())
+                        .execution_options(synchronize_session=False))
+    session.execute(update(Job).where(Job.finalize_owner.like(owner_prefix + "%"),
+                                      Job.finalize_owner != current_owner)
+                    .values(finalize_owner=None, finalize_expires_at=None)
+                    .execution_options(synchronize_session=False))
+    return ids

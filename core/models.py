@@ -1,0 +1,244 @@
+"""SQLAlchemy 2.0 models.  The database is the source of truth for everything accepted.
+
+The broker only carries hints ("look at chunk X"); a lost or duplicated message is repaired by
+the reconciler from these rows (core/reconcile.py).  Migrations in ``migrations/`` must match
+these models exactly (tests/core/test_migrations.py autogenerates and expects no diff).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (JSON, BigInteger, Boolean, Enum, Float, ForeignKey, Index, Integer, String,
+                        Text, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from core.clock import utcnow
+from core.db import UTCDateTime
+from core.lifecycle import ChunkStatus, EventStatus, JobStatus
+
+
+def _enum(cls: type) -> Enum:
+    return Enum(cls, native_enum=False, length=16, create_constraint=False,
+                values_callable=lambda e: [m.value for m in e], validate_strings=True)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Tenant(Timestamps, Base):
+    __tablename__ = "tenants"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    webhook_url: Mapped[str | None] = mapped_column(String(2048))  # default endpoint
+    webhook_secret: Mapped[str] = mapped_column(String(128))
+    webhook_secret_prev: Mapped[str | None] = mapped_column(String(128))
+    webhook_secret_prev_until: Mapped[datetime | None]
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class Voice(Timestamps, Base):
+    __tablename__ = "voices"
+    __table_args__ = (Index("ix_voices_tenant_created", "tenant_id", "created_at", "id"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    transcript: Mapped[str] = mapped_column(Text)
+    original_key: Mapped[str] = mapped_column(String(512))
+    original_format: Mapped[str] = mapped_column(String(16))
+    normalized_key: Mapped[str] = mapped_column(String(512))
+    sample_rate: Mapped[int]
+    channels: Mapped[int]
+    duration_s: Mapped[float]
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    normalized_sha256: Mapped[str] = mapped_column(String(64))
+    deleted_at: Mapped[datetime | None]
+
+
+class Job(Timestamps, Base):
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_tenant_created", "tenant_id", "created_at", "id"),
+                      Index("ix_jobs_status", "status"))
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus), default=JobStatus.queued)
+    engine: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(256))
+    text: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"type": text|markdown|epub, ...}
+    title: Mapped[str | None] = mapped_column(String(500))
+    author: Mapped[str | None] = mapped_column(String(500))
+    voice_id: Mapped[str | None] = mapped_column(String(40))
+    voice_sha256: Mapped[str | None] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    output: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    priority: Mapped[int] = mapped_column(default=0)
+    webhook: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    progress_done: Mapped[int] = mapped_column(default=0)
+    progress_total: Mapped[int] = mapped_column(default=0)
+    cache_hits: Mapped[int] = mapped_column(default=0)
+    result_key: Mapped[str | None] = mapped_column(String(512))
+    result_format: Mapped[str | None] = mapped_column(String(8))
+    result_duration_s: Mapped[float | None]
+    result_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    result_sha256: Mapped[str | None] = mapped_column(String(64))
+    result_extras: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0)
+    render_worker: Mapped[str | None] = mapped_column(String(200))
+    render_batch_size: Mapped[int | None]
+    cancel_requested_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    # finalization (stitch or single-chunk encode) runs under its own lease
+    finalize_owner: Mapped[str | None] = mapped_column(String(200))
+    finalize_expires_at: Mapped[datetime | None]
+    finalize_attempts: Mapped[int] = mapped_column(default=0)
+    progress_event_at: Mapped[datetime | None]
+    progress_event_pct: Mapped[int] = mapped_column(default=0)
+
+
+class Chunk(Timestamps, Base):
+    """One unit of synthesis.  A short job has one chunk; a book has hundreds."""
+
+    __tablename__ = "chunks"
+    __table_args__ = (UniqueConstraint("job_id", "idx"),
+                      Index("ix_chunks_status_enqueued", "status", "enqueued_at"))
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"))
+    tenant_id: Mapped[str] = mapped_column(String(40))
+    idx: Mapped[int]
+    chapter: Mapped[int] = mapped_column(default=0)
+    pause_after: Mapped[str] = mapped_column(String(16), default="sentence")
+    text: Mapped[str] = mapped_column(Text)
+    expected_s: Mapped[float]
+    seed: Mapped[int] = mapped_column(BigInteger)
+    cache_key: Mapped[str] = mapped_column(String(512))
+    status: Mapped[ChunkStatus] = mapped_column(_enum(ChunkStatus), default=ChunkStatus.pending)
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None]
+    enqueued_at: Mapped[datetime | None]
+    enqueue_count: Mapped[int] = mapped_column(default=0)
+    cache_hit: Mapped[bool] = mapped_column(Boolean, default=False)
+    quality_retries: Mapped[int] = mapped_column(default=0)
+    duration_s: Mapped[float | None]
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    batch_size: Mapped[int | None]
+    worker: Mapped[str | None] = mapped_column(String(200))
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+
+
+class Outbox(Base):
+    """Messages to publish, committed in the same transaction as the rows they refer to."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_unpublished", "published_at", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task: Mapped[str] = mapped_column(String(64))
+    args: Mapped[list[Any]] = mapped_column(default=list)
+    queue: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class IdempotencyKey(Base):
+    __tablename__ = "idempotency_keys"
+    tenant_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)  # "POST /v1/jobs"
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    completed: Mapped[bool] = mapped_column(Boolean, default=False)
+    response_status: Mapped[int | None]
+    response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class WebhookEndpoint(Base):
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (UniqueConstraint("tenant_id", "url"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    url: Mapped[str] = mapped_column(String(2048))
+    disabled_at: Mapped[datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookEvent(Timestamps, Base):
+    __tablename__ = "webhook_events"
+    __table_args__ = (Index("ix_webhook_events_due", "status", "next_attempt_at"),
+                      Index("ix_webhook_events_job", "job_id"))
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # the stable webhook-id
+    tenant_id: Mapped[str] = mapped_column(String(40))
+    job_id: Mapped[str] = mapped_column(String(40))
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id"))
+    type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[EventStatus] = mapped_column(_enum(EventStatus), default=EventStatus.pending)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    enqueued_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    last_status_code: Mapped[int | None]
+
+
+class WebhookAttempt(Base):
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (UniqueConstraint("event_id", "attempt"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("webhook_events.id"))
+    attempt: Mapped[int]
+    url: Mapped[str] = mapped_column(String(2048))
+    status_code: Mapped[int | None]
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkerRow(Base):
+    """Heartbeat of a live worker: what it serves and how it batches (``voxfarm workers``)."""
+
+    __tablename__ = "workers"
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    engine: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(256))
+    device: Mapped[str] = mapped_column(String(64))
+    queues: Mapped[list[Any]] = mapped_column(default=list)
+    max_batch_size: Mapped[int]
+    max_wait_ms: Mapped[float]
+    concurrency: Mapped[int]
+    hostname: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int]
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+    stopped_at: Mapped[datetime | None]
+    stats: Mapped[dict[str, Any]] = mapped_column(default=dict)

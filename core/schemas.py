@@ -1,0 +1,270 @@
+"""Request and response models shared by the API (validation + OpenAPI), the CLI and core.
+
+These are plain pydantic models: the API validates requests with them and flask-openapi3 builds
+``/openapi.json`` from the very same classes, so the published schema cannot drift from what the
+views accept.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+AudioFormat = Literal["wav", "flac", "mp3", "ogg"]
+OutputFormat = Literal["wav", "flac", "mp3", "ogg", "m4b"]
+EventType = Literal["job.succeeded", "job.failed", "job.canceled", "job.progress"]
+
+_STRICT = ConfigDict(extra="forbid", str_max_length=2_100_000)
+
+
+class SamplingParams(BaseModel):
+    """Sampling parameters; each engine honours its own subset (core/engines.py) and fills
+    defaults for the rest."""
+
+    model_config = _STRICT
+    temperature: float | None = Field(None, gt=0, le=3.0)
+    top_p: float | None = Field(None, gt=0, le=1.0)
+    top_k: int | None = Field(None, ge=1, le=1024)
+    cfg_scale: float | None = Field(None, ge=1.0, le=10.0)
+    seed: int | None = Field(None, ge=0, le=2**31 - 1)
+    max_new_tokens: int | None = Field(None, ge=1, le=3072)
+    speed: int | None = Field(None, ge=80, le=450, description="espeak: words per minute")
+    pitch: int | None = Field(None, ge=0, le=99, description="espeak: base pitch")
+    language: str | None = Field(None, pattern=r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$", max_length=20,
+                                 description="espeak: voice/language name, e.g. en-us")
+
+
+class OutputSpec(BaseModel):
+    model_config = _STRICT
+    format: OutputFormat = "wav"
+    sample_rate: int | None = Field(None, ge=8000, le=48000)
+    per_chapter: bool = Field(False, description="long-form: also store one file per chapter")
+
+
+class WebhookSpec(BaseModel):
+    model_config = _STRICT
+    url: str = Field(min_length=8, max_length=2048)
+    events: list[EventType] | None = None
+
+
+class JobCreate(BaseModel):
+    model_config = _STRICT
+    text: str | None = Field(None, description="Plain text or Markdown ('#' headings start chapters)")
+    text_format: Literal["plain", "markdown"] = "plain"
+    document_base64: str | None = Field(None, description="An EPUB file, base64-encoded")
+    engine: str | None = Field(None, max_length=32)
+    voice_id: str | None = Field(None, max_length=40)
+    params: SamplingParams = Field(default_factory=SamplingParams)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    priority: int = Field(0, ge=-100, le=100)
+    webhook: WebhookSpec | None = None
+    title: str | None = Field(None, max_length=500)
+    author: str | None = Field(None, max_length=500)
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: Any | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class Progress(BaseModel):
+    done: int
+    total: int
+    cache_hits: int = 0
+    eta_s: float | None = None
+
+
+class ResultOut(BaseModel):
+    url: str | None
+    format: str | None
+    duration_s: float | None
+    bytes: int | None
+    sha256: str | None
+    chapters: list[dict[str, Any]] | None = None
+    files: dict[str, str] = Field(default_factory=dict)
+
+
+class RenderInfo(BaseModel):
+    worker: str | None
+    batch_size: int | None
+    attempts: int
+    started_at: str | None
+    finished_at: str | None
+
+
+class JobOut(BaseModel):
+    id: str
+    status: Literal["queued", "running", "succeeded", "failed", "canceled"]
+    engine: str
+    model: str
+    voice_id: str | None
+    voice_sha256: str | None
+    params: dict[str, Any]
+    output: dict[str, Any]
+    metadata: dict[str, Any]
+    priority: int
+    title: str | None
+    created_at: str
+    updated_at: str
+    cancel_requested: bool
+    progress: Progress
+    result: ResultOut | None
+    error: ErrorBody | None
+    render: RenderInfo
+    webhook: dict[str, Any] | None
+
+
+class JobList(BaseModel):
+    data: list[JobOut]
+    next_cursor: str | None
+
+
+class ChunkOut(BaseModel):
+    index: int
+    chapter: int
+    text: str
+    expected_s: float
+    status: str
+    seed: int
+    cache_key: str
+    cache_hit: bool
+    duration_s: float | None
+    attempts: int
+    batch_size: int | None
+    error: ErrorBody | None
+
+
+class ChapterOut(BaseModel):
+    index: int
+    title: str
+    first_chunk: int
+    chunks: int
+
+
+class ChunkPlanOut(BaseModel):
+    job_id: str
+    chapters: list[ChapterOut]
+    chunks: list[ChunkOut]
+    next_cursor: str | None
+
+
+class VoiceCreateJson(BaseModel):
+    model_config = _STRICT
+    name: str = Field(min_length=1, max_length=200)
+    transcript: str = Field(min_length=1, max_length=2000)
+    audio_base64: str | None = Field(None, max_length=30_000_000)
+    audio_url: str | None = Field(None, max_length=2048)
+
+
+class VoiceCreateForm(BaseModel):
+    """multipart/form-data variant of voice registration."""
+
+    name: str = Field(min_length=1, max_length=200)
+    transcript: str = Field(min_length=1, max_length=2000)
+    audio_file: bytes = Field(json_schema_extra={"format": "binary"})
+
+
+class VoiceOut(BaseModel):
+    id: str
+    name: str
+    transcript: str
+    format: str
+    sample_rate: int
+    channels: int
+    duration_s: float
+    bytes: int
+    sha256: str
+    created_at: str
+
+
+class VoiceList(BaseModel):
+    data: list[VoiceOut]
+    next_cursor: str | None
+
+
+class WebhookSecretOut(BaseModel):
+    secret: str
+    previous_secret_valid_until: str | None
+
+
+class WebhookEndpointIn(BaseModel):
+    model_config = _STRICT
+    url: str | None = Field(None, max_length=2048)
+
+
+class DeliveryAttemptOut(BaseModel):
+    attempt: int
+    url: str
+    status_code: int | None
+    latency_ms: float | None
+    error: str | None
+    next_attempt_at: str | None
+    created_at: str
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    type: str
+    status: str
+    attempts: list[DeliveryAttemptOut]
+    next_attempt_at: str | None
+    delivered_at: str | None
+
+
+class DeliveryList(BaseModel):
+    data: list[DeliveryOut]
+
+
+class EngineOut(BaseModel):
+    name: str
+    sample_rate: int
+    clones_voices: bool
+    dialogue_tags: bool
+    params: list[str]
+
+
+class EngineList(BaseModel):
+    data: list[EngineOut]
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str] = Field(default_factory=dict)
+
+
+class ListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    limit: int = Field(20, ge=1, le=200)
+    cursor: str | None = Field(None, max_length=200)
+
+
+class JobListQuery(ListQuery):
+    status: Literal["queued", "running", "succeeded", "failed", "canceled"] | None = None
+
+
+class ChunkListQuery(ListQuery):
+    limit: int = Field(500, ge=1, le=2000)
+
+
+class JobPath(BaseModel):
+    job_id: str = Field(max_length=64)
+
+
+class VoicePath(BaseModel):
+    voice_id: str = Field(max_length=64)
+
+
+class DeliveryPath(BaseModel):
+    delivery_id: str = Field(max_length=64)
+
+    @field_validator("delivery_id")
+    @classmethod
+    def _strip(cls, v: str) -> str:
+        return v.strip()

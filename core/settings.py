@@ -1,0 +1,155 @@
+"""Settings: every knob is an environment variable ``VOXFARM_<NAME>``.
+
+One ``Settings`` object is built at each entry point (CLI, API factory, worker boot) and passed
+explicitly; nothing reads the environment behind the caller's back.  With no variables set,
+everything runs embedded under ``VOXFARM_DATA_DIR`` (default ``./var``): SQLite, local-disk objects
+and kombu's filesystem broker.  Production sets the three URLs below and nothing else changes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class BatchSettings(BaseModel):
+    """Micro-batching knobs for one engine (validated again by the batcher itself)."""
+
+    max_batch_size: int = Field(ge=1, le=256)
+    max_wait_ms: float = Field(ge=0, le=10_000)
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VOXFARM_", extra="ignore")
+
+    # -- where things live -------------------------------------------------------------------
+    data_dir: Path = Path("./var")
+    database_url: str | None = None  # default: sqlite:///<data_dir>/voxfarm.db
+    broker_url: str | None = None  # default: kombu filesystem transport under <data_dir>/broker
+    storage_url: str | None = None  # default: file://<data_dir>/objects ; s3://bucket/prefix
+    public_url: str = "http://127.0.0.1:8000"  # how clients reach the API (local-disk result URLs)
+
+    # -- engines -----------------------------------------------------------------------------
+    default_engine: str = "espeak"
+    # Engines this farm serves; a job for any other engine is refused at submit time instead of
+    # waiting forever on a queue no worker reads.
+    engines: Annotated[list[str], NoDecode] = ["espeak"]
+    batch: dict[str, BatchSettings] = {}  # per-engine overrides, JSON: {"dia": {...}}
+    chunk_target_s: dict[str, float] = {}  # per-engine override of the chunk packing target
+    dia_model: str = "nari-labs/Dia-1.6B-0626"  # local dir or an id already in the HF cache
+    dia_codec: str | None = None  # default: <model>/dac if present, else descript/dac_44khz
+    dia_dtype: str = "auto"  # float32 | float16 | bfloat16 | auto (bf16 on CUDA, fp32 on CPU)
+    dia_device: str = "auto"  # auto = CUDA > MPS > CPU
+    dia_compile: bool = False
+
+    # -- input limits --------------------------------------------------------------------------
+    max_text_chars: int = 2_000_000
+    max_request_bytes: int = 60 * 1024 * 1024  # hard cap for any request body (413)
+    max_document_bytes: int = 50 * 1024 * 1024
+    max_metadata_bytes: int = 4096
+    voice_max_bytes: int = 20 * 1024 * 1024
+    voice_min_s: float = 1.0
+    voice_max_s: float = 30.0
+    voice_sample_rate: int = 44_100  # normalized prompt copy; Dia's codec runs at 44.1 kHz
+    max_decoded_samples: int = 48_000 * 120  # refuse files whose header promises more than this
+
+    # -- tenancy, idempotency ------------------------------------------------------------------
+    auth_enabled: bool = True
+    idempotency_ttl_s: int = 24 * 3600
+
+    # -- outbound HTTP (voice URLs, webhooks) --------------------------------------------------
+    allow_audio_url: bool = False
+    outbound_allowlist: Annotated[list[str], NoDecode] = []
+    outbound_timeout_s: float = 15.0
+    outbound_max_bytes: int = 20 * 1024 * 1024
+    webhook_schedule_s: Annotated[list[float], NoDecode] = [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
+    webhook_jitter: float = 0.1  # +-10 % so retries of many endpoints do not align
+    webhook_secret_grace_s: int = 24 * 3600
+    progress_min_interval_s: float = 30.0
+
+    # -- reliability ---------------------------------------------------------------------------
+    lease_s: float = 60.0  # a chunk's claim lasts this long unless the worker's heartbeat renews it
+    max_attempts: int = 5  # claims per chunk before it is declared poison and its job fails
+    requeue_after_s: float = 300.0  # a pending chunk whose message may be lost is re-sent after this
+    reconcile_interval_s: float = 15.0
+    visibility_timeout_s: int = 6 * 3600  # Redis redelivery of unacked messages; > longest render
+    presign_expiry_s: int = 3600
+    fault: str | None = None  # fault-injection hook for tests: e.g. "crash_after_commit"
+
+    # -- long-form -----------------------------------------------------------------------------
+    quality_gate: bool = True
+    quality_retries: int = 2
+    pause_sentence_ms: int = 250
+    pause_paragraph_ms: int = 600
+    pause_chapter_ms: int = 1500
+    crossfade_ms: int = 10
+    loudness_target_lufs: float = -20.0
+    true_peak_dbfs: float = -3.0
+    stitch_sample_rate: int | None = None  # default: the engine's rate
+
+    # -- worker --------------------------------------------------------------------------------
+    worker_name: str | None = None  # stable name so a restarted worker reclaims its own leases
+    heartbeat_s: float = 5.0
+
+    @field_validator("engines", "outbound_allowlist", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("webhook_schedule_s", mode="before")
+    @classmethod
+    def _schedule(cls, value: object) -> object:
+        parts = _split_csv(value)
+        return [float(p) for p in parts] if isinstance(parts, list) else parts
+
+    @field_validator("outbound_allowlist")
+    @classmethod
+    def _check_allowlist(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            if "/" in entry:
+                ipaddress.ip_network(entry, strict=False)  # raises ValueError on nonsense
+        return entries
+
+    # -- derived -------------------------------------------------------------------------------
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'voxfarm.db').resolve()}"
+
+    @property
+    def resolved_storage_url(self) -> str:
+        if self.storage_url:
+            return self.storage_url
+        return f"file://{(self.data_dir / 'objects').resolve()}"
+
+    @property
+    def resolved_broker_url(self) -> str:
+        return self.broker_url or "filesystem://"
+
+    @property
+    def broker_dir(self) -> Path:
+        return (self.data_dir / "broker").resolve()
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.resolved_broker_url.startswith("filesystem://")
+
+    def batch_for(self, engine: str, default: BatchSettings) -> BatchSettings:
+        return self.batch.get(engine, default)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, with explicit overrides (CLI flags) on top."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)

@@ -1,0 +1,1 @@
+"""Text intake and planning: documents -> chapters -> paragraphs -> sentence-packed chunks."""

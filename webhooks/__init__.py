@@ -1,0 +1,1 @@
+"""Signed, retried, recorded webhook delivery (Standard Webhooks)."""

@@ -1,0 +1,195 @@
+"""Dia-1.6B through Hugging Face transformers (``DiaForConditionalGeneration`` + DAC codec).
+
+* Loading is offline only (``local_files_only``): ``VOXFARM_DIA_MODEL`` is a local directory or a
+  model id already in the HF cache.  The DAC codec comes from ``VOXFARM_DIA_CODEC``, else
+  ``<model>/dac``, else the path the processor config names.
+* Voice cloning as Dia expects: the prompt's transcript is prepended to the text and the prompt's
+  codec tokens prefill the decoder; only audio after the prompt is returned.  Prompt tokens are
+  computed once per voice (``prepare_voice``) and cached by the worker beside the voice in
+  storage, so the DAC encoder never runs twice for a voice.
+* Per-item seeds: ``generate`` samples all rows from one RNG, which would make an item's audio
+  depend on its batch-mates.  A final logits processor samples each item's rows with its own
+  ``torch.Generator`` and hands ``generate`` a one-hot choice, so the same request renders the
+  same audio.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.engines import ENGINES
+from worker.engines.base import BatchStats, Engine, PreparedVoice, RenderRequest, RenderResult
+from worker.engines.dia_inputs import (build_decoder_inputs, generated_codes, per_item_sampler,
+                                       suppress_eos, with_mask_positions)
+
+HOP = 512  # DAC samples per codec frame at 44.1 kHz: 86 frames = 1 s
+
+
+def _resolve_device(requested: str) -> str:
+    import torch
+
+    if requested != "auto":
+        return requested
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def _resolve_dtype(requested: str, device: str):
+    import torch
+
+    if requested == "auto":
+        return torch.bfloat16 if device == "cuda" else torch.float32
+    return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[requested]
+
+
+class DiaEngine(Engine):
+    spec = ENGINES["dia"]
+
+    def __init__(self, settings) -> None:
+        super().__init__(settings)
+        self._device = "cpu"
+        self._codec_lock = threading.Lock()
+        self.suppress_eos = False  # benchmarks: every item runs max_new_tokens steps
+
+    @property
+    def device(self) -> str:
+        return self._device
+
+    def _codec_path(self, model: str) -> str:
+        if self.settings.dia_codec:
+            return self.settings.dia_codec
+        local = Path(model) / "dac"
+        if local.is_dir():
+            return str(local)
+        import json
+
+        from huggingface_hub import try_to_load_from_cache
+
+        cfg = Path(model) / "processor_config.json"
+        path = str(cfg) if cfg.is_file() else try_to_load_from_cache(model, "processor_config.json")
+        if isinstance(path, str):
+            return json.loads(Path(path).read_text())["audio_tokenizer"]["audio_tokenizer_name_or_path"]
+        return "descript/dac_44khz"
+
+    def load(self) -> None:
+        import torch
+        from transformers import (DacModel, DiaFeatureExtractor, DiaForConditionalGeneration,
+                                  DiaProcessor, DiaTokenizer)
+
+        model_id = self.settings.dia_model
+        self._device = _resolve_device(self.settings.dia_device)
+        self.dtype = _resolve_dtype(self.settings.dia_dtype, self._device)
+        self.model = DiaForConditionalGeneration.from_pretrained(
+            model_id, dtype=self.dtype, local_files_only=True).to(self._device).eval()
+        codec = DacModel.from_pretrained(self._codec_path(model_id), local_files_only=True)
+        codec = codec.to(self._device).eval()  # the codec stays float32: audio precision matters
+        self.processor = DiaProcessor(DiaFeatureExtractor.from_pretrained(model_id, local_files_only=True),
+                                      DiaTokenizer.from_pretrained(model_id, local_files_only=True), codec)
+        self.delay_pattern = list(self.model.config.delay_pattern)
+        dec = self.model.config.decoder_config
+        self.bos, self.pad, self.eos = dec.bos_token_id, dec.pad_token_id, dec.eos_token_id
+        self.channels = dec.num_channels
+        self.codebook_size = codec.config.codebook_size
+        self._generators: list[Any] = []
+        original = self.model._get_logits_processor
+
+        def with_per_item_sampling(*args, **kwargs):
+            processors = original(*args, **kwargs)
+            if self.suppress_eos:
+                processors.append(suppress_eos(self.eos))
+            processors.append(per_item_sampler(self._generators, self.channels))
+            return processors
+
+        self.model._get_logits_processor = with_per_item_sampling
+        self.model.prepare_inputs_for_generation = with_mask_positions(self.model.prepare_inputs_for_generation)
+        if self.settings.dia_compile:
+            self.model.forward = torch.compile(self.model.forward, dynamic=True)
+        self.loaded = True
+
+    # -- voices --------------------------------------------------------------------------------
+    def prepare_voice(self, audio: np.ndarray, sample_rate: int, transcript: str) -> PreparedVoice:
+        import torch
+
+        from core.audio import resample
+
+        audio = resample(audio, sample_rate, self.processor.feature_extractor.sampling_rate)
+        usable = (audio.size // HOP) * HOP
+        if usable == 0:
+            raise ValueError("voice prompt is shorter than one codec frame")
+        with self._codec_lock, torch.inference_mode():
+            wav = torch.from_numpy(audio[:usable]).to(self._device, torch.float32)[None, None, :]
+            codes = self.processor.audio_tokenizer.encode(wav).audio_codes  # (1, channels, frames)
+        codes = codes[0].transpose(0, 1).to(torch.int16).cpu().numpy()
+        return PreparedVoice(transcript, codes, frames=codes.shape[0])
+
+    def voice_to_bytes(self, voice: PreparedVoice) -> bytes:
+        buf = io.BytesIO()
+        np.save(buf, np.asarray(voice.data, dtype=np.int16), allow_pickle=False)
+        return buf.getvalue()
+
+    def voice_from_bytes(self, data: bytes, transcript: str) -> PreparedVoice:
+        codes = np.load(io.BytesIO(data), allow_pickle=False)
+        if codes.ndim != 2 or codes.shape[1] != self.channels:
+            raise ValueError(f"cached prompt has shape {codes.shape}, expected (frames, {self.channels})")
+        return PreparedVoice(transcript, codes, frames=codes.shape[0])
+
+    # -- generation ----------------------------------------------------------------------------
+    @staticmethod
+    def script(request: RenderRequest) -> str:
+        text = request.text.strip()
+        if request.voice is not None:
+            text = f"{request.voice.transcript.strip()} {text}"
+        return text if text.startswith("[S") else f"[S1] {text}"
+
+    def batch_key(self, request: RenderRequest):
+        # max_new_tokens too: Dia forces EOS relative to the batch's max length, so mixing limits
+        # would make an item's audio depend on its batch-mates
+        p = {**self.spec.defaults, **request.params}
+        return (p["temperature"], p["top_p"], p["top_k"], p["cfg_scale"], p["max_new_tokens"])
+
+    def generate_batch(self, requests: list[RenderRequest]) -> list[RenderResult]:
+        import torch
+
+        if not self.loaded:
+            raise RuntimeError("engine not loaded")
+        p = {**self.spec.defaults, **requests[0].params}
+        if len({self.batch_key(r) for r in requests}) > 1:
+            raise ValueError("requests with different sampling settings cannot share a batch")
+        text = self.processor.tokenizer([self.script(r) for r in requests], padding=True,
+                                        padding_side="right", add_special_tokens=False, return_tensors="pt")
+        codes = [None if r.voice is None else torch.as_tensor(r.voice.data, dtype=torch.long) for r in requests]
+        dec_ids, dec_mask = build_decoder_inputs(codes, self.delay_pattern, self.bos, self.pad, self.channels)
+        self._generators[:] = [torch.Generator(device=self._device).manual_seed(int(r.seed)) for r in requests]
+        with torch.inference_mode():
+            out = self.model.generate(
+                input_ids=text["input_ids"].to(self._device),
+                attention_mask=text["attention_mask"].to(self._device),
+                decoder_input_ids=dec_ids.to(self._device), decoder_attention_mask=dec_mask.to(self._device),
+                max_new_tokens=int(p["max_new_tokens"]), do_sample=True, temperature=float(p["temperature"]),
+                top_p=float(p["top_p"]), top_k=int(p["top_k"]), guidance_scale=float(p["cfg_scale"]))
+            prompt_len = self.processor.get_audio_prompt_len(dec_mask)
+            items = generated_codes(out, prompt_len, self.delay_pattern, self.pad, self.codebook_size)
+            results = []
+            with self._codec_lock:
+                for codes in items:
+                    if codes.shape[1] == 0:
+                        results.append(RenderResult(error="the model generated no audio for this text"))
+                        continue
+                    wav = self.processor.audio_tokenizer.decode(audio_codes=codes[None].to(self._device))
+                    wav = wav.audio_values.float().reshape(-1).cpu().numpy()
+                    results.append(RenderResult(audio=np.clip(wav, -1, 1).astype(np.float32),
+                                                steps=codes.shape[1]))
+        steps = int(out.shape[1] - prompt_len)
+        self.last_stats = BatchStats(len(requests), steps, sum(r.steps for r in results))
+        return results
+
+    def expected_length(self, request: RenderRequest) -> float:
+        return len(self.script(request)) + (request.voice.frames / 6 if request.voice else 0)

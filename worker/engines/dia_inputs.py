@@ -1,0 +1,121 @@
+"""Dia decoder inputs from cached codec tokens, and the per-item sampling processors.
+
+``DiaProcessor`` can only build decoder inputs from raw audio (it runs the DAC encoder every
+call).  ``build_decoder_inputs`` produces the same tensors from tokens we cached per voice: BOS,
+left padding so every prompt ends at the same step, then the codebook delay pattern.  A test
+checks it against the processor's own output for mixed prompt lengths.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from transformers import LogitsProcessor
+from transformers.models.dia.processing_dia import DiaProcessor
+
+
+def build_decoder_inputs(codes: list[torch.Tensor | None], delay_pattern: list[int], bos: int, pad: int,
+                         channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``codes[i]`` is a (frames, channels) prompt or None; returns (decoder_input_ids, mask)."""
+    max_delay = max(delay_pattern)
+    lengths = [0 if c is None else int(c.shape[0]) for c in codes]
+    longest = max(lengths)
+    batch = len(codes)
+    prompt = torch.full((batch, longest + 1, channels), bos, dtype=torch.long)
+    mask = torch.zeros((batch, longest + 1 + max_delay), dtype=torch.long)
+    for i, (c, n) in enumerate(zip(codes, lengths)):
+        pad_len = longest - n
+        if n:
+            prompt[i, pad_len + 1:] = c.to(torch.long)
+        mask[i, pad_len:] = 1
+    seq_len = longest + 1 + max_delay
+    prefill = torch.full((batch, seq_len, channels), pad, dtype=torch.long)
+    prefill[:, : longest + 1] = prompt
+    idx = DiaProcessor.build_indices(bsz=batch, seq_len=seq_len, num_channels=channels,
+                                     delay_pattern=delay_pattern, revert=False)
+    delayed = DiaProcessor.apply_audio_delay(audio=prefill, pad_token_id=pad, bos_token_id=bos,
+                                             precomputed_idx=idx)
+    return delayed, mask
+
+
+class _PerItemSampler(LogitsProcessor):
+    """Sample every item's codebook rows with that item's generator; return a one-hot choice so
+    the sampler inside ``generate`` can only pick it."""
+
+    def __init__(self, generators: list[Any], channels: int) -> None:
+        self.generators, self.channels = generators, channels
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if not self.generators:
+            return scores
+        probs = torch.softmax(scores.float(), dim=-1)
+        chosen = torch.empty((scores.shape[0], 1), dtype=torch.long, device=scores.device)
+        c = self.channels
+        for b, gen in enumerate(self.generators):
+            chosen[b * c:(b + 1) * c] = torch.multinomial(probs[b * c:(b + 1) * c], 1, generator=gen)
+        out = torch.full_like(scores, float("-inf"))
+        out.scatter_(1, chosen, 0.0)
+        return out
+
+
+class _SuppressEos(LogitsProcessor):
+    def __init__(self, eos: int) -> None:
+        self.eos = eos
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        scores[:, self.eos] = float("-inf")
+        return scores
+
+
+def with_mask_positions(prepare_orig):
+    """Wrap ``prepare_inputs_for_generation`` so decoder positions count only unmasked steps.
+
+    Dia's decoder otherwise numbers positions ``0..n`` for every row, so a row left-padded to line
+    up with a longer voice prompt in the same batch sees shifted rotary positions -- its audio
+    then depends on its batch-mates.  With positions from the mask, a row renders as it would
+    alone.
+    """
+
+    def prepare(*args, **kwargs):
+        inputs = prepare_orig(*args, **kwargs)
+        mask = inputs.get("decoder_attention_mask")
+        ids = inputs.get("decoder_input_ids")
+        if mask is not None and ids is not None:
+            positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+            inputs["decoder_position_ids"] = positions[:, -ids.shape[1]:]
+        return inputs
+
+    return prepare
+
+
+def per_item_sampler(generators: list[Any], channels: int) -> LogitsProcessor:
+    return _PerItemSampler(generators, channels)
+
+
+def suppress_eos(eos: int) -> LogitsProcessor:
+    return _SuppressEos(eos)
+
+
+def generated_codes(out: torch.Tensor, prompt_len: int, delay_pattern: list[int], pad: int,
+                    codebook_size: int) -> list[torch.Tensor]:
+    """Per item, the generated (channels, frames) codes with the delay pattern undone.
+
+    Mirrors ``DiaProcessor.batch_decode``'s span (after the prompt, before padding and EOS) but
+    keeps only the leading run of frames whose every code is a real codebook entry: an item
+    stopped within the delay window still holds BOS/PAD ids there, which would crash the codec.
+    """
+    batch, seq_len, channels = out.shape
+    idx = DiaProcessor.build_indices(bsz=batch, seq_len=seq_len, num_channels=channels,
+                                     delay_pattern=delay_pattern, revert=True)
+    reverted = DiaProcessor.apply_audio_delay(audio=out, pad_token_id=-1, bos_token_id=-1,
+                                              precomputed_idx=idx).transpose(1, 2)
+    ends = seq_len - (out[:, :, 0] == pad).sum(dim=-1) - 1
+    items = []
+    for i in range(batch):
+        codes = reverted[i, :, prompt_len:int(ends[i])]
+        valid = ((codes >= 0) & (codes < codebook_size)).all(dim=0)
+        bad = torch.nonzero(~valid)
+        n = int(bad[0, 0]) if bad.numel() else codes.shape[1]
+        items.append(codes[:, :n])
+    return items

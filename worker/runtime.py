@@ -1,0 +1,223 @@
+"""Per-process worker state: the pinned engine, its micro-batcher, storage and the DB.
+
+One ``Runtime`` per worker process, built at boot (before the worker consumes anything), so the
+model is loaded exactly once.  Celery tasks are thin: they call ``render_chunk`` / ``finalize_job``
+with an id and translate the two control-flow exceptions below into Celery's vocabulary.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import tempfile
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.audio import decode_bytes, encode
+from core.db import Database
+from core.engines import ENGINES
+from core.errors import StorageError
+from core.finalize import build_single, build_stitched, claim_finalize, release_finalize, succeed_job
+from core.lifecycle import release_stale_leases
+from core.outbox import Publisher, unit_of_work
+from core.planning import derive_seed
+from core.quality import QualityIssue, check_chunk
+from core.render import (ChunkResult, ChunkWork, Poisoned, claim_chunk, complete_chunk, fail_chunk,
+                         job_is_live, queue_finalize, release_chunk)
+from core.settings import Settings
+from core.storage import open_store
+from worker.batcher import BatcherClosed, Dropped, ItemFailed, MicroBatcher
+from worker.engines.base import Engine, RenderRequest, RenderResult, create_engine
+from worker.heartbeat import Heartbeat
+from worker.voices import VoiceCache
+
+log = logging.getLogger(__name__)
+
+
+class HandBack(Exception):
+    """The worker is shutting down before this chunk rendered: requeue the message."""
+
+
+class RetryLater(Exception):
+    def __init__(self, reason: str, countdown: float) -> None:
+        super().__init__(reason)
+        self.countdown = countdown
+
+
+@dataclass
+class _Item:
+    job_id: str
+    request: RenderRequest
+
+
+class QualityFailed(Exception):
+    def __init__(self, issue: QualityIssue, tries: int) -> None:
+        super().__init__(issue.message)
+        self.issue, self.tries = issue, tries
+
+
+class Runtime:
+    def __init__(self, settings: Settings, engine_name: str | None, *, name: str | None = None,
+                 queues: list[str] | None = None, concurrency: int = 1) -> None:
+        self.settings = settings
+        self.engine_name = engine_name
+        self.name = name or settings.worker_name or f"worker@{socket.gethostname()}"
+        self.worker_id = f"{self.name}#{uuid.uuid4().hex[:8]}"  # lease owner: name + this boot
+        self.queues = queues or []
+        self.concurrency = concurrency
+        self.engine: Engine | None = None
+        self.batcher: MicroBatcher | None = None
+        self.db: Database | None = None
+        self.publisher: Publisher | None = None
+        self.heartbeat: Heartbeat | None = None
+        self._booted = threading.Event()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def boot(self, publisher: Publisher) -> None:
+        self.db = Database(self.settings)
+        self.store = open_store(self.settings)
+        self.publisher = publisher
+        if self.engine_name:
+            self.engine = create_engine(self.engine_name, self.settings)
+            self.engine.load()
+            batch = ENGINES[self.engine_name].batch(self.settings)
+            self.voices = VoiceCache(self.engine, self.store)
+            self.batcher = MicroBatcher(
+                self._run_batch, max_batch_size=batch.max_batch_size, max_wait_ms=batch.max_wait_ms,
+                group_key=lambda it: self.engine.batch_key(it.request),
+                length=lambda it: self.engine.expected_length(it.request),
+                is_error=lambda r: r.error, admit=self._admit, on_batch=self._on_batch,
+                name=f"batcher-{self.engine_name}").start()
+        self.heartbeat = Heartbeat(self).start()
+        with self.db.session() as s:
+            reclaimed = release_stale_leases(s, self.name + "#", self.worker_id)
+        if reclaimed and self.engine_name:
+            from core.engines import queue_for
+            from core.outbox import RENDER_TASK
+
+            publisher.publish_many([(RENDER_TASK, [cid], queue_for(self.engine_name)) for cid in reclaimed])
+            log.warning("reclaimed %d chunks left running by a previous %s", len(reclaimed), self.name)
+        self._booted.set()
+        log.info("worker %s ready: engine=%s model=%s device=%s", self.worker_id, self.engine_name,
+                 self.engine.model_id if self.engine else "-", self.engine.device if self.engine else "-")
+
+    def begin_shutdown(self) -> None:
+        """Warm shutdown: the batch on the engine finishes; buffered requests are handed back."""
+        if self.batcher is not None:
+            self.batcher.close(timeout=600)
+
+    def stop(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+        if self.db is not None:
+            self.db.dispose()
+
+    def uow(self) -> unit_of_work:
+        return unit_of_work(self.db, self.publisher)
+
+    # -- batching ------------------------------------------------------------------------------
+    def _run_batch(self, items: list[_Item]) -> list[RenderResult]:
+        return self.engine.generate_batch([it.request for it in items])
+
+    def _admit(self, items: list[_Item]) -> set[int]:
+        with self.db.session() as s:
+            live = job_is_live(s, list({it.job_id for it in items}))
+        return {i for i, it in enumerate(items) if it.job_id in live}
+
+    def _on_batch(self, size: int, seconds: float) -> None:
+        self.heartbeat.record_batch(size, seconds)
+
+    # -- rendering -----------------------------------------------------------------------------
+    def render_chunk(self, chunk_id: str) -> None:
+        self._booted.wait()
+        s_ = self.settings
+        try:
+            with self.uow() as s:
+                work = claim_chunk(s, chunk_id, self.worker_id, lease_s=s_.lease_s, max_attempts=s_.max_attempts)
+        except Poisoned:
+            return
+        if work is None:
+            return
+        if self.engine is None or work.engine != self.engine.name:
+            with self.db.session() as s:
+                release_chunk(s, work.chunk_id, self.worker_id, count_attempt=False)
+            raise HandBack(f"chunk for engine {work.engine} reached a {self.engine_name} worker")
+        try:
+            result, audio = self._produce(work)
+        except BatcherClosed:
+            with self.db.session() as s:
+                release_chunk(s, work.chunk_id, self.worker_id, count_attempt=False)
+            raise HandBack("worker shutting down") from None
+        except Dropped:
+            return  # its job was canceled or failed meanwhile; the chunk is already settled
+        except QualityFailed as exc:
+            with self.uow() as s:
+                fail_chunk(s, work, f"quality_{exc.issue.code}",
+                           f"failed the quality gate after {exc.tries} renders: {exc.issue.message}")
+            return
+        except (ItemFailed, StorageError, OSError, RuntimeError, ValueError) as exc:
+            with self.db.session() as s:
+                release_chunk(s, work.chunk_id, self.worker_id, count_attempt=True,
+                              error=(type(exc).__name__, str(exc)[:500]))
+            raise RetryLater(str(exc), countdown=min(30.0, 2.0 ** work.attempts)) from exc
+        with self.uow() as s:
+            job = complete_chunk(s, work, self.worker_id, result, s_.progress_min_interval_s)
+            if job is not None and job.progress_total > 1:
+                queue_finalize(s, job.id)
+        if job is not None and job.progress_total == 1:
+            self.finalize_job(job.id, audio=audio)
+
+    def _produce(self, work: ChunkWork) -> tuple[ChunkResult, object]:
+        rate = self.engine.spec.sample_rate
+        try:
+            data = self.store.open_bytes(work.cache_key)
+        except FileNotFoundError:
+            data = None
+        if data is not None:  # content-addressed cache hit: rendered before, by any job
+            import hashlib
+
+            audio, _ = decode_bytes(data)
+            return ChunkResult(hashlib.sha256(data).hexdigest(), audio.size / rate, None, True), audio
+        voice = self.voices.get(work.voice) if work.voice else None
+        seed, retries = work.seed, 0
+        while True:
+            request = RenderRequest(work.chunk_id, work.text, work.params, seed, voice)
+            outcome = self.batcher.submit(_Item(work.job_id, request)).result()
+            audio = outcome.result.audio
+            issue = check_chunk(audio, rate, work.expected_s) if self.settings.quality_gate else None
+            if issue is None:
+                break
+            if retries >= self.settings.quality_retries:
+                raise QualityFailed(issue, retries + 1)
+            retries += 1
+            seed = derive_seed(work.job_seed, work.text, retries)  # a fresh, reproducible take
+        flac, _ = encode(audio, rate, "flac")
+        info = self.store.put_bytes(work.cache_key, flac, "audio/flac")
+        audio, _ = decode_bytes(flac)  # finalize from what is stored, whichever path runs it
+        return ChunkResult(info.sha256, audio.size / rate, outcome.batch_size, False, retries), audio
+
+    # -- finalization --------------------------------------------------------------------------
+    def finalize_job(self, job_id: str, audio=None) -> None:
+        self._booted.wait()
+        s_ = self.settings
+        with self.uow() as s:
+            work = claim_finalize(s, job_id, self.worker_id, lease_s=s_.lease_s, max_attempts=s_.max_attempts)
+        if work is None:
+            return
+        try:
+            if len(work.chunks) == 1:
+                result = build_single(work, self.store, audio)
+            else:
+                tmp_root = Path(s_.data_dir) / "tmp"
+                tmp_root.mkdir(parents=True, exist_ok=True)
+                with tempfile.TemporaryDirectory(prefix=f"stitch-{job_id}-", dir=tmp_root) as tmp:
+                    result = build_stitched(work, self.store, s_, Path(tmp))
+        except Exception as exc:  # noqa: BLE001 - release the lease; the attempt cap bounds retries
+            log.exception("finalize of %s failed", job_id)
+            with self.db.session() as s:
+                release_finalize(s, job_id, self.worker_id)
+            raise RetryLater(str(exc), countdown=5.0) from exc
+        with self.uow() as s:
+            succeed_job(s, job_id, self.worker_id, result)

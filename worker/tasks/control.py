@@ -1,0 +1,30 @@
+"""Control-queue tasks: finalize (encode or stitch), reconcile, relay.  CPU only."""
+
+from __future__ import annotations
+
+from celery_config import CeleryPublisher
+from core.outbox import FINALIZE_TASK, RECONCILE_TASK, RELAY_TASK, relay
+from core.reconcile import reconcile as reconcile_db
+from worker.app import app, runtime
+from worker.runtime import RetryLater
+
+
+@app.task(name=FINALIZE_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def finalize_job(self, job_id: str) -> None:
+    try:
+        runtime().finalize_job(job_id)
+    except RetryLater as exc:
+        raise self.retry(countdown=exc.countdown, exc=None) from None
+
+
+@app.task(name=RECONCILE_TASK, acks_late=True, ignore_result=True)
+def reconcile() -> dict:
+    rt = runtime()
+    publisher = CeleryPublisher(app)
+    return reconcile_db(rt.db, publisher, rt.settings, publisher.queue_depth).as_dict()
+
+
+@app.task(name=RELAY_TASK, acks_late=True)
+def relay_outbox() -> int:
+    rt = runtime()
+    return relay(rt.db, CeleryPublisher(app), limit=20_000)

@@ -1,0 +1,19 @@
+"""The render task: one message per chunk; the batcher shares the forward pass, not the task."""
+
+from __future__ import annotations
+
+from celery.exceptions import Reject
+
+from core.outbox import RENDER_TASK
+from worker.app import app, runtime
+from worker.runtime import HandBack, RetryLater
+
+
+@app.task(name=RENDER_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def render_chunk(self, chunk_id: str) -> None:
+    try:
+        runtime().render_chunk(chunk_id)
+    except HandBack:
+        raise Reject("handed back at shutdown", requeue=True) from None
+    except RetryLater as exc:
+        raise self.retry(countdown=exc.countdown, exc=None) from None
