@@ -63,8 +63,8 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
     )
     app.extensions["voxfarm"] = Services(settings, Database(settings), store or open_store(settings), publisher)
     errors.register(app)
+    auth.register(app)  # first: an anonymous request is 401 whatever its body
     requests.register(app)
-    auth.register(app)
     for module in (health, jobs, voices, webhooks):
         app.register_api(module.bp)
     # the spec flask-openapi3 generates from the view models (its doc UI stays off)

@@ -61,6 +61,21 @@ class Decoded:
         return self.audio.shape[0] / self.sample_rate
 
 
+def wav_data_shortfall(data: bytes) -> int:
+    """Bytes the WAV 'data' chunk declares beyond the end of the file (0 when consistent).
+
+    Streaming writers mark unknown sizes as 0 or 0xFFFFFFFF; those are not lies."""
+    pos = 12
+    while pos + 8 <= len(data):
+        tag, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "little")
+        if tag == b"data":
+            if size in (0, 0xFFFFFFFF):
+                return 0
+            return max(0, size - (len(data) - pos - 8))
+        pos += 8 + size + (size & 1)
+    return 0
+
+
 def _child_main() -> None:
     import soundfile as sf
 
@@ -84,6 +99,8 @@ def _child_main() -> None:
         fail("unsupported_audio_format", f"{info.format}/{info.subtype} is not an accepted encoding")
     if info.channels < 1 or info.channels > 8 or not 4000 <= info.samplerate <= 192_000:
         fail("invalid_audio", f"implausible stream: {info.channels} channels at {info.samplerate} Hz")
+    if info.format == "WAV" and wav_data_shortfall(data) > 1:
+        fail("invalid_audio", "the WAV file is truncated: its header promises more audio than it holds")
     if info.frames * info.channels > max_samples:
         fail("audio_too_long", f"the file declares {info.frames} frames, over the limit")
     try:

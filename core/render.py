@@ -55,13 +55,11 @@ class ChunkWork:
     voice: VoiceRef | None
 
 
-class Poisoned(Exception):
-    """The chunk used up its attempts; its job has been failed."""
-
-
 def claim_chunk(session: Session, chunk_id: str, worker: str, *, lease_s: float,
                 max_attempts: int) -> ChunkWork | None:
-    """Lease a chunk for rendering, or return None when there is nothing to do."""
+    """Lease a chunk for rendering, or return None when there is nothing to do -- including when
+    the chunk has used its attempts, in which case its job is failed here (in the caller's
+    transaction, which must commit: raising instead would roll the failure back)."""
     now = utcnow()
     claimable = or_(Chunk.status == ChunkStatus.pending,
                     (Chunk.status == ChunkStatus.running) & (Chunk.lease_expires_at < now))
@@ -79,10 +77,10 @@ def claim_chunk(session: Session, chunk_id: str, worker: str, *, lease_s: float,
         stale = chunk.status == ChunkStatus.pending or (
             chunk.status == ChunkStatus.running and chunk.lease_expires_at and chunk.lease_expires_at < now)
         if stale and chunk.attempts >= max_attempts:
+            last = f"; last error: {chunk.error_message}" if chunk.error_message else ""
             fail_job(session, job, chunk, "poison_chunk",
-                     f"chunk {chunk.idx} was attempted {chunk.attempts} times without finishing "
-                     "(it crashed or stalled its worker each time)")
-            raise Poisoned(chunk_id)
+                     f"attempted {chunk.attempts} times without finishing (it crashed, stalled or "
+                     f"errored each time){last}")
         return None  # done, canceled, or leased by a live worker
     if job.status.terminal:
         set_chunk_status(session, chunk.id, ChunkStatus.canceled, lease_owner=None)

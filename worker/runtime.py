@@ -24,7 +24,7 @@ from core.lifecycle import release_stale_leases
 from core.outbox import Publisher, unit_of_work
 from core.planning import derive_seed
 from core.quality import QualityIssue, check_chunk
-from core.render import (ChunkResult, ChunkWork, Poisoned, claim_chunk, complete_chunk, fail_chunk,
+from core.render import (ChunkResult, ChunkWork, claim_chunk, complete_chunk, fail_chunk,
                          job_is_live, queue_finalize, release_chunk)
 from core.settings import Settings
 from core.storage import open_store
@@ -133,11 +133,8 @@ class Runtime:
     def render_chunk(self, chunk_id: str) -> None:
         self._booted.wait()
         s_ = self.settings
-        try:
-            with self.uow() as s:
-                work = claim_chunk(s, chunk_id, self.worker_id, lease_s=s_.lease_s, max_attempts=s_.max_attempts)
-        except Poisoned:
-            return
+        with self.uow() as s:
+            work = claim_chunk(s, chunk_id, self.worker_id, lease_s=s_.lease_s, max_attempts=s_.max_attempts)
         if work is None:
             return
         if self.engine is None or work.engine != self.engine.name:

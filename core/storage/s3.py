@@ -28,7 +28,7 @@ class S3Store(ObjectStore):
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.client = client or boto3.client(
-            "s3", config=Config(retries={"max_attempts": 4, "mode": "standard"},
+            "s3", config=Config(signature_version="s3v4", retries={"max_attempts": 4, "mode": "standard"},
                                 connect_timeout=5, read_timeout=60))
 
     def _k(self, key: str) -> str:

@@ -24,8 +24,6 @@ import numpy as np
 
 from core.engines import ENGINES
 from worker.engines.base import BatchStats, Engine, PreparedVoice, RenderRequest, RenderResult
-from worker.engines.dia_inputs import (build_decoder_inputs, generated_codes, per_item_sampler,
-                                       suppress_eos, with_mask_positions)
 
 HOP = 512  # DAC samples per codec frame at 44.1 kHz: 86 frames = 1 s
 
@@ -83,6 +81,8 @@ class DiaEngine(Engine):
         import torch
         from transformers import (DacModel, DiaFeatureExtractor, DiaForConditionalGeneration,
                                   DiaProcessor, DiaTokenizer)
+
+        from worker.engines.dia_inputs import per_item_sampler, suppress_eos, with_mask_positions
 
         model_id = self.settings.dia_model
         self._device = _resolve_device(self.settings.dia_device)
@@ -157,6 +157,8 @@ class DiaEngine(Engine):
 
     def generate_batch(self, requests: list[RenderRequest]) -> list[RenderResult]:
         import torch
+
+        from worker.engines.dia_inputs import build_decoder_inputs, generated_codes
 
         if not self.loaded:
             raise RuntimeError("engine not loaded")

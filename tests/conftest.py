@@ -1,0 +1,151 @@
+"""Shared fixtures: real PostgreSQL, Redis and an S3 protocol server (moto), or the embedded parts.
+
+With ``CI=true`` the PostgreSQL and Redis fixtures *fail* when those services are unreachable (a
+green CI run must have exercised them); elsewhere they fall back to SQLite and the filesystem
+broker so the suite still runs on a laptop.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PG_ADMIN = os.environ.get("VOXFARM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_BASE = os.environ.get("VOXFARM_TEST_REDIS", "redis://127.0.0.1:6379")
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test may ever reach a model hub
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+for var in [v for v in os.environ if v.startswith("VOXFARM_") and not v.startswith("VOXFARM_TEST_")]:
+    del os.environ[var]  # tests build their settings explicitly
+
+
+def _unavailable(what: str, exc: Exception) -> None:
+    if IN_CI:
+        pytest.fail(f"{what} is unreachable in CI ({exc}); these tests must run there", pytrace=False)
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex((host, port)) == 0
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str | None:
+    """A fresh PostgreSQL database for this session (dropped afterwards), or None off-CI."""
+    from sqlalchemy import create_engine, text
+
+    name = f"voxfarm_test_{secrets.token_hex(4)}"
+    try:
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        _unavailable("PostgreSQL", exc)
+        yield None
+        return
+    yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_available() -> bool:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_BASE, socket_connect_timeout=2).ping()
+        return True
+    except Exception as exc:  # noqa: BLE001
+        _unavailable("Redis", exc)
+        return False
+
+
+@pytest.fixture
+def redis_url(redis_available) -> str | None:
+    """A Redis database number of its own, flushed before and after the test."""
+    if not redis_available:
+        return None
+    import redis
+
+    db = 1 + int.from_bytes(os.urandom(1), "big") % 14
+    url = f"{REDIS_BASE}/{db}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A moto S3 server on a real port (so presigned URLs and subprocesses work too)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint}
+    os.environ.update(env)
+    yield {"endpoint": endpoint, "env": env}
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server) -> str:
+    import boto3
+
+    bucket = f"vf-{secrets.token_hex(4)}"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    return bucket
+
+
+@pytest.fixture(scope="session")
+def tiny_dia(tmp_path_factory) -> Path:
+    """A random 2-layer Dia + small DAC saved with save_pretrained (scripts/make_tiny_dia.py)."""
+    from scripts.make_tiny_dia import make_tiny_dia
+
+    return make_tiny_dia(tmp_path_factory.mktemp("models") / "dia-tiny")
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """Embedded settings in a private data dir (SQLite, local disk, filesystem broker)."""
+    from core.migrate import upgrade
+    from core.settings import Settings
+
+    s = Settings(data_dir=tmp_path / "var", outbound_allowlist=["127.0.0.1/32", "::1/128"])
+    upgrade(s)
+    return s
+
+
+@pytest.fixture
+def prod_settings(tmp_path, pg_url, redis_url, s3_bucket):
+    """Production-shaped settings: PostgreSQL + Redis + S3 (moto), with embedded fallbacks off-CI."""
+    from sqlalchemy import create_engine, text
+
+    from core.migrate import upgrade
+    from core.settings import Settings
+
+    s = Settings(data_dir=tmp_path / "var", database_url=pg_url, broker_url=redis_url,
+                 storage_url=f"s3://{s3_bucket}/farm", outbound_allowlist=["127.0.0.1/32", "::1/128"])
+    if pg_url:
+        engine = create_engine(pg_url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public;"))
+        engine.dispose()
+    upgrade(s)
+    return s

@@ -1,0 +1,95 @@
+"""Claims, leases, poison chunks, cancel races: the compare-and-set rules of core/render.py."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from core.clock import utcnow
+from core.jobs import cancel_job
+from core.lifecycle import ChunkStatus, JobStatus
+from core.models import Chunk, Job, Outbox, WebhookEvent
+from core.render import ChunkResult, claim_chunk, complete_chunk, release_chunk
+from helpers import submit_job_direct as _job
+
+
+def test_submit_writes_job_chunks_and_outbox_in_one_transaction(db):
+    job_id, chunks = _job(db)
+    with db.session() as s:
+        outbox = s.scalars(select(Outbox)).all()
+        assert [o.args for o in outbox] == [[c] for c in chunks]
+        assert all(o.queue == "tts.espeak" and o.published_at is None for o in outbox)
+        assert s.get(Job, job_id).status == JobStatus.queued
+
+
+def test_only_one_of_two_claims_wins(db):
+    _, (chunk,) = _job(db)
+    with db.session() as s:
+        first = claim_chunk(s, chunk, "w1#a", lease_s=30, max_attempts=3)
+    with db.session() as s:
+        second = claim_chunk(s, chunk, "w2#b", lease_s=30, max_attempts=3)
+    assert first is not None and second is None
+    with db.session() as s:
+        assert s.get(Chunk, chunk).attempts == 1 and s.get(Job, first.job_id).status == JobStatus.running
+
+
+def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_complete(db):
+    _, (chunk,) = _job(db)
+    with db.session() as s:
+        work = claim_chunk(s, chunk, "dead#1", lease_s=30, max_attempts=3)
+        s.execute(update(Chunk).where(Chunk.id == chunk).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+    with db.session() as s:
+        assert claim_chunk(s, chunk, "live#2", lease_s=30, max_attempts=3) is not None
+    with db.session() as s:
+        assert complete_chunk(s, work, "dead#1", ChunkResult("0" * 64, 1.0, 2, False), 30) is None
+    with db.session() as s:
+        job = complete_chunk(s, work, "live#2", ChunkResult("1" * 64, 1.0, 2, False), 30)
+        assert job is not None and job.progress_done == 1  # last chunk: time to finalize
+        assert s.get(Chunk, chunk).attempts == 2
+
+
+def test_a_chunk_that_keeps_dying_poisons_its_job(db):
+    job_id, (chunk,) = _job(db)
+    for i in range(3):  # max_attempts=3, each claim's worker "dies"
+        with db.session() as s:
+            assert claim_chunk(s, chunk, f"w#{i}", lease_s=30, max_attempts=3) is not None
+            s.execute(update(Chunk).where(Chunk.id == chunk).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+    with db.session() as s:
+        assert claim_chunk(s, chunk, "w#last", lease_s=30, max_attempts=3) is None
+    with db.session() as s:
+        job = s.get(Job, job_id)
+        assert job.status == JobStatus.failed and job.error_code == "poison_chunk"
+        assert [e.type for e in s.scalars(select(WebhookEvent))] == ["job.failed"]  # same transaction
+
+
+def test_handback_does_not_count_an_attempt(db):
+    _, (chunk,) = _job(db)
+    with db.session() as s:
+        claim_chunk(s, chunk, "w#1", lease_s=30, max_attempts=3)
+    with db.session() as s:
+        assert release_chunk(s, chunk, "w#1", count_attempt=False)
+    with db.session() as s:
+        c = s.get(Chunk, chunk)
+        assert c.status == ChunkStatus.pending and c.attempts == 0 and c.lease_owner is None
+
+
+def test_cancel_during_render_drops_the_result(db):
+    job_id, (chunk,) = _job(db)
+    with db.session() as s:
+        work = claim_chunk(s, chunk, "w#1", lease_s=30, max_attempts=3)
+    with db.session() as s:
+        tenant_id = s.get(Job, job_id).tenant_id
+        assert cancel_job(s, tenant_id, job_id).status == JobStatus.canceled
+    with db.session() as s:
+        assert complete_chunk(s, work, "w#1", ChunkResult("0" * 64, 1.0, 1, False), 30) is None
+        assert s.get(Chunk, chunk).status == ChunkStatus.canceled
+        assert [e.type for e in s.scalars(select(WebhookEvent))] == ["job.canceled"]
+
+
+def test_claim_of_a_canceled_job_renders_nothing(db):
+    job_id, (chunk,) = _job(db)
+    with db.session() as s:
+        cancel_job(s, s.get(Job, job_id).tenant_id, job_id)
+    with db.session() as s:
+        assert claim_chunk(s, chunk, "w#1", lease_s=30, max_attempts=3) is None
