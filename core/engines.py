@@ -27,6 +27,7 @@ class EngineSpec:
     chunk_max_chars: int  # hard cap per chunk (Dia's encoder takes 1024 bytes of text)
     chars_per_second: float  # speaking rate used for expected durations and ETAs
     params: tuple[str, ...]  # sampling params this engine honours
+    deterministic: bool  # same request + seed -> bit-identical audio, whatever the batch
     defaults: dict[str, Any] = field(default_factory=dict)
 
     def model_id(self, settings: Settings) -> str:
@@ -56,6 +57,9 @@ ENGINES: dict[str, EngineSpec] = {
         chunk_max_chars=2000,
         chars_per_second=14.5,  # espeak-ng default 175 words/min, measured 14-15 chars/s
         params=("seed", "speed", "pitch", "language"),
+        # espeak-ng's output varies by a few samples (~0.01 % of length) between identical calls,
+        # even after espeak_ng_SetRandSeed: library state we cannot reset, so no bit-identity
+        deterministic=False,
         defaults={"model": "espeak-ng", "speed": 175, "pitch": 50, "language": "en-us"},
     ),
     "dia": EngineSpec(
@@ -71,6 +75,7 @@ ENGINES: dict[str, EngineSpec] = {
         chunk_max_chars=600,
         chars_per_second=15.0,
         params=("temperature", "top_p", "top_k", "cfg_scale", "seed", "max_new_tokens"),
+        deterministic=True,  # per-item generators and mask-derived positions (worker/engines/dia.py)
         defaults={"temperature": 1.2, "top_p": 0.95, "top_k": 45, "cfg_scale": 3.0,
                   "max_new_tokens": 3072},
     ),

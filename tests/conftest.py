@@ -23,6 +23,9 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_ADMIN = os.environ.get("VOXFARM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_BASE = os.environ.get("VOXFARM_TEST_REDIS", "redis://127.0.0.1:6379")
 
+import logging  # noqa: E402
+
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test may ever reach a model hub
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 for var in [v for v in os.environ if v.startswith("VOXFARM_") and not v.startswith("VOXFARM_TEST_")]:

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import io
+import math
 import threading
 from pathlib import Path
 from typing import Any
@@ -103,8 +104,8 @@ class DiaEngine(Engine):
 
         def with_per_item_sampling(*args, **kwargs):
             processors = original(*args, **kwargs)
-            if self.suppress_eos:
-                processors.append(suppress_eos(self.eos))
+            if self.suppress_eos:  # before Dia's delay-pattern processor, which may still force EOS at max length
+                processors.insert(len(processors) - 1, suppress_eos(self.eos))
             processors.append(per_item_sampler(self._generators, self.channels))
             return processors
 
@@ -120,12 +121,15 @@ class DiaEngine(Engine):
 
         from core.audio import resample
 
-        audio = resample(audio, sample_rate, self.processor.feature_extractor.sampling_rate)
-        usable = (audio.size // HOP) * HOP
-        if usable == 0:
-            raise ValueError("voice prompt is shorter than one codec frame")
+        fe = self.processor.feature_extractor
+        audio = resample(audio, sample_rate, fe.sampling_rate)
+        if audio.size == 0:
+            raise ValueError("empty voice prompt")
+        # exactly what DiaProcessor does: zero-pad up to whole codec frames, then encode
+        feats = fe(audio, sampling_rate=fe.sampling_rate, return_tensors="pt")
+        length = math.ceil(int(feats["padding_mask"][0].sum()) / fe.hop_length) * fe.hop_length
         with self._codec_lock, torch.inference_mode():
-            wav = torch.from_numpy(audio[:usable]).to(self._device, torch.float32)[None, None, :]
+            wav = feats["input_values"][0][None, ..., :length].to(self._device, torch.float32)
             codes = self.processor.audio_tokenizer.encode(wav).audio_codes  # (1, channels, frames)
         codes = codes[0].transpose(0, 1).to(torch.int16).cpu().numpy()
         return PreparedVoice(transcript, codes, frames=codes.shape[0])

@@ -1,0 +1,81 @@
+"""Dia specifics on the tiny checkpoint: real loading, cached prompts, only-new audio, seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from core.settings import Settings
+from core.storage import open_store
+from helpers import tone
+from worker.engines.base import RenderRequest, create_engine
+from worker.engines.dia import HOP
+from worker.engines.dia_inputs import build_decoder_inputs
+
+
+def test_cached_prompt_inputs_equal_the_processors(dia):
+    a1, a2 = tone(1.0, 44100), tone(0.6, 44100, 330)
+    ref = dia.processor(text=["[S1] x", "[S1] y"], audio=[a1, a2], padding=True, return_tensors="pt")
+    codes = [torch.as_tensor(dia.prepare_voice(a, 44100, "t").data, dtype=torch.long) for a in (a1, a2)]
+    ids, mask = build_decoder_inputs(codes, dia.delay_pattern, dia.bos, dia.pad, dia.channels)
+    assert torch.equal(ids, ref["decoder_input_ids"].long()) and torch.equal(mask, ref["decoder_attention_mask"].long())
+    plain = dia.processor(text=["[S1] x", "[S1] y"], padding=True, return_tensors="pt")
+    ids0, mask0 = build_decoder_inputs([None, None], dia.delay_pattern, dia.bos, dia.pad, dia.channels)
+    assert torch.equal(ids0, plain["decoder_input_ids"].long()) and torch.equal(mask0, plain["decoder_attention_mask"].long())
+
+
+def test_cloning_returns_only_the_new_audio(dia):
+    voice = dia.prepare_voice(tone(3.0, 44100), 44100, "[S1] My reference words.")
+    assert voice.frames == -(-3 * 44100 // HOP)  # 86 codec frames per second, last one zero-padded
+    dia.suppress_eos = True
+    try:
+        out = dia.generate_batch([RenderRequest("v", "Hello.", {"max_new_tokens": 50}, seed=1, voice=voice)])[0]
+    finally:
+        dia.suppress_eos = False
+    # 50 steps minus the 15-step codebook delay and EOS: never the 258 prompt frames
+    assert out.audio.size == out.steps * HOP and out.steps <= 50
+    assert out.steps < voice.frames
+
+
+def test_seeds_change_the_take_and_transcripts_are_prepended(dia):
+    r = lambda seed: RenderRequest("s", "Same words.", {"max_new_tokens": 60}, seed=seed)
+    a, b = dia.generate_batch([r(1), r(2)])
+    assert not (a.audio.shape == b.audio.shape and np.allclose(a.audio, b.audio))
+    voice = dia.prepare_voice(tone(1.0, 44100), 44100, "[S1] Prompt words.")
+    assert dia.script(RenderRequest("x", "next", voice=voice)) == "[S1] Prompt words. next"
+    assert dia.script(RenderRequest("x", "no tag")) == "[S1] no tag"
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_compute_dtype_option(tiny_dia, tmp_path, dtype):
+    eng = create_engine("dia", Settings(data_dir=tmp_path, dia_model=str(tiny_dia), dia_dtype=dtype))
+    eng.load()
+    assert str(eng.model.dtype) == f"torch.{dtype}"
+    assert eng.generate_batch([RenderRequest("d", "Hi there.", {"max_new_tokens": 40}, seed=1)])[0].ok
+
+
+def test_loading_is_offline_only(tmp_path):
+    eng = create_engine("dia", Settings(data_dir=tmp_path, dia_model="nari-labs/not-in-any-cache"))
+    with pytest.raises(OSError):
+        eng.load()  # local_files_only: a missing model fails fast, never downloads
+
+
+def test_prepared_voice_is_cached_beside_the_voice(dia, tmp_path):
+    from core.audio import encode
+    from core.render import VoiceRef
+    from worker.voices import VoiceCache
+
+    store = open_store(Settings(data_dir=tmp_path))
+    data, _ = encode(tone(2.0), 44100, "wav")
+    info = store.put_bytes("tenants/t1/voices/voice_1/normalized.wav", data)
+    ref = VoiceRef("voice_1", "t1", info.key, info.sha256, "s" * 64, "[S1] hello")
+    first = VoiceCache(dia, store)
+    v1 = first.get(ref)
+    first.get(ref)
+    assert first.encoded == 1
+    stored = [p for p in (store.root / "tenants/t1/voices/voice_1/prepared").iterdir()]
+    assert len(stored) == 1 and stored[0].name.startswith("dia-")
+    fresh = VoiceCache(dia, store)  # a new worker process: loads tokens, does not re-encode
+    v2 = fresh.get(ref)
+    assert fresh.encoded == 0 and np.array_equal(v1.data, v2.data)
