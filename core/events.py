@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import outbox
@@ -22,13 +23,20 @@ TERMINAL_EVENTS = ("job.succeeded", "job.failed", "job.canceled")
 
 
 def endpoint_for(session: Session, tenant_id: str, url: str) -> WebhookEndpoint:
-    ep = session.scalar(select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id,
-                                                      WebhookEndpoint.url == url))
-    if ep is None:
-        ep = WebhookEndpoint(id=new_id("whe"), tenant_id=tenant_id, url=url)
-        session.add(ep)
-        session.flush()
-    return ep
+    """Get or create the endpoint row, safe against a concurrent creator (two workers finishing
+    two jobs of one tenant at once): the insert runs in a savepoint and a unique-key clash
+    simply re-reads the winner's row."""
+    query = select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.url == url)
+    ep = session.scalar(query)
+    if ep is not None:
+        return ep
+    try:
+        with session.begin_nested():
+            ep = WebhookEndpoint(id=new_id("whe"), tenant_id=tenant_id, url=url)
+            session.add(ep)
+        return ep
+    except IntegrityError:
+        return session.scalar(query)
 
 
 def _targets(session: Session, job: Job, event_type: str) -> list[str]:

@@ -102,13 +102,14 @@ def reconcile(db: Database, publisher: outbox.Publisher, settings: Settings,
         messages.extend((outbox.FINALIZE_TASK, [job_id], outbox.CONTROL_QUEUE) for job_id in orphans)
         report.finalizers = len(orphans)
 
-        # 5. webhook events due and not in flight (a send is "in flight" for 2 minutes at most)
+        # 5. webhook events: due with nobody scheduled to send them (enqueued_at NULL: long waits
+        # are never broker ETAs), or due and still unclaimed a grace period later (message lost)
+        grace = now - timedelta(seconds=settings.resend_grace_s)
         due = s.scalars(
             select(WebhookEvent.id).where(
                 WebhookEvent.status == EventStatus.pending, WebhookEvent.next_attempt_at <= now,
                 or_(WebhookEvent.enqueued_at.is_(None),
-                    WebhookEvent.enqueued_at < WebhookEvent.next_attempt_at,
-                    WebhookEvent.enqueued_at < now - timedelta(seconds=120)))).all()
+                    (WebhookEvent.next_attempt_at <= grace) & (WebhookEvent.enqueued_at <= grace)))).all()
         if due:
             s.execute(update(WebhookEvent).where(WebhookEvent.id.in_(due)).values(enqueued_at=now)
                       .execution_options(synchronize_session=False))

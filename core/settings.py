@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     lease_s: float = 60.0  # a chunk's claim lasts this long unless the worker's heartbeat renews it
     max_attempts: int = 5  # claims per chunk before it is declared poison and its job fails
     requeue_after_s: float = 300.0  # a pending chunk whose message may be lost is re-sent after this
+    resend_grace_s: float = 30.0  # a due webhook not claimed this long after its time is re-sent
     reconcile_interval_s: float = 15.0
     visibility_timeout_s: int = 6 * 3600  # Redis redelivery of unacked messages; > longest render
     presign_expiry_s: int = 3600

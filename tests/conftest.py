@@ -43,6 +43,15 @@ def _port_open(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+@pytest.fixture(autouse=True)
+def _no_leaked_processes():
+    """Kill every API/worker process a test started, whatever happened in the test."""
+    from helpers import Proc
+
+    yield
+    Proc.kill_all()
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> str | None:
     """A fresh PostgreSQL database for this session (dropped afterwards), or None off-CI."""
@@ -152,3 +161,48 @@ def prod_settings(tmp_path, pg_url, redis_url, s3_bucket):
         engine.dispose()
     upgrade(s)
     return s
+
+
+# -- an API over real HTTP (used by tests/api and tests/webhooks) ------------------------
+from dataclasses import dataclass  # noqa: E402
+
+from api.app import create_app  # noqa: E402
+from celery_config import CeleryPublisher, make_celery  # noqa: E402
+from core.db import Database  # noqa: E402
+from helpers import ApiClient, ListPublisher, ServerThread, create_key  # noqa: E402
+
+
+@dataclass
+class Api:
+    url: str
+    settings: object
+    db: Database
+    app: object
+    publisher: object
+
+    def client(self, tenant: str = "acme") -> ApiClient:
+        return ApiClient(self.url, create_key(self.settings, tenant))
+
+
+@pytest.fixture
+def make_api(prod_settings):
+    """Serve create_app() over real HTTP; PostgreSQL + Redis + moto S3 (embedded fallback off-CI)."""
+    servers = []
+
+    def make(**overrides) -> Api:
+        settings = prod_settings.model_copy(update={"engines": ["espeak", "dia"], "allow_audio_url": True,
+                                                     **overrides})
+        publisher = CeleryPublisher(make_celery(settings)) if settings.broker_url else ListPublisher()
+        app = create_app(settings, publisher=publisher)
+        server = ServerThread(app)
+        servers.append(server)
+        return Api(server.url, settings, Database(settings), app, publisher)
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def api(make_api) -> Api:
+    return make_api()

@@ -47,9 +47,14 @@ def settings_env(settings, **extra: Any) -> dict[str, str]:
 
 
 class Proc:
-    """A voxfarm subprocess with its log captured to a file."""
+    """A voxfarm subprocess with its log captured to a file.  Every one is registered so the
+    test teardown kills it even when the test body forgot (a leaked worker would steal the next
+    test's messages from the same Redis)."""
+
+    running: list[Proc] = []
 
     def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        Proc.running.append(self)
         self.args, self.log_path = args, log
         self._log = open(log, "ab")
         self.popen = subprocess.Popen([sys.executable, "-m", "cli", *args], env=env, cwd=ROOT,
@@ -81,6 +86,14 @@ class Proc:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    @classmethod
+    def kill_all(cls) -> None:
+        while cls.running:
+            proc = cls.running.pop()
+            if proc.alive():
+                os.killpg(proc.popen.pid, signal.SIGKILL)
+                proc.popen.wait(timeout=30)
 
 
 def start_worker(settings, tmp: Path, *, engine: str | None = "espeak", name: str = "w1",

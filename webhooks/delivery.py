@@ -39,15 +39,35 @@ SELF_SCHEDULE_MAX_S = 60.0  # longer waits are re-sent by the reconciler, never 
 MAX_RESPONSE_BYTES = 64 * 1024
 
 
+INTERRUPTED = "interrupted: the delivery worker stopped during this attempt"
+
+
 def _claim(db: Database, event_id: str, timeout: float) -> bool:
+    """Take the next attempt.  ``next_attempt_at`` moves past the attempt's longest possible
+    duration (an in-flight marker: a duplicate message finds nothing due), and the attempt row is
+    written now, marked interrupted until the outcome replaces that -- so a worker killed
+    mid-attempt leaves a true record, and the event is due again 5 s after the timeout."""
     now = utcnow()
     with db.session() as s:
-        return s.execute(
+        if s.execute(
             update(WebhookEvent).where(WebhookEvent.id == event_id, WebhookEvent.status == EventStatus.pending,
                                        WebhookEvent.next_attempt_at <= now)
-            .values(next_attempt_at=now + timedelta(seconds=timeout + 30), attempts=WebhookEvent.attempts + 1,
-                    updated_at=now)
-            .execution_options(synchronize_session=False)).rowcount == 1
+            .values(next_attempt_at=now + timedelta(seconds=timeout + 5), attempts=WebhookEvent.attempts + 1,
+                    updated_at=now, enqueued_at=None)
+            .execution_options(synchronize_session=False)).rowcount != 1:
+            return False
+        event = s.get(WebhookEvent, event_id)
+        endpoint = s.get(WebhookEndpoint, event.endpoint_id)
+        s.add(WebhookAttempt(event_id=event_id, attempt=event.attempts, url=endpoint.url, error=INTERRUPTED,
+                             next_attempt_at=event.next_attempt_at))
+        return True
+
+
+def _record(session, event_id: str, attempt: int, status: int | None, latency_ms: float | None,
+            error: str | None, next_at) -> None:
+    session.execute(update(WebhookAttempt).where(WebhookAttempt.event_id == event_id,
+                                                 WebhookAttempt.attempt == attempt)
+                    .values(status_code=status, latency_ms=latency_ms, error=error, next_attempt_at=next_at))
 
 
 def build_payload(event: WebhookEvent, job: Job, store: ObjectStore, settings: Settings) -> str:
@@ -70,6 +90,7 @@ def deliver(db: Database, store: ObjectStore, settings: Settings, event_id: str)
         attempt = event.attempts
         if endpoint.disabled_at is not None:
             set_event_status(s, event.id, EventStatus.disabled, next_attempt_at=None)
+            _record(s, event_id, attempt, None, None, "endpoint disabled", None)
             return None
         body = build_payload(event, s.get(Job, event.job_id), store, settings)
         secrets = signing_secrets(s.get(Tenant, event.tenant_id))
@@ -111,13 +132,13 @@ def deliver(db: Database, store: ObjectStore, settings: Settings, event_id: str)
                 if wait_hint is not None:
                     delay = max(delay, wait_hint)
                 due = now + timedelta(seconds=delay)
-                # a message scheduled by us counts as enqueued for that attempt (see reconcile)
+                # enqueued_at: when our own scheduled message fires; NULL tells the reconciler that
+                # nobody will send this attempt but itself (see core/reconcile.py)
                 s.execute(update(WebhookEvent).where(WebhookEvent.id == event_id)
                           .values(next_attempt_at=due, last_status_code=status,
-                                  enqueued_at=due if delay <= SELF_SCHEDULE_MAX_S else now))
-        s.add(WebhookAttempt(event_id=event_id, attempt=attempt, url=url, status_code=status,
-                             latency_ms=latency_ms, error=error,
-                             next_attempt_at=now + timedelta(seconds=delay) if delay is not None else None))
+                                  enqueued_at=due if delay <= SELF_SCHEDULE_MAX_S else None))
+        _record(s, event_id, attempt, status, latency_ms, error,
+                now + timedelta(seconds=delay) if delay is not None else None)
     if error:
         log.info("webhook %s attempt %d to %s failed: %s", event_id, attempt, url, error)
     if delay is not None and delay <= SELF_SCHEDULE_MAX_S:

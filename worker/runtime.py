@@ -159,12 +159,28 @@ class Runtime:
                 release_chunk(s, work.chunk_id, self.worker_id, count_attempt=True,
                               error=(type(exc).__name__, str(exc)[:500]))
             raise RetryLater(str(exc), countdown=min(30.0, 2.0 ** work.attempts)) from exc
-        with self.uow() as s:
-            job = complete_chunk(s, work, self.worker_id, result, s_.progress_min_interval_s)
-            if job is not None and job.progress_total > 1:
-                queue_finalize(s, job.id)
+        try:
+            with self.uow() as s:
+                job = complete_chunk(s, work, self.worker_id, result, s_.progress_min_interval_s)
+                if job is not None and job.progress_total > 1:
+                    queue_finalize(s, job.id)
+        except Exception as exc:  # DB trouble after the audio is stored: retry soon (a cache hit)
+            self._release_quietly(work.chunk_id, exc)
+            raise RetryLater(f"recording chunk {work.chunk_id} failed: {exc}", countdown=2.0) from exc
         if job is not None and job.progress_total == 1:
-            self.finalize_job(job.id, audio=audio)
+            try:
+                self.finalize_job(job.id, audio=audio)
+            except RetryLater:  # the chunk is done; hand finalization to the control queue
+                with self.uow() as s:
+                    queue_finalize(s, job.id)
+
+    def _release_quietly(self, chunk_id: str, exc: Exception) -> None:
+        try:
+            with self.db.session() as s:
+                release_chunk(s, chunk_id, self.worker_id, count_attempt=False,
+                              error=(type(exc).__name__, str(exc)[:500]))
+        except Exception:  # noqa: BLE001 - the DB may be the problem; the lease then lapses
+            log.warning("could not release %s; its lease will lapse", chunk_id, exc_info=True)
 
     def _produce(self, work: ChunkWork) -> tuple[ChunkResult, object]:
         rate = self.engine.spec.sample_rate
@@ -211,10 +227,13 @@ class Runtime:
                 tmp_root.mkdir(parents=True, exist_ok=True)
                 with tempfile.TemporaryDirectory(prefix=f"stitch-{job_id}-", dir=tmp_root) as tmp:
                     result = build_stitched(work, self.store, s_, Path(tmp))
+            with self.uow() as s:
+                succeed_job(s, job_id, self.worker_id, result)
         except Exception as exc:  # noqa: BLE001 - release the lease; the attempt cap bounds retries
             log.exception("finalize of %s failed", job_id)
-            with self.db.session() as s:
-                release_finalize(s, job_id, self.worker_id)
+            try:
+                with self.db.session() as s:
+                    release_finalize(s, job_id, self.worker_id)
+            except Exception:  # noqa: BLE001 - the lease lapses instead
+                log.warning("could not release the finalize lease of %s", job_id, exc_info=True)
             raise RetryLater(str(exc), countdown=5.0) from exc
-        with self.uow() as s:
-            succeed_job(s, job_id, self.worker_id, result)
