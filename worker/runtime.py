@@ -207,8 +207,10 @@ class Runtime:
             retries += 1
             seed = derive_seed(work.job_seed, work.text, retries)  # a fresh, reproducible take
         flac, _ = encode(audio, rate, "flac")
-        info = self.store.put_bytes(work.cache_key, flac, "audio/flac")
-        audio, _ = decode_bytes(flac)  # finalize from what is stored, whichever path runs it
+        # write-once: two chunks with the same content key (a repeated sentence, a resubmitted
+        # book) may render concurrently; the first stored object wins and both record it
+        info, stored = self.store.put_bytes_if_absent(work.cache_key, flac, "audio/flac")
+        audio, _ = decode_bytes(stored)  # finalize from what is stored, whichever path runs it
         return ChunkResult(info.sha256, audio.size / rate, outcome.batch_size, False, retries), audio
 
     # -- finalization --------------------------------------------------------------------------

@@ -42,6 +42,13 @@ class ObjectStore(ABC):
         """Store ``data`` under ``key`` (overwriting) and return its size and sha256."""
 
     @abstractmethod
+    def put_bytes_if_absent(self, key: str, data: bytes,
+                            content_type: str = "application/octet-stream") -> tuple[ObjectInfo, bytes]:
+        """Create ``key`` only if nothing is stored there (atomically).  Returns the info and bytes
+        of whatever is stored afterwards: ours, or the object a concurrent writer put first.
+        Content-addressed objects (the chunk cache) are write-once through this."""
+
+    @abstractmethod
     def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> ObjectInfo:
         """Upload a local file without loading it whole into memory."""
 

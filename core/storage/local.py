@@ -42,6 +42,22 @@ class LocalStore(ObjectStore):
         self._atomic_write(key, lambda fh: fh.write(data))
         return ObjectInfo(key, len(data), hashlib.sha256(data).hexdigest())
 
+    def put_bytes_if_absent(self, key, data, content_type="application/octet-stream"):
+        dest = self.path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.link(tmp, dest)  # atomic create-if-absent: fails if another writer got there first
+        except FileExistsError:
+            data = dest.read_bytes()
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return ObjectInfo(key, len(data), hashlib.sha256(data).hexdigest()), data
+
     def put_file(self, key, path, content_type="application/octet-stream"):
         def copy(fh):
             with open(path, "rb") as src:

@@ -54,6 +54,20 @@ class S3Store(ObjectStore):
                    Metadata={"sha256": digest.hexdigest()})
         return ObjectInfo(key, len(data), digest.hexdigest())
 
+    def put_bytes_if_absent(self, key, data, content_type="application/octet-stream"):
+        digest = hashlib.sha256(data)
+        try:
+            self._wrap(self.client.put_object, Bucket=self.bucket, Key=self._k(key), Body=data,
+                       ContentType=content_type, ChecksumSHA256=base64.b64encode(digest.digest()).decode(),
+                       Metadata={"sha256": digest.hexdigest()}, IfNoneMatch="*")
+        except StorageError as exc:
+            code = getattr(exc.__cause__, "response", {}).get("Error", {}).get("Code", "")
+            if code not in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise
+            data = self.open_bytes(key)  # a concurrent writer won: adopt its object
+            digest = hashlib.sha256(data)
+        return ObjectInfo(key, len(data), digest.hexdigest()), data
+
     def put_file(self, key, path, content_type="application/octet-stream"):
         digest = sha256_file(Path(path))
         self._wrap(self.client.upload_file, str(path), self.bucket, self._k(key),

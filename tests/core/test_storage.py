@@ -39,6 +39,27 @@ def test_put_get_overwrite_delete(store, tmp_path):
         store.open_bytes(key)
 
 
+def test_write_once_keeps_the_first_object(store):
+    import threading
+
+    key = keys.chunk_cache("ten_A", "cd" * 32)
+    results = []
+    barrier = threading.Barrier(4)
+
+    def race(n):
+        barrier.wait()
+        results.append(store.put_bytes_if_absent(key, f"render {n}".encode()))
+
+    threads = [threading.Thread(target=race, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stored = store.open_bytes(key)
+    assert {data for _, data in results} == {stored}  # every writer adopted the one stored object
+    assert {info.sha256 for info, _ in results} == {hashlib.sha256(stored).hexdigest()}
+
+
 def test_corruption_is_detected_by_our_checksum(store):
     key = keys.chunk_cache("ten_A", "ab" * 32)
     good = store.put_bytes(key, b"audio bytes")
