@@ -85,7 +85,9 @@ class Settings(BaseSettings):
     reconcile_interval_s: float = 15.0
     visibility_timeout_s: int = 6 * 3600  # Redis redelivery of unacked messages; > longest render
     presign_expiry_s: int = 3600
-    fault: str | None = None  # fault-injection hook for tests: e.g. "crash_after_commit"
+    # fault-injection hooks for the fault suite only: "crash_after_commit" (API dies between
+    # commit and publish), "poison:<marker>" (a worker dies rendering text containing <marker>)
+    fault: str | None = None
 
     # -- long-form -----------------------------------------------------------------------------
     quality_gate: bool = True

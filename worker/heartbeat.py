@@ -1,7 +1,8 @@
 """Worker heartbeat: keeps this worker's leases alive and publishes what it serves.
 
-Every ``heartbeat_s`` (5 s) it extends the lease of every chunk and finalization this worker
-holds -- so a Dia batch or a book stitch may run far longer than ``lease_s`` (60 s) -- and
+Every ``heartbeat_s`` (5 s) it extends the leases of the chunks and finalizations that this
+worker's live tasks are working on -- so a Dia batch or a book stitch may run far longer than
+``lease_s`` (60 s), while a lease whose task died still lapses -- and
 upserts the ``workers`` row that ``voxfarm workers`` lists (engine, model, device, batch
 settings, batches run).  A worker killed with SIGKILL stops renewing; its leases lapse after
 ``lease_s`` and the reconciler re-sends the work.
@@ -76,11 +77,16 @@ class Heartbeat:
         with self._lock:
             stats = {"batches": self.batches, "items": self.items, "busy_s": round(self.busy_s, 3),
                      "mean_batch": round(self.items / self.batches, 2) if self.batches else None}
+        chunks, jobs = rt.held()
         with rt.db.session() as s:
-            s.execute(update(Chunk).where(Chunk.lease_owner == rt.worker_id, Chunk.status == ChunkStatus.running)
-                      .values(lease_expires_at=until).execution_options(synchronize_session=False))
-            s.execute(update(Job).where(Job.finalize_owner == rt.worker_id)
-                      .values(finalize_expires_at=until).execution_options(synchronize_session=False))
+            # only what a live task is working on: a lease whose task died must lapse
+            if chunks:
+                s.execute(update(Chunk).where(Chunk.id.in_(chunks), Chunk.lease_owner == rt.worker_id,
+                                              Chunk.status == ChunkStatus.running)
+                          .values(lease_expires_at=until).execution_options(synchronize_session=False))
+            if jobs:
+                s.execute(update(Job).where(Job.id.in_(jobs), Job.finalize_owner == rt.worker_id)
+                          .values(finalize_expires_at=until).execution_options(synchronize_session=False))
             row = s.get(WorkerRow, rt.worker_id)
             if row is None:
                 row = WorkerRow(id=rt.worker_id, engine=rt.engine_name or "-",

@@ -8,12 +8,16 @@ with an id and translate the two control-flow exceptions below into Celery's voc
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import socket
 import tempfile
 import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from core.audio import decode_bytes, encode
 from core.db import Database
@@ -50,6 +54,7 @@ class RetryLater(Exception):
 class _Item:
     job_id: str
     request: RenderRequest
+    solo: bool = False  # a chunk that already crashed a worker once renders alone (see boot)
 
 
 class QualityFailed(Exception):
@@ -73,6 +78,11 @@ class Runtime:
         self.publisher: Publisher | None = None
         self.heartbeat: Heartbeat | None = None
         self._booted = threading.Event()
+        # what live tasks of this process are working on right now: the heartbeat renews only
+        # these leases, so a task that died (an unexpected error) lets its lease lapse
+        self._held_lock = threading.Lock()
+        self.held_chunks: set[str] = set()
+        self.held_jobs: set[str] = set()
 
     # -- lifecycle -----------------------------------------------------------------------------
     def boot(self, publisher: Publisher) -> None:
@@ -86,7 +96,9 @@ class Runtime:
             self.voices = VoiceCache(self.engine, self.store)
             self.batcher = MicroBatcher(
                 self._run_batch, max_batch_size=batch.max_batch_size, max_wait_ms=batch.max_wait_ms,
-                group_key=lambda it: self.engine.batch_key(it.request),
+                # suspects (second attempt or later) never share a batch: if an input kills the
+                # process, only that input keeps paying attempts, not its batch-mates
+                group_key=lambda it: ("solo", it.request.key) if it.solo else self.engine.batch_key(it.request),
                 length=lambda it: self.engine.expected_length(it.request),
                 is_error=lambda r: r.error, admit=self._admit, on_batch=self._on_batch,
                 name=f"batcher-{self.engine_name}").start()
@@ -119,6 +131,9 @@ class Runtime:
 
     # -- batching ------------------------------------------------------------------------------
     def _run_batch(self, items: list[_Item]) -> list[RenderResult]:
+        fault = self.settings.fault or ""
+        if fault.startswith("poison:") and any(fault[7:] in it.request.text for it in items):
+            os.kill(os.getpid(), signal.SIGKILL)  # test hook: an input that kills its worker (OOM-like)
         return self.engine.generate_batch([it.request for it in items])
 
     def _admit(self, items: list[_Item]) -> set[int]:
@@ -129,12 +144,30 @@ class Runtime:
     def _on_batch(self, size: int, seconds: float) -> None:
         self.heartbeat.record_batch(size, seconds)
 
+    def held(self) -> tuple[list[str], list[str]]:
+        with self._held_lock:
+            return list(self.held_chunks), list(self.held_jobs)
+
+    def _hold(self, kind: set[str], key: str, on: bool) -> None:
+        with self._held_lock:
+            (kind.add if on else kind.discard)(key)
+
     # -- rendering -----------------------------------------------------------------------------
     def render_chunk(self, chunk_id: str) -> None:
         self._booted.wait()
+        self._hold(self.held_chunks, chunk_id, True)
+        try:
+            self._render_chunk(chunk_id)
+        finally:
+            self._hold(self.held_chunks, chunk_id, False)
+
+    def _render_chunk(self, chunk_id: str) -> None:
         s_ = self.settings
-        with self.uow() as s:
-            work = claim_chunk(s, chunk_id, self.worker_id, lease_s=s_.lease_s, max_attempts=s_.max_attempts)
+        try:
+            with self.uow() as s:
+                work = claim_chunk(s, chunk_id, self.worker_id, lease_s=s_.lease_s, max_attempts=s_.max_attempts)
+        except (OperationalError, DBAPIError) as exc:  # the database is down: come back soon
+            raise RetryLater(f"database unavailable: {exc}", countdown=3.0) from exc
         if work is None:
             return
         if self.engine is None or work.engine != self.engine.name:
@@ -171,8 +204,11 @@ class Runtime:
             try:
                 self.finalize_job(job.id, audio=audio)
             except RetryLater:  # the chunk is done; hand finalization to the control queue
-                with self.uow() as s:
-                    queue_finalize(s, job.id)
+                try:
+                    with self.uow() as s:
+                        queue_finalize(s, job.id)
+                except (OperationalError, DBAPIError):  # the reconciler re-queues orphaned finalizers
+                    log.warning("could not queue finalization of %s; the reconciler will", job.id)
 
     def _release_quietly(self, chunk_id: str, exc: Exception) -> None:
         try:
@@ -197,7 +233,7 @@ class Runtime:
         seed, retries = work.seed, 0
         while True:
             request = RenderRequest(work.chunk_id, work.text, work.params, seed, voice)
-            outcome = self.batcher.submit(_Item(work.job_id, request)).result()
+            outcome = self.batcher.submit(_Item(work.job_id, request, solo=work.attempts > 1)).result()
             audio = outcome.result.audio
             issue = check_chunk(audio, rate, work.expected_s) if self.settings.quality_gate else None
             if issue is None:
@@ -216,9 +252,19 @@ class Runtime:
     # -- finalization --------------------------------------------------------------------------
     def finalize_job(self, job_id: str, audio=None) -> None:
         self._booted.wait()
+        self._hold(self.held_jobs, job_id, True)
+        try:
+            self._finalize_job(job_id, audio)
+        finally:
+            self._hold(self.held_jobs, job_id, False)
+
+    def _finalize_job(self, job_id: str, audio=None) -> None:
         s_ = self.settings
-        with self.uow() as s:
-            work = claim_finalize(s, job_id, self.worker_id, lease_s=s_.lease_s, max_attempts=s_.max_attempts)
+        try:
+            with self.uow() as s:
+                work = claim_finalize(s, job_id, self.worker_id, lease_s=s_.lease_s, max_attempts=s_.max_attempts)
+        except (OperationalError, DBAPIError) as exc:
+            raise RetryLater(f"database unavailable: {exc}", countdown=3.0) from exc
         if work is None:
             return
         try:

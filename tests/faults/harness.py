@@ -1,0 +1,370 @@
+"""Fault-injection harness: a whole farm of real processes, with handles to break each dependency.
+
+* Redis: a private ``redis-server`` on a free port (AOF on), so it can really be killed,
+  restarted and flushed without touching the machine's shared instance.
+* PostgreSQL: the real server behind a TCP proxy; "restarting" it severs every connection and
+  refuses new ones for a while -- what clients see of a restart (the data is durable either way).
+* S3: moto behind an HTTP proxy that can answer 500 InternalError for a while.
+* Webhooks: a real receiver verifying every request; the tenant's default endpoint points at it.
+
+``check()`` is the total-queue checker (after Jepsen's): every accepted job is terminal, each
+succeeded job has exactly one stored result whose sha256 matches its record, and each terminal
+job's event reached the receiver at least once.
+"""
+
+from __future__ import annotations
+
+import http.client
+import http.server
+import os
+import select
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+
+from core.settings import BatchSettings, Settings
+from helpers import ApiClient, Proc, create_key, free_port, start_api, start_worker, wait_for
+from tests.webhooks.receiver import Receiver
+
+FAST = dict(lease_s=4, heartbeat_s=1, reconcile_interval_s=1, requeue_after_s=3, resend_grace_s=2,
+            max_attempts=3, webhook_schedule_s="0,0.5,1,1,2,2,3,3", webhook_jitter=0)
+
+
+class PrivateRedis:
+    def __init__(self, workdir: Path, appendonly: bool = True) -> None:
+        if not shutil.which("redis-server"):
+            raise RuntimeError("redis-server is required for the fault suite")
+        self.port, self.dir, self.appendonly = free_port(), workdir, appendonly
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.proc: subprocess.Popen | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+             "--save", "", "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import redis
+
+        wait_for(lambda: _ping(redis.Redis(port=self.port)), timeout=20, what="private redis")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+    def flushall(self) -> None:
+        import redis
+
+        redis.Redis(port=self.port).flushall()
+
+
+def _ping(client) -> bool:
+    try:
+        return bool(client.ping())
+    except Exception:  # noqa: BLE001
+        return False
+
+
+class TcpProxy:
+    """Forward a local port to a target; ``down()`` severs every connection and refuses new ones."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self._conns: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+        self.up()
+
+    def up(self) -> None:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
+        sock.listen(128)
+        self._listener = sock
+        threading.Thread(target=self._accept, args=(sock,), daemon=True).start()
+
+    def down(self) -> None:
+        with self._lock:
+            listener, self._listener = self._listener, None
+            conns, self._conns = self._conns, []
+        if listener:
+            listener.close()
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            c.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                if self._listener is not listener:
+                    client.close()
+                    upstream.close()
+                    return
+                self._conns += [client, upstream]
+            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a: socket.socket, b: socket.socket) -> None:
+        try:
+            while True:
+                ready, _, _ = select.select([a, b], [], [], 1.0)
+                for src in ready:
+                    data = src.recv(65536)
+                    if not data:
+                        return
+                    (b if src is a else a).sendall(data)
+        except OSError:
+            return
+        finally:
+            for s in (a, b):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+
+class S3FaultProxy:
+    """An HTTP proxy in front of moto that answers 500 InternalError while ``failing`` is set."""
+
+    def __init__(self, upstream: str) -> None:
+        host, port = upstream.split("//", 1)[1].split(":")
+        self.failing = False
+        self.failed = 0
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                if proxy.failing:
+                    proxy.failed += 1
+                    msg = b"<Error><Code>InternalError</Code><Message>injected</Message></Error>"
+                    self.send_response(500)
+                    self.send_header("Content-Length", str(len(msg)))
+                    self.end_headers()
+                    self.wfile.write(msg)
+                    return
+                conn = http.client.HTTPConnection(host, int(port), timeout=60)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "transfer-encoding"}
+                conn.request(self.command, self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("transfer-encoding", "content-length", "connection"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+class Supervisor:
+    """Restart a worker whenever it dies (as systemd or Kubernetes would), until stopped."""
+
+    def __init__(self, start) -> None:
+        self._start = start
+        self.proc: Proc = start()
+        self.restarts = 0
+        self._stop = threading.Event()
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.5):
+            if not self.proc.alive():
+                self.restarts += 1
+                self.proc = self._start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.proc.stop()
+
+
+@dataclass
+class Outcome:
+    accepted: int
+    terminal: int
+    lost: int
+    duplicated: int
+    webhooks_missing: int
+    statuses: dict[str, int]
+    recovery_s: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.lost == 0 and self.duplicated == 0 and self.webhooks_missing == 0
+
+
+class Farm:
+    def __init__(self, tmp: Path, *, pg_url: str | None, s3_endpoint: str, engine: str = "espeak",
+                 tiny_dia: Path | None = None, appendonly: bool = True, **overrides) -> None:
+        self.tmp = tmp
+        self.redis = PrivateRedis(tmp / "redis", appendonly=appendonly)
+        self.pg_proxy = None
+        db_url = None
+        if pg_url:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(pg_url.replace("postgresql+psycopg", "postgresql"))
+            self.pg_proxy = TcpProxy(parts.hostname, parts.port or 5432)
+            db_url = pg_url.replace(f"{parts.hostname}:{parts.port or 5432}", f"127.0.0.1:{self.pg_proxy.port}")
+        self.s3_direct = s3_endpoint
+        self.s3 = S3FaultProxy(s3_endpoint)
+        bucket = f"faults-{os.urandom(4).hex()}"
+        boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=bucket)
+        self.bucket = bucket
+        self.engine = engine
+        env = {**FAST, **overrides}
+        if engine == "dia":
+            env.update(dia_model=str(tiny_dia), quality_gate="false", engines="espeak,dia")
+        self.env = env
+        self.settings = Settings(
+            data_dir=tmp / "var", database_url=db_url, broker_url=self.redis.url,
+            storage_url=f"s3://{bucket}/farm", outbound_allowlist=["127.0.0.1/32"],
+            engines=["espeak", "dia"] if engine == "dia" else ["espeak"],
+            batch={engine: BatchSettings(max_batch_size=4, max_wait_ms=300)})
+        from core.migrate import upgrade
+
+        if db_url:
+            from sqlalchemy import create_engine, text
+
+            eng = create_engine(db_url)
+            with eng.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public;"))
+            eng.dispose()
+        upgrade(self.settings)
+        os.environ["AWS_ENDPOINT_URL"] = self.s3.url  # children inherit the faulty path to S3
+        self.api, self.url = start_api(self.settings, tmp, **env)
+        self.client = ApiClient(self.url, create_key(self.settings, "faults"))
+        secret = self.client.get("/v1/webhooks/secret").json()["secret"]
+        self.receiver = Receiver([secret])
+        assert self.client.put("/v1/webhooks/endpoint", json={"url": self.receiver.url}).status_code == 200
+        self.workers: list[Supervisor] = []
+        self.accepted: list[str] = []
+
+    def worker(self, name: str = "w1", *, control: bool = True, concurrency: int | None = None,
+               supervised: bool = True, **extra) -> Supervisor | Proc:
+        queues = f"tts.{self.engine}" + (",control,webhooks" if control else "")
+
+        def start():
+            return start_worker(self.settings, self.tmp, engine=self.engine, name=name, queues=queues,
+                                beat=control, concurrency=concurrency, **{**self.env, **extra})
+
+        if not supervised:
+            return start()
+        sup = Supervisor(start)
+        self.workers.append(sup)
+        return sup
+
+    def submit(self, n: int, text: str = "Reliability sentence number {i} for the checker.", **body) -> list[str]:
+        params = {"max_new_tokens": 150, "seed": 0} if self.engine == "dia" else {}
+        ids = []
+        for i in range(n):
+            payload = {"text": text.format(i=i), "engine": self.engine, **body}
+            if params:
+                payload["params"] = {**params, "seed": i}
+            resp = self.client.post("/v1/jobs", json=payload)
+            assert resp.status_code == 202, resp.text
+            ids.append(resp.json()["id"])
+        self.accepted += ids
+        return ids
+
+    def statuses(self) -> dict[str, str]:
+        return {j: self.client.get(f"/v1/jobs/{j}").json()["status"] for j in self.accepted}
+
+    def wait_terminal(self, timeout: float = 180) -> float:
+        start = time.monotonic()
+        try:
+            wait_for(lambda: all(s in ("succeeded", "failed", "canceled") for s in self.statuses().values()),
+                     timeout=timeout, interval=0.5, what="every accepted job terminal")
+        except TimeoutError:
+            pass
+        return time.monotonic() - start
+
+    def check(self, recovery_s: float) -> Outcome:
+        jobs = {j: self.client.get(f"/v1/jobs/{j}").json() for j in self.accepted}
+        counts: dict[str, int] = {}
+        for job in jobs.values():
+            counts[job["status"]] = counts.get(job["status"], 0) + 1
+        terminal = [j for j in jobs.values() if j["status"] in ("succeeded", "failed", "canceled")]
+        import hashlib
+
+        s3 = boto3.client("s3", endpoint_url=self.s3_direct)
+        stored = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
+                                                                                   Prefix="farm/tenants/")
+                  for o in page.get("Contents", [])]
+        duplicated, notes = 0, []
+        for job in jobs.values():
+            if job["status"] != "succeeded":
+                continue
+            keys = [k for k in stored if f"/jobs/{job['id']}/audio." in k]
+            body = s3.get_object(Bucket=self.bucket, Key=keys[0])["Body"].read() if len(keys) == 1 else b""
+            if len(keys) != 1 or hashlib.sha256(body).hexdigest() != job["result"]["sha256"]:
+                duplicated += 1
+                notes.append(f"{job['id']}: {len(keys)} result objects or sha256 mismatch")
+        deadline = time.monotonic() + 30  # webhooks may trail the jobs by a retry or two
+        while True:
+            notified = {r.json["data"]["id"] for r in self.receiver.requests if r.verified
+                        and r.json["type"] in ("job.succeeded", "job.failed", "job.canceled")}
+            missing = [j["id"] for j in terminal if j["id"] not in notified]
+            if not missing or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        return Outcome(len(self.accepted), len(terminal), len(self.accepted) - len(terminal), duplicated,
+                       len(missing), counts, round(recovery_s, 1), notes)
+
+    def close(self) -> None:
+        for sup in self.workers:
+            sup.stop()
+        self.api.stop()
+        Proc.kill_all()
+        self.receiver.stop()
+        self.s3.stop()
+        if self.pg_proxy:
+            self.pg_proxy.down()
+        self.redis.kill()
