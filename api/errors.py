@@ -12,7 +12,7 @@ import logging
 
 from flask import Flask, jsonify
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -74,6 +74,12 @@ def register(app: Flask) -> None:
         resp = error_response(503, "database_unavailable", "the database is unavailable; retry shortly")
         resp.headers["Retry-After"] = "5"
         return resp
+
+    @app.errorhandler(DataError)
+    def _bad_data(exc: DataError):
+        # input the validators should have caught reached the database: refuse it, loudly in logs
+        log.warning("database refused request data: %s", exc.orig)
+        return error_response(422, "invalid_data", "the request holds data that cannot be stored")
 
     @app.errorhandler(DBAPIError)
     def _db_error(exc: DBAPIError):

@@ -6,6 +6,8 @@ in the common error shape (flask-openapi3 alone would parse leniently and answer
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask, request
 from werkzeug.exceptions import BadRequest
 
@@ -24,9 +26,35 @@ class InvalidJson(VoxfarmError):
     code = "invalid_json"
 
 
+class InvalidCharacters(VoxfarmError):
+    status = 400
+    code = "invalid_characters"
+
+
+# NUL cannot be stored in PostgreSQL text and lone surrogates cannot be encoded as UTF-8: both are
+# refused at the door, wherever they appear, instead of failing deep in a query
+_BAD = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def _has_bad(value: object, depth: int = 0) -> bool:
+    if isinstance(value, str):
+        return bool(_BAD.search(value))
+    if isinstance(value, dict):
+        return any(_has_bad(k, depth + 1) or _has_bad(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_bad(v, depth + 1) for v in value)
+    return False
+
+
+def _refuse_bad_characters() -> None:
+    if _has_bad(request.path) or any(_has_bad(k) or _has_bad(v) for k, v in request.args.items(multi=True)):
+        raise InvalidCharacters("NUL bytes and unpaired surrogates are not accepted in the URL")
+
+
 def register(app: Flask) -> None:
     @app.before_request
     def _check_body():
+        _refuse_bad_characters()
         if request.method not in ("POST", "PUT", "PATCH"):
             return None
         accepted = BODY_TYPES.get(request.endpoint or "")
@@ -39,4 +67,10 @@ def register(app: Flask) -> None:
                 request.get_json(force=False, silent=False)
             except BadRequest:
                 raise InvalidJson("the request body is not valid JSON") from None
+            except RecursionError:  # json.loads recurses per nesting level
+                raise InvalidJson("the request body nests too deeply") from None
+            if _has_bad(request.get_json(silent=True)):
+                raise InvalidCharacters("NUL bytes and unpaired surrogates are not accepted in text")
+        elif request.mimetype == "multipart/form-data" and _has_bad(request.form.to_dict(flat=False)):
+            raise InvalidCharacters("NUL bytes and unpaired surrogates are not accepted in form fields")
         return None

@@ -19,7 +19,7 @@ from core import events, outbox
 from core.clock import utcnow
 from core.engines import ENGINES, queue_for, served_engines
 from core.errors import Conflict, InvalidInput, NotFound, TooLarge
-from core.ids import new_id
+from core.ids import looks_like_id, new_id
 from core.lifecycle import ChunkStatus, JobStatus, set_job_chunks_status, set_job_status
 from core.models import Chunk, Job, Voice
 from core.netguard import Guard
@@ -91,7 +91,7 @@ def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_
             raise InvalidInput(f"engine {engine!r} cannot clone voices; submit without voice_id "
                                "or choose an engine that clones", code="engine_cannot_clone")
         voice = session.scalar(select(Voice).where(Voice.id == req.voice_id, Voice.tenant_id == tenant_id,
-                                                   Voice.deleted_at.is_(None)))
+                                                   Voice.deleted_at.is_(None))) if looks_like_id(req.voice_id, "voice") else None
         if voice is None:
             raise NotFound(f"voice {req.voice_id} not found", code="voice_not_found")
     if len(json.dumps(req.metadata)) > settings.max_metadata_bytes:
@@ -140,6 +140,8 @@ def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_
 
 
 def get_job(session: Session, tenant_id: str, job_id: str) -> Job:
+    if not looks_like_id(job_id, "job"):
+        raise NotFound(f"job {job_id[:64]!r} not found")
     job = session.scalar(select(Job).where(Job.id == job_id, Job.tenant_id == tenant_id))
     if job is None:
         raise NotFound(f"job {job_id} not found")
@@ -170,6 +172,8 @@ def list_jobs(session: Session, tenant_id: str, *, status: str | None, limit: in
         q = q.where(Job.status == status)
     after = decode_cursor(cursor)
     if after:
+        if not looks_like_id(after, "job"):
+            raise InvalidInput("malformed cursor", code="invalid_cursor")
         q = q.where(Job.id < after)
     rows = list(session.scalars(q.order_by(Job.id.desc()).limit(limit + 1)))
     more = len(rows) > limit

@@ -18,7 +18,7 @@ from core.audio import encode, levels, peak_normalize, resample, to_mono
 from core.audio_probe import decode_untrusted
 from core.clock import utcnow
 from core.errors import InvalidInput, NotFound, TooLarge
-from core.ids import new_id
+from core.ids import looks_like_id, new_id
 from core.jobs import decode_cursor, encode_cursor
 from core.models import Voice
 from core.netguard import Guard, request
@@ -83,6 +83,8 @@ def register_voice(session: Session, settings: Settings, store: ObjectStore, ten
 
 
 def get_voice(session: Session, tenant_id: str, voice_id: str) -> Voice:
+    if not looks_like_id(voice_id, "voice"):
+        raise NotFound(f"voice {voice_id[:64]!r} not found", code="voice_not_found")
     voice = session.scalar(select(Voice).where(Voice.id == voice_id, Voice.tenant_id == tenant_id,
                                                Voice.deleted_at.is_(None)))
     if voice is None:
@@ -94,6 +96,8 @@ def list_voices(session: Session, tenant_id: str, *, limit: int, cursor: str | N
     q = select(Voice).where(Voice.tenant_id == tenant_id, Voice.deleted_at.is_(None))
     after = decode_cursor(cursor)
     if after:
+        if not looks_like_id(after, "voice"):
+            raise InvalidInput("malformed cursor", code="invalid_cursor")
         q = q.where(Voice.id < after)
     rows = list(session.scalars(q.order_by(Voice.id.desc()).limit(limit + 1)))
     more = len(rows) > limit

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import sentencex
 
 TAG_RE = re.compile(r"\[S[12]\]")
-_CLAUSE_RE = re.compile(r"(?<=[,;:\u2014])\s+")
+_CLAUSE_END = (",", ";", ":", "\u2014")
 
 
 @dataclass(frozen=True)
@@ -31,39 +31,31 @@ def sentences(paragraph: str, language: str = "en") -> list[str]:
     return [s for s in out if s]
 
 
-def _split_long(sentence: str, limit: int, max_chars: int) -> list[str]:
-    """Keep a sentence whole up to ``limit``; split longer ones into pieces of at most
-    ``max_chars`` at clauses, then at word boundaries; never inside a word."""
-    if len(sentence) <= limit:
+def _split_long(sentence: str, hard_max: int, target: int) -> list[str]:
+    """Keep a sentence whole up to ``hard_max``; split a longer one into pieces of about
+    ``target`` at clause punctuation, then at spaces.  A word is never cut unless it alone is
+    longer than ``hard_max`` (a URL or a noise run), which no engine could read in one go."""
+    if len(sentence) <= hard_max:
         return [sentence]
-    pieces: list[str] = []
-    for clause in _CLAUSE_RE.split(sentence):
-        if len(clause) <= max_chars:
-            pieces.append(clause)
-            continue
-        line = ""
-        for word in clause.split():
-            if len(word) > max_chars:  # a "word" longer than the cap (URLs, noise): hard-wrap
-                if line:
-                    pieces.append(line)
-                    line = ""
-                pieces.extend(word[i:i + max_chars] for i in range(0, len(word), max_chars))
-                continue
-            if line and len(line) + 1 + len(word) > max_chars:
-                pieces.append(line)
-                line = word
-            else:
-                line = f"{line} {word}" if line else word
-        if line:
-            pieces.append(line)
-    # re-pack small pieces so clause splits do not leave fragments
-    packed: list[str] = []
-    for piece in pieces:
-        if packed and len(packed[-1]) + 1 + len(piece) <= max_chars:
-            packed[-1] = f"{packed[-1]} {piece}"
+    words: list[str] = []
+    for word in sentence.split():
+        if len(word) > hard_max:
+            words.extend(word[i:i + hard_max] for i in range(0, len(word), hard_max))
         else:
-            packed.append(piece)
-    return packed
+            words.append(word)
+    pieces: list[str] = []
+    line = ""
+    for word in words:
+        # prefer to break after clause punctuation once the piece is past half the target
+        if line and (len(line) + 1 + len(word) > target or
+                     (len(line) >= target // 2 and line.endswith(_CLAUSE_END))):
+            pieces.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    if line:
+        pieces.append(line)
+    return pieces
 
 
 def _speaker_at_end(text: str, current: str | None) -> str | None:

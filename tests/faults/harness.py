@@ -278,7 +278,8 @@ class Farm:
                 conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public;"))
             eng.dispose()
         upgrade(self.settings)
-        os.environ["AWS_ENDPOINT_URL"] = self.s3.url  # children inherit the faulty path to S3
+        self._saved_endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        os.environ["AWS_ENDPOINT_URL"] = self.s3.url  # children inherit the faulty path (restored in close)
         self.api, self.url = start_api(self.settings, tmp, **env)
         self.client = ApiClient(self.url, create_key(self.settings, "faults"))
         secret = self.client.get("/v1/webhooks/secret").json()["secret"]
@@ -365,6 +366,10 @@ class Farm:
         Proc.kill_all()
         self.receiver.stop()
         self.s3.stop()
+        if self._saved_endpoint is None:
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+        else:
+            os.environ["AWS_ENDPOINT_URL"] = self._saved_endpoint
         if self.pg_proxy:
             self.pg_proxy.down()
         self.redis.kill()

@@ -95,6 +95,7 @@ class DiaEngine(Engine):
         self.processor = DiaProcessor(DiaFeatureExtractor.from_pretrained(model_id, local_files_only=True),
                                       DiaTokenizer.from_pretrained(model_id, local_files_only=True), codec)
         self.delay_pattern = list(self.model.config.delay_pattern)
+        self.max_delay = max(self.delay_pattern)
         dec = self.model.config.decoder_config
         self.bos, self.pad, self.eos = dec.bos_token_id, dec.pad_token_id, dec.eos_token_id
         self.channels = dec.num_channels
@@ -160,6 +161,14 @@ class DiaEngine(Engine):
         return (p["temperature"], p["top_p"], p["top_k"], p["cfg_scale"], p["max_new_tokens"])
 
     def generate_batch(self, requests: list[RenderRequest]) -> list[RenderResult]:
+        codes = self.generate_codes(requests)
+        results = self.decode_codes(codes)
+        steps = self._last_steps
+        self.last_stats = BatchStats(len(requests), steps, sum(min(r.steps + self.max_delay, steps) for r in results))
+        return results
+
+    def generate_codes(self, requests: list[RenderRequest]) -> list:
+        """One batched ``generate``; returns each item's generated (channels, frames) codes."""
         import torch
 
         from worker.engines.dia_inputs import build_decoder_inputs, generated_codes
@@ -181,20 +190,24 @@ class DiaEngine(Engine):
                 decoder_input_ids=dec_ids.to(self._device), decoder_attention_mask=dec_mask.to(self._device),
                 max_new_tokens=int(p["max_new_tokens"]), do_sample=True, temperature=float(p["temperature"]),
                 top_p=float(p["top_p"]), top_k=int(p["top_k"]), guidance_scale=float(p["cfg_scale"]))
-            prompt_len = self.processor.get_audio_prompt_len(dec_mask)
-            items = generated_codes(out, prompt_len, self.delay_pattern, self.pad, self.codebook_size)
-            results = []
-            with self._codec_lock:
-                for codes in items:
-                    if codes.shape[1] == 0:
-                        results.append(RenderResult(error="the model generated no audio for this text"))
-                        continue
-                    wav = self.processor.audio_tokenizer.decode(audio_codes=codes[None].to(self._device))
-                    wav = wav.audio_values.float().reshape(-1).cpu().numpy()
-                    results.append(RenderResult(audio=np.clip(wav, -1, 1).astype(np.float32),
-                                                steps=codes.shape[1]))
-        steps = int(out.shape[1] - prompt_len)
-        self.last_stats = BatchStats(len(requests), steps, sum(r.steps for r in results))
+        prompt_len = self.processor.get_audio_prompt_len(dec_mask)
+        self._last_steps = int(out.shape[1] - prompt_len)
+        return generated_codes(out, prompt_len, self.delay_pattern, self.pad, self.codebook_size)
+
+    def decode_codes(self, items: list) -> list[RenderResult]:
+        """DAC-decode each item's codes to audio (the codec runs per item: batched DAC decode is
+        not supported by transformers' DacModel yet)."""
+        import torch
+
+        results = []
+        with self._codec_lock, torch.inference_mode():
+            for codes in items:
+                if codes.shape[1] == 0:
+                    results.append(RenderResult(error="the model generated no audio for this text"))
+                    continue
+                wav = self.processor.audio_tokenizer.decode(audio_codes=codes[None].to(self._device))
+                wav = wav.audio_values.float().reshape(-1).cpu().numpy()
+                results.append(RenderResult(audio=np.clip(wav, -1, 1).astype(np.float32), steps=codes.shape[1]))
         return results
 
     def expected_length(self, request: RenderRequest) -> float:
