@@ -1,19 +1,19 @@
 """``Idempotency-Key`` handling for POST views (see core/idempotency.py for the rules).
 
-    replay = idem.begin("POST /v1/jobs")
-    if replay: return replay
-    with idem.guard():                    # abandons the key if the view raises
-        with svc.uow() as s:
-            ... create ...
-            idem.complete(s, 202, body)   # same transaction as the resource
+    return idem.create("POST /v1/jobs", 202, lambda session: build_the_resource(session))
+
+``create`` replays a finished duplicate, runs ``prepare`` (validation, downloads: outside any
+transaction) and then ``build`` inside the unit of work, storing the response in that same
+transaction; any failure abandons the key, so failed requests are not remembered.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from flask import g, jsonify, request
 from sqlalchemy.orm import Session
@@ -76,3 +76,18 @@ def guard() -> Iterator[None]:
             scope, key = g.idem
             idempotency.abandon(services().db, g.tenant.id, scope, key)
         raise
+
+
+def create(scope: str, status: int, build: Callable[[Session, Any], dict],
+           prepare: Callable[[], Any] = lambda: None):
+    from api.app import services
+
+    replay = begin(scope)
+    if replay is not None:
+        return replay
+    with guard():
+        prepared = prepare()
+        with services().uow() as session:
+            body = build(session, prepared)
+            complete(session, status, body)
+    return body, status

@@ -23,6 +23,7 @@ from core.ids import looks_like_id, new_id
 from core.lifecycle import ChunkStatus, JobStatus, set_job_chunks_status, set_job_status
 from core.models import Chunk, Job, Voice
 from core.netguard import Guard
+from core.pagination import decode_cursor, encode_cursor, newest_first
 from core.planning import DEFAULT_SEED, plan_document
 from core.schemas import JobCreate
 from core.settings import Settings
@@ -148,37 +149,13 @@ def get_job(session: Session, tenant_id: str, job_id: str) -> Job:
     return job
 
 
-def decode_cursor(cursor: str | None) -> str | None:
-    if not cursor:
-        return None
-    try:
-        value = base64.urlsafe_b64decode(cursor.encode() + b"==").decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidInput("malformed cursor", code="invalid_cursor") from None
-    if not value.isascii() or len(value) > 64:
-        raise InvalidInput("malformed cursor", code="invalid_cursor")
-    return value
-
-
-def encode_cursor(value: str) -> str:
-    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
-
-
 def list_jobs(session: Session, tenant_id: str, *, status: str | None, limit: int,
               cursor: str | None) -> tuple[list[Job], str | None]:
     """Newest first.  Ids sort by creation time (core/ids.py), so the cursor is the last id."""
     q = select(Job).where(Job.tenant_id == tenant_id)
     if status:
         q = q.where(Job.status == status)
-    after = decode_cursor(cursor)
-    if after:
-        if not looks_like_id(after, "job"):
-            raise InvalidInput("malformed cursor", code="invalid_cursor")
-        q = q.where(Job.id < after)
-    rows = list(session.scalars(q.order_by(Job.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (encode_cursor(rows[-1].id) if more and rows else None)
+    return newest_first(session, q, Job.id, "job", limit=limit, cursor=cursor)
 
 
 def cancel_job(session: Session, tenant_id: str, job_id: str) -> Job:

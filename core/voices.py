@@ -19,9 +19,9 @@ from core.audio_probe import decode_untrusted
 from core.clock import utcnow
 from core.errors import InvalidInput, NotFound, TooLarge
 from core.ids import looks_like_id, new_id
-from core.jobs import decode_cursor, encode_cursor
 from core.models import Voice
 from core.netguard import Guard, request
+from core.pagination import newest_first
 from core.settings import Settings
 from core.storage import ObjectStore, keys
 
@@ -94,15 +94,7 @@ def get_voice(session: Session, tenant_id: str, voice_id: str) -> Voice:
 
 def list_voices(session: Session, tenant_id: str, *, limit: int, cursor: str | None) -> tuple[list[Voice], str | None]:
     q = select(Voice).where(Voice.tenant_id == tenant_id, Voice.deleted_at.is_(None))
-    after = decode_cursor(cursor)
-    if after:
-        if not looks_like_id(after, "voice"):
-            raise InvalidInput("malformed cursor", code="invalid_cursor")
-        q = q.where(Voice.id < after)
-    rows = list(session.scalars(q.order_by(Voice.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (encode_cursor(rows[-1].id) if more and rows else None)
+    return newest_first(session, q, Voice.id, "voice", limit=limit, cursor=cursor)
 
 
 def delete_voice(session: Session, store: ObjectStore, tenant_id: str, voice_id: str) -> None:

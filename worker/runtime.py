@@ -96,10 +96,7 @@ class Runtime:
             self.voices = VoiceCache(self.engine, self.store)
             self.batcher = MicroBatcher(
                 self._run_batch, max_batch_size=batch.max_batch_size, max_wait_ms=batch.max_wait_ms,
-                # suspects (second attempt or later) never share a batch: if an input kills the
-                # process, only that input keeps paying attempts, not its batch-mates
-                group_key=lambda it: ("solo", it.request.key) if it.solo else self.engine.batch_key(it.request),
-                length=lambda it: self.engine.expected_length(it.request),
+                group_key=self._group_key, length=lambda it: self.engine.expected_length(it.request),
                 is_error=lambda r: r.error, admit=self._admit, on_batch=self._on_batch,
                 name=f"batcher-{self.engine_name}").start()
         self.heartbeat = Heartbeat(self).start()
@@ -135,6 +132,11 @@ class Runtime:
         if fault.startswith("poison:") and any(fault[7:] in it.request.text for it in items):
             os.kill(os.getpid(), signal.SIGKILL)  # test hook: an input that kills its worker (OOM-like)
         return self.engine.generate_batch([it.request for it in items])
+
+    def _group_key(self, item: _Item):
+        # suspects (second attempt or later) never share a batch: if an input kills the process,
+        # only that input keeps paying attempts, not its batch-mates
+        return ("solo", item.request.key) if item.solo else self.engine.batch_key(item.request)
 
     def _admit(self, items: list[_Item]) -> set[int]:
         with self.db.session() as s:

@@ -29,17 +29,14 @@ class FilePath(BaseModel):
                              415: ErrorResponse})
 def create_job(body: JobCreate):
     """Submit text (or an EPUB) for synthesis; answers 202 with the queued job."""
-    replay = idem.begin("POST /v1/jobs")
-    if replay is not None:
-        return replay
     svc = services()
-    with idem.guard():
-        with svc.uow() as s:
-            job = core_jobs.submit_job(s, svc.settings, svc.store, g.tenant.id, body)
-            s.flush()
-            resource = job_resource(job, svc.store, svc.settings)
-            idem.complete(s, 202, resource)
-    return resource, 202
+
+    def build(session, _):
+        job = core_jobs.submit_job(session, svc.settings, svc.store, g.tenant.id, body)
+        session.flush()
+        return job_resource(job, svc.store, svc.settings)
+
+    return idem.create("POST /v1/jobs", 202, build)
 
 
 @bp.get("/jobs", responses={200: JobList})

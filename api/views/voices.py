@@ -8,7 +8,6 @@ import binascii
 
 from flask import g, request
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import ValidationError
 
 from api import idempotency as idem
 from api.app import services
@@ -55,23 +54,15 @@ def _read_request() -> tuple[str, str, bytes]:
          openapi_extensions=_REQUEST_BODY)
 def create_voice():
     """Register a voice prompt: reference audio (1-30 s) and its transcript."""
-    replay = idem.begin("POST /v1/voices")
-    if replay is not None:
-        return replay
     svc = services()
-    with idem.guard():
-        try:
-            name, transcript, data = _read_request()
-        except ValidationError as exc:
-            from api.errors import validation_error
 
-            return validation_error(exc)
-        with svc.uow() as s:
-            voice = core_voices.register_voice(s, svc.settings, svc.store, g.tenant.id, name=name,
-                                               transcript=transcript, data=data)
-            resource = voice_resource(voice)
-            idem.complete(s, 201, resource)
-    return resource, 201
+    def build(session, fields):
+        name, transcript, data = fields
+        return voice_resource(core_voices.register_voice(session, svc.settings, svc.store, g.tenant.id,
+                                                         name=name, transcript=transcript, data=data))
+
+    # reading the body (and an audio_url download) happens before the transaction opens
+    return idem.create("POST /v1/voices", 201, build, prepare=_read_request)
 
 
 @bp.get("/voices", responses={200: VoiceList})

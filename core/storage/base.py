@@ -85,20 +85,13 @@ class ObjectStore(ABC):
     def get_bytes(self, key: str, expect_sha256: str | None = None) -> bytes:
         data = self.open_bytes(key)
         if expect_sha256 is not None:
-            actual = hashlib.sha256(data).hexdigest()
-            if actual != expect_sha256:
-                raise ChecksumMismatch(
-                    f"object {key} has sha256 {actual[:12]}..., expected {expect_sha256[:12]}...")
+            _verify(key, hashlib.sha256(data).hexdigest(), expect_sha256)
         return data
 
-    def download_verified(self, key: str, dest: Path, expect_sha256: str | None = None) -> None:
-        self.download(key, dest)
-        if expect_sha256 is not None:
-            actual = sha256_file(dest)
-            if actual != expect_sha256:
-                dest.unlink(missing_ok=True)
-                raise ChecksumMismatch(
-                    f"object {key} has sha256 {actual[:12]}..., expected {expect_sha256[:12]}...")
+
+def _verify(key: str, actual: str, expected: str) -> None:
+    if actual != expected:
+        raise ChecksumMismatch(f"object {key} has sha256 {actual[:12]}..., expected {expected[:12]}...")
 
 
 def sha256_file(path: Path, block: int = 1 << 20) -> str:

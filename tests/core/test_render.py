@@ -93,3 +93,29 @@ def test_claim_of_a_canceled_job_renders_nothing(db):
         cancel_job(s, s.get(Job, job_id).tenant_id, job_id)
     with db.session() as s:
         assert claim_chunk(s, chunk, "w#1", lease_s=30, max_attempts=3) is None
+
+
+def test_progress_events_are_throttled_per_step_and_interval(db):
+    from core.events import maybe_emit_progress
+    from core.models import WebhookEvent
+
+    text = "\n\n".join(f"Paragraph number {i} is here." for i in range(20))
+    job_id, _ = _job(db, text=text)
+    with db.session() as s:
+        job = s.get(Job, job_id)
+        assert job.progress_total == 20
+        percents = []
+        for done in range(1, 21):
+            job.progress_done = done
+            maybe_emit_progress(s, job, min_interval_s=0)  # every 10 % step
+        percents = [e.data["percent"] for e in s.scalars(select(WebhookEvent).where(WebhookEvent.type == "job.progress"))]
+    assert percents == [10, 20, 30, 40, 50, 60, 70, 80, 90]  # 100 % is job.succeeded's business
+    job_id, _ = _job(db, text=text)
+    with db.session() as s:
+        job = s.get(Job, job_id)
+        for done in range(1, 21):
+            job.progress_done = done
+            maybe_emit_progress(s, job, min_interval_s=3600)  # at most one per hour
+        n = len(s.scalars(select(WebhookEvent).where(WebhookEvent.type == "job.progress",
+                                                     WebhookEvent.job_id == job_id)).all())
+    assert n == 1

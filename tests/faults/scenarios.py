@@ -18,26 +18,24 @@ def _running(farm: Farm) -> int:
     return sum(s == "running" for s in farm.statuses().values())
 
 
-def kill_mid_batch(farm: Farm):
-    """(a) SIGKILL a worker while a batch is on the engine (no buffer: concurrency = batch)."""
-    sup = farm.worker("w1", concurrency=4)
-    farm.submit(12)
-    wait_for(lambda: _running(farm) >= 2, timeout=120, interval=0.1, what="a batch in flight")
+def _kill_worker(farm: Farm, *, concurrency: int, jobs: int, running: int):
+    sup = farm.worker("w1", concurrency=concurrency)
+    farm.submit(jobs)
+    wait_for(lambda: _running(farm) >= running, timeout=120, interval=0.1, what=f"{running} jobs claimed")
     sup.proc.kill()  # the supervisor restarts it, as an orchestrator would
     t0 = time.monotonic()
     farm.wait_terminal()
     return farm.check(time.monotonic() - t0)
 
 
+def kill_mid_batch(farm: Farm):
+    """(a) SIGKILL a worker while a batch is on the engine (no buffer: concurrency = batch)."""
+    return _kill_worker(farm, concurrency=4, jobs=12, running=2)
+
+
 def kill_with_buffered(farm: Farm):
     """(b) SIGKILL with requests buffered in the batcher beyond the batch on the engine."""
-    sup = farm.worker("w1", concurrency=12)
-    farm.submit(16)
-    wait_for(lambda: _running(farm) >= 8, timeout=120, interval=0.1, what="buffered requests")
-    sup.proc.kill()
-    t0 = time.monotonic()
-    farm.wait_terminal()
-    return farm.check(time.monotonic() - t0)
+    return _kill_worker(farm, concurrency=12, jobs=16, running=8)
 
 
 def poison_job(farm: Farm):

@@ -101,13 +101,15 @@ class DiaEngine(Engine):
         self.channels = dec.num_channels
         self.codebook_size = codec.config.codebook_size
         self._generators: list[Any] = []
+        self._max_steps = 1
         original = self.model._get_logits_processor
 
         def with_per_item_sampling(*args, **kwargs):
             processors = original(*args, **kwargs)
             if self.suppress_eos:  # before Dia's delay-pattern processor, which may still force EOS at max length
                 processors.insert(len(processors) - 1, suppress_eos(self.eos))
-            processors.append(per_item_sampler(self._generators, self.channels))
+            # a fresh sampler per generate call: its random streams start at step 0
+            processors.append(per_item_sampler(self._generators, self.channels, self._max_steps))
             return processors
 
         self.model._get_logits_processor = with_per_item_sampling
@@ -183,6 +185,7 @@ class DiaEngine(Engine):
         codes = [None if r.voice is None else torch.as_tensor(r.voice.data, dtype=torch.long) for r in requests]
         dec_ids, dec_mask = build_decoder_inputs(codes, self.delay_pattern, self.bos, self.pad, self.channels)
         self._generators[:] = [torch.Generator(device=self._device).manual_seed(int(r.seed)) for r in requests]
+        self._max_steps = int(p["max_new_tokens"]) + self.max_delay + 2
         with torch.inference_mode():
             out = self.model.generate(
                 input_ids=text["input_ids"].to(self._device),

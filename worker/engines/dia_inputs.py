@@ -40,20 +40,31 @@ def build_decoder_inputs(codes: list[torch.Tensor | None], delay_pattern: list[i
 
 
 class _PerItemSampler(LogitsProcessor):
-    """Sample every item's codebook rows with that item's generator; return a one-hot choice so
-    the sampler inside ``generate`` can only pick it."""
+    """Sample every item's codebook rows from that item's own random stream, vectorized.
 
-    def __init__(self, generators: list[Any], channels: int) -> None:
-        self.generators, self.channels = generators, channels
+    Each item's uniforms are drawn once per ``generate`` from its own generator (one call per
+    item, not per step); every step then samples the whole batch at once by inverse CDF
+    (``searchsorted``).  An item's tokens depend only on its seed and its logits, never on its
+    batch-mates.  The chosen token is returned one-hot, so ``generate``'s own sampler can only
+    pick it.
+    """
+
+    def __init__(self, generators: list[Any], channels: int, max_steps: int) -> None:
+        self.generators, self.channels, self.max_steps = generators, channels, max_steps
+        self.uniforms: torch.Tensor | None = None
+        self.step = 0
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         if not self.generators:
             return scores
-        probs = torch.softmax(scores.float(), dim=-1)
-        chosen = torch.empty((scores.shape[0], 1), dtype=torch.long, device=scores.device)
-        c = self.channels
-        for b, gen in enumerate(self.generators):
-            chosen[b * c:(b + 1) * c] = torch.multinomial(probs[b * c:(b + 1) * c], 1, generator=gen)
+        if self.uniforms is None:
+            self.uniforms = torch.stack([
+                torch.rand((self.max_steps, self.channels), generator=g, device=g.device) for g in self.generators
+            ]).to(scores.device)  # (items, steps, channels)
+        u = self.uniforms[:, min(self.step, self.max_steps - 1), :].reshape(-1, 1)  # (items*channels, 1)
+        self.step += 1
+        cdf = torch.softmax(scores.float(), dim=-1).cumsum(dim=-1)
+        chosen = torch.searchsorted(cdf, u * cdf[:, -1:]).clamp_(max=scores.shape[-1] - 1)
         out = torch.full_like(scores, float("-inf"))
         out.scatter_(1, chosen, 0.0)
         return out
@@ -89,8 +100,8 @@ def with_mask_positions(prepare_orig):
     return prepare
 
 
-def per_item_sampler(generators: list[Any], channels: int) -> LogitsProcessor:
-    return _PerItemSampler(generators, channels)
+def per_item_sampler(generators: list[Any], channels: int, max_steps: int) -> LogitsProcessor:
+    return _PerItemSampler(generators, channels, max_steps)
 
 
 def suppress_eos(eos: int) -> LogitsProcessor:

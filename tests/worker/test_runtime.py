@@ -1,0 +1,135 @@
+"""The worker runtime without Celery: claim -> batcher -> engine -> quality gate -> storage -> DB.
+
+The engine here is a fake behind the real Engine interface (unit tests only): it renders
+silence for chosen seeds, so the quality gate's re-render loop can be driven exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from core.db import Database
+from core.engines import ENGINES
+from core.models import Chunk, Job
+from core.planning import derive_seed
+from core.settings import Settings
+from core.storage import open_store
+from helpers import ListPublisher, submit_job_direct, tone
+from worker.batcher import MicroBatcher
+from worker.engines.base import Engine, RenderRequest, RenderResult
+from worker.heartbeat import Heartbeat
+from worker.runtime import Runtime, _Item
+
+
+class SilentForSeeds(Engine):
+    spec = ENGINES["espeak"]
+
+    def __init__(self, settings, bad_seeds: set[int]) -> None:
+        super().__init__(settings)
+        self.bad_seeds = bad_seeds
+        self.seen: list[int] = []
+
+    def load(self) -> None:
+        self.loaded = True
+
+    def generate_batch(self, requests: list[RenderRequest]) -> list[RenderResult]:
+        out = []
+        for r in requests:
+            self.seen.append(r.seed)
+            seconds = len(r.text) / self.spec.chars_per_second
+            audio = np.zeros(int(seconds * 22050), np.float32) if r.seed in self.bad_seeds else tone(seconds, 22050)
+            out.append(RenderResult(audio=audio, steps=audio.size))
+        return out
+
+
+@pytest.fixture
+def runtime_for(tmp_path):
+    made = []
+
+    def make(bad_seeds_for, **overrides) -> tuple[Runtime, Database, SilentForSeeds]:
+        from core.migrate import upgrade
+
+        settings = Settings(data_dir=tmp_path / "var", outbound_allowlist=["127.0.0.1/32"], **overrides)
+        upgrade(settings)
+        db = Database(settings)
+        db.test_settings, db.test_store = settings, open_store(settings)
+        rt = Runtime(settings, "espeak", name="unit")
+        rt.db, rt.store, rt.publisher = db, db.test_store, ListPublisher()
+        rt.engine = SilentForSeeds(settings, set())
+        rt.engine.load()
+        rt.voices = None
+        rt.heartbeat = Heartbeat(rt)
+        rt.batcher = MicroBatcher(rt._run_batch, max_batch_size=4, max_wait_ms=5, is_error=lambda r: r.error,
+                                  group_key=rt._group_key,
+                                  admit=rt._admit, on_batch=rt._on_batch).start()
+        rt._booted.set()
+        made.append(rt)
+        return rt, db, rt.engine
+
+    yield make
+    for rt in made:
+        rt.batcher.close()
+
+
+def test_a_failing_take_is_rerendered_with_a_new_seed(runtime_for):
+    rt, db, engine = runtime_for(None, quality_retries=2)
+    job_id, [chunk_id] = submit_job_direct(db, "One sentence that renders silent the first time.", webhook=None)
+    with db.session() as s:
+        chunk = s.get(Chunk, chunk_id)
+        job_seed, text, first_seed = s.get(Job, job_id).seed, chunk.text, chunk.seed
+    engine.bad_seeds = {first_seed}
+    rt.render_chunk(chunk_id)
+    assert engine.seen == [first_seed, derive_seed(job_seed, text, 1)]  # reproducible second take
+    with db.session() as s:
+        job, chunk = s.get(Job, job_id), s.get(Chunk, chunk_id)
+        assert job.status == "succeeded" and chunk.quality_retries == 1
+
+
+def test_a_chunk_failing_every_take_fails_its_job_by_name(runtime_for):
+    rt, db, engine = runtime_for(None, quality_retries=2)
+    job_id, chunks = submit_job_direct(db, "# One\nFirst chapter text here.\n\n# Two\nSecond chapter text.",
+                                       webhook=None, text_format="markdown")
+    with db.session() as s:
+        bad = s.get(Chunk, chunks[1])
+        job_seed = s.get(Job, job_id).seed
+        engine.bad_seeds = {bad.seed} | {derive_seed(job_seed, bad.text, n) for n in (1, 2)}
+    rt.render_chunk(chunks[0])
+    rt.render_chunk(chunks[1])
+    with db.session() as s:
+        job = s.get(Job, job_id)
+        assert job.status == "failed" and job.error_code == "quality_silent"
+        assert "chunk 1" in job.error_message and "3 renders" in job.error_message
+        assert s.get(Chunk, chunks[1]).status == "failed"
+    assert len(engine.seen) == 4  # one good chunk + three takes of the bad one
+
+
+def test_suspects_render_alone(runtime_for):
+    rt, db, engine = runtime_for(None)
+    items = [_Item("job", RenderRequest(f"c{i}", "x", {}, i), solo=(i == 0)) for i in range(3)]
+    keys = {rt.batcher.group_key(it) for it in items}
+    assert len(keys) == 2  # the suspect forms its own group; the rest share one
+
+
+def test_the_heartbeat_renews_only_leases_of_live_tasks(runtime_for):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from core.clock import utcnow
+    from core.render import claim_chunk
+
+    rt, db, _ = runtime_for(None)
+    _, [live, dead] = submit_job_direct(db, "# A\nOne.\n\n# B\nTwo.", webhook=None, text_format="markdown")
+    soon = utcnow() + timedelta(seconds=1)
+    with db.session() as s:
+        for cid in (live, dead):
+            claim_chunk(s, cid, rt.worker_id, lease_s=1, max_attempts=3)
+        s.execute(update(Chunk).values(lease_expires_at=soon))
+    rt.held_chunks.add(live)  # a task is working on `live`; the task for `dead` has died
+    rt.heartbeat.beat()
+    with db.session() as s:
+        assert s.get(Chunk, live).lease_expires_at > soon + timedelta(seconds=30)
+        assert s.get(Chunk, dead).lease_expires_at == soon
+        assert s.scalars(select(Chunk.status)).all() == ["running", "running"]
