@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     dia_dtype: str = "auto"  # float32 | float16 | bfloat16 | auto (bf16 on CUDA, fp32 on CPU)
     dia_device: str = "auto"  # auto = CUDA > MPS > CPU
     dia_compile: bool = False
+    # torch.compile backend: default inductor on CUDA; aot_eager elsewhere (inductor's CPU codegen
+    # fails on Dia with torch 2.11: a C++ compile error after ~2 min, seen here)
+    dia_compile_backend: str | None = None
 
     # -- input limits --------------------------------------------------------------------------
     max_text_chars: int = 2_000_000

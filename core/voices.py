@@ -97,10 +97,10 @@ def list_voices(session: Session, tenant_id: str, *, limit: int, cursor: str | N
     return newest_first(session, q, Voice.id, "voice", limit=limit, cursor=cursor)
 
 
-def delete_voice(session: Session, store: ObjectStore, tenant_id: str, voice_id: str) -> None:
-    """Remove the stored audio (original, normalized, engine caches) and retire the row.  Jobs
-    already rendered keep their audio; queued jobs naming the voice fail with voice_deleted."""
+def delete_voice(session: Session, tenant_id: str, voice_id: str) -> str:
+    """Retire the row and return the object prefix to remove *after* the commit (original,
+    normalized copy, engine caches), so a failed commit never leaves an active voice without
+    audio.  Jobs already rendered keep their audio; queued jobs naming it fail with voice_deleted."""
     voice = get_voice(session, tenant_id, voice_id)
     voice.deleted_at = utcnow()
-    session.flush()
-    store.delete_prefix(keys.voice_prefix(tenant_id, voice_id))
+    return keys.voice_prefix(tenant_id, voice_id)

@@ -85,5 +85,6 @@ def delete_voice(path: VoicePath):
     """Delete a voice and its stored audio.  Rendered jobs keep their results."""
     svc = services()
     with svc.db.session() as s:
-        core_voices.delete_voice(s, svc.store, g.tenant.id, path.voice_id)
+        prefix = core_voices.delete_voice(s, g.tenant.id, path.voice_id)
+    svc.store.delete_prefix(prefix)  # after the commit
     return "", 204

@@ -79,3 +79,32 @@ def test_prepared_voice_is_cached_beside_the_voice(dia, tmp_path):
     fresh = VoiceCache(dia, store)  # a new worker process: loads tokens, does not re-encode
     v2 = fresh.get(ref)
     assert fresh.encoded == 0 and np.array_equal(v1.data, v2.data)
+
+
+def test_torch_compile_option_renders_the_same_audio(tiny_dia, tmp_path, dia):
+    request = RenderRequest("c", "Compiled or not, the same take.", {"max_new_tokens": 30}, seed=5)
+    eager = dia.generate_batch([request])[0].audio
+    eng = create_engine("dia", Settings(data_dir=tmp_path, dia_model=str(tiny_dia), dia_compile=True))
+    eng.load()
+    assert eng.compiled_backend == "aot_eager"  # CPU; inductor on CUDA
+    compiled = eng.generate_batch([request])[0].audio
+    assert eng.compiled_backend == "aot_eager"  # it did not fall back
+    assert compiled.shape == eager.shape and np.allclose(compiled, eager, atol=1e-4)
+
+
+def test_a_failing_compile_falls_back_to_eager(tiny_dia, tmp_path, dia):
+    from torch._dynamo import list_backends, register_backend
+
+    if "vf_always_fails" not in list_backends(exclude_tags=()):
+        @register_backend(name="vf_always_fails")
+        def _fails(gm, example_inputs):  # compilation fails at the first call, as inductor can
+            raise RuntimeError("simulated compiler failure")
+
+    eng = create_engine("dia", Settings(data_dir=tmp_path, dia_model=str(tiny_dia), dia_compile=True,
+                                        dia_compile_backend="vf_always_fails"))
+    eng.load()
+    assert eng.compiled_backend == "vf_always_fails"
+    request = RenderRequest("c", "Still rendered.", {"max_new_tokens": 30}, seed=5)
+    out = eng.generate_batch([request])[0]
+    assert out.ok and eng.compiled_backend is None
+    assert np.allclose(out.audio, dia.generate_batch([request])[0].audio, atol=1e-4)

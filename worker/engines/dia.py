@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import math
 import threading
 from pathlib import Path
@@ -27,6 +28,7 @@ from core.engines import ENGINES
 from worker.engines.base import BatchStats, Engine, PreparedVoice, RenderRequest, RenderResult
 
 HOP = 512  # DAC samples per codec frame at 44.1 kHz: 86 frames = 1 s
+log = logging.getLogger(__name__)
 
 
 def _resolve_device(requested: str) -> str:
@@ -114,8 +116,12 @@ class DiaEngine(Engine):
 
         self.model._get_logits_processor = with_per_item_sampling
         self.model.prepare_inputs_for_generation = with_mask_positions(self.model.prepare_inputs_for_generation)
+        self.compiled_backend = None
         if self.settings.dia_compile:
-            self.model.forward = torch.compile(self.model.forward, dynamic=True)
+            self._eager_forward = self.model.forward
+            self.compiled_backend = self.settings.dia_compile_backend or (
+                "inductor" if self._device == "cuda" else "aot_eager")
+            self.model.forward = torch.compile(self.model.forward, dynamic=True, backend=self.compiled_backend)
         self.loaded = True
 
     # -- voices --------------------------------------------------------------------------------
@@ -186,13 +192,22 @@ class DiaEngine(Engine):
         dec_ids, dec_mask = build_decoder_inputs(codes, self.delay_pattern, self.bos, self.pad, self.channels)
         self._generators[:] = [torch.Generator(device=self._device).manual_seed(int(r.seed)) for r in requests]
         self._max_steps = int(p["max_new_tokens"]) + self.max_delay + 2
+        kwargs = dict(input_ids=text["input_ids"].to(self._device),
+                      attention_mask=text["attention_mask"].to(self._device),
+                      decoder_input_ids=dec_ids.to(self._device), decoder_attention_mask=dec_mask.to(self._device),
+                      max_new_tokens=int(p["max_new_tokens"]), do_sample=True, temperature=float(p["temperature"]),
+                      top_p=float(p["top_p"]), top_k=int(p["top_k"]), guidance_scale=float(p["cfg_scale"]))
         with torch.inference_mode():
-            out = self.model.generate(
-                input_ids=text["input_ids"].to(self._device),
-                attention_mask=text["attention_mask"].to(self._device),
-                decoder_input_ids=dec_ids.to(self._device), decoder_attention_mask=dec_mask.to(self._device),
-                max_new_tokens=int(p["max_new_tokens"]), do_sample=True, temperature=float(p["temperature"]),
-                top_p=float(p["top_p"]), top_k=int(p["top_k"]), guidance_scale=float(p["cfg_scale"]))
+            try:
+                out = self.model.generate(**kwargs)
+            except Exception:
+                if self.compiled_backend is None:
+                    raise
+                # compilation happens at the first call; if it fails, serve uncompiled rather than not at all
+                log.exception("torch.compile (%s) failed; falling back to eager", self.compiled_backend)
+                self.model.forward, self.compiled_backend = self._eager_forward, None
+                self._generators[:] = [torch.Generator(device=self._device).manual_seed(int(r.seed)) for r in requests]
+                out = self.model.generate(**kwargs)
         prompt_len = self.processor.get_audio_prompt_len(dec_mask)
         self._last_steps = int(out.shape[1] - prompt_len)
         return generated_codes(out, prompt_len, self.delay_pattern, self.pad, self.codebook_size)
