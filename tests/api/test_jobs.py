@@ -124,7 +124,7 @@ def test_concurrent_duplicate_gets_409(api):
     client = api.client()
     body = {"text": "In flight."}
     with api.db.session() as s:
-        from core.models import ApiKey, Tenant
+        from core.models import Tenant
 
         tenant_id = s.scalar(select(Tenant.id).where(Tenant.name == "acme"))
     fp = idempotency.fingerprint("POST", "/v1/jobs", json.dumps(body, sort_keys=True, separators=(",", ":")))

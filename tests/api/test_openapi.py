@@ -10,7 +10,7 @@ from openapi_spec_validator import validate
 
 from api.app import create_app
 from core.settings import Settings
-from helpers import ApiClient, ListPublisher, create_key
+from helpers import ListPublisher, create_key
 
 
 @pytest.fixture
