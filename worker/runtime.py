@@ -7,6 +7,7 @@ with an id and translate the two control-flow exceptions below into Celery's voc
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import signal
@@ -190,9 +191,7 @@ class Runtime:
                            f"failed the quality gate after {exc.tries} renders: {exc.issue.message}")
             return
         except (ItemFailed, StorageError, OSError, RuntimeError, ValueError) as exc:
-            with self.db.session() as s:
-                release_chunk(s, work.chunk_id, self.worker_id, count_attempt=True,
-                              error=(type(exc).__name__, str(exc)[:500]))
+            self._release_quietly(work.chunk_id, exc, count_attempt=True)
             raise RetryLater(str(exc), countdown=min(30.0, 2.0 ** work.attempts)) from exc
         try:
             with self.uow() as s:
@@ -200,7 +199,7 @@ class Runtime:
                 if job is not None and job.progress_total > 1:
                     queue_finalize(s, job.id)
         except Exception as exc:  # DB trouble after the audio is stored: retry soon (a cache hit)
-            self._release_quietly(work.chunk_id, exc)
+            self._release_quietly(work.chunk_id, exc, count_attempt=False)
             raise RetryLater(f"recording chunk {work.chunk_id} failed: {exc}", countdown=2.0) from exc
         if job is not None and job.progress_total == 1:
             try:
@@ -212,10 +211,10 @@ class Runtime:
                 except (OperationalError, DBAPIError):  # the reconciler re-queues orphaned finalizers
                     log.warning("could not queue finalization of %s; the reconciler will", job.id)
 
-    def _release_quietly(self, chunk_id: str, exc: Exception) -> None:
+    def _release_quietly(self, chunk_id: str, exc: Exception, *, count_attempt: bool) -> None:
         try:
             with self.db.session() as s:
-                release_chunk(s, chunk_id, self.worker_id, count_attempt=False,
+                release_chunk(s, chunk_id, self.worker_id, count_attempt=count_attempt,
                               error=(type(exc).__name__, str(exc)[:500]))
         except Exception:  # noqa: BLE001 - the DB may be the problem; the lease then lapses
             log.warning("could not release %s; its lease will lapse", chunk_id, exc_info=True)
@@ -227,8 +226,6 @@ class Runtime:
         except FileNotFoundError:
             data = None
         if data is not None:  # content-addressed cache hit: rendered before, by any job
-            import hashlib
-
             audio, _ = decode_bytes(data)
             return ChunkResult(hashlib.sha256(data).hexdigest(), audio.size / rate, None, True), audio
         voice = self.voices.get(work.voice) if work.voice else None
