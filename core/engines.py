@@ -1,7 +1,7 @@
 """The engine registry: ``"module:Class"`` strings plus what the API must know about each engine.
 
-Listing engines, validating a job against an engine's capabilities and planning its chunks must not
-import torch (the API never loads a model), so capabilities live here as data and the worker-side
+Listing engines, validating a job against an engine's capabilities and planning its chunks must
+never load torch (the API never loads a model), so capabilities live here as data and the worker-side
 classes named by ``target`` read them back (``Engine.spec``).  Adding an engine is one entry here
 plus its class under ``worker/engines/``.
 """

@@ -160,7 +160,7 @@ def test_resubmitting_an_edited_book_renders_only_the_changed_chunks(book_settin
     plan_a = client.get(f"/v1/jobs/{first['id']}/chunks").json()["chunks"]
     plan_b = client.get(f"/v1/jobs/{second['id']}/chunks").json()["chunks"]
     changed = {c["cache_key"] for c in plan_b} - {c["cache_key"] for c in plan_a}
-    assert 1 <= len(changed) <= 4
+    assert len(changed) >= 1 and len(changed) <= 4
     second = client.wait(second["id"], timeout=300)
     assert second["status"] == "succeeded"
     assert second["progress"]["cache_hits"] == second["progress"]["total"] - len(changed)

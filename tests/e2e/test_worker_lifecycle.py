@@ -47,7 +47,7 @@ def test_warm_shutdown_finishes_the_batch_and_hands_back_the_rest(farm, tmp_path
     stopped_in = time.monotonic() - t0
     jobs = [client.get(f"/v1/jobs/{j}").json() for j in ids]
     finished = [j for j in jobs if j["status"] == "succeeded"]
-    assert 1 <= len(finished) <= 8, [j["status"] for j in jobs]  # the batch in flight completed
+    assert len(finished) >= 1 and len(finished) <= 8, [j["status"] for j in jobs]  # the batch in flight completed
     assert all(j["render"]["batch_size"] >= 1 for j in finished)
     assert "handed back at shutdown" in worker.log() or len(finished) == 12
     handed_back = [j for j in jobs if j["status"] != "succeeded"]
