@@ -114,9 +114,12 @@ def test_markdown_book_to_m4b_with_chapters_and_loudness(book_settings, tmp_path
 def test_kill_both_workers_halfway_and_resume(book_settings, tmp_path):
     api, url, workers = _farm(book_settings, tmp_path)
     client = ApiClient(url, create_key(book_settings, "reader"))
-    job = client.post("/v1/jobs", json={"text": book(paragraphs=6), "text_format": "markdown",
+    job = client.post("/v1/jobs", json={"text": book(paragraphs=6, unique=True), "text_format": "markdown",
                                         "output": {"format": "mp3"}}).json()
     total = job["progress"]["total"]
+    from core.storage import open_store
+
+    store = open_store(book_settings)
 
     def chunks():
         return client.get(f"/v1/jobs/{job['id']}/chunks", params={"limit": 2000}).json()["chunks"]
@@ -129,6 +132,9 @@ def test_kill_both_workers_halfway_and_resume(book_settings, tmp_path):
     before = chunks()
     done_before = {c["index"]: c for c in before if c["status"] == "done"}
     assert 0 < len(done_before) < total
+    # "rendered before the kill": every chunk whose audio reached the cache, recorded or not
+    rendered_before = {c["index"] for c in before if store.exists(c["cache_key"])}
+    assert set(done_before) <= rendered_before
     workers = [start_worker(book_settings, tmp_path, name="w1", queues="tts.espeak,control,webhooks", beat=True,
                             **ENV),
                start_worker(book_settings, tmp_path, name="w2", queues="tts.espeak", **ENV)]
@@ -141,8 +147,11 @@ def test_kill_both_workers_halfway_and_resume(book_settings, tmp_path):
     for c in after:
         if c["index"] in done_before:
             assert {f: c[f] for f in fields} == {f: done_before[c["index"]][f] for f in fields}
-    # a chunk whose audio reached the cache but whose record did not is served from the cache
-    assert finished["progress"]["cache_hits"] == sum(c["cache_hit"] for c in after)
+    # everything rendered before the kill was reused, nothing rendered twice: the chunks recorded
+    # before the kill plus the cache hits after the restart are exactly the chunks rendered before
+    hits = finished["progress"]["cache_hits"]
+    assert len(done_before) + hits == len(rendered_before)
+    assert {c["index"] for c in after if c["cache_hit"]} == rendered_before - set(done_before)
     assert finished["progress"]["done"] == total
     for w in workers:
         w.stop()
