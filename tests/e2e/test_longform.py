@@ -15,6 +15,7 @@ import pytest
 import soundfile as sf
 
 from core.stitch import ffmpeg_exe
+from core.storage import open_store
 from helpers import ApiClient, create_key, start_api, start_worker, wait_for
 from tests.core.test_epub import make_epub
 
@@ -117,8 +118,6 @@ def test_kill_both_workers_halfway_and_resume(book_settings, tmp_path):
     job = client.post("/v1/jobs", json={"text": book(paragraphs=6, unique=True), "text_format": "markdown",
                                         "output": {"format": "mp3"}}).json()
     total = job["progress"]["total"]
-    from core.storage import open_store
-
     store = open_store(book_settings)
 
     def chunks():
