@@ -8,7 +8,8 @@ seconds instead of hanging a request thread (issue 7, scenario g).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -18,6 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from core.settings import Settings
+
+log = logging.getLogger(__name__)
+_UNDO = "undo_on_rollback"
 
 
 class UTCDateTime(TypeDecorator):
@@ -88,3 +92,31 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def undo_on_rollback(session: Session, undo: Callable[[], None]) -> None:
+    """Run ``undo`` if this session's transaction ends without committing.
+
+    For side effects outside the database made on behalf of rows in the transaction: an EPUB or a
+    voice prompt is uploaded before its row is inserted, and if the commit then fails (a database
+    outage, an idempotency conflict) the object would be an orphan no row points to.
+    """
+    session.info.setdefault(_UNDO, []).append(undo)
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    session.info.pop(_UNDO, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _ended(session: Session, transaction) -> None:
+    # after_commit has already cleared the list when the outermost transaction committed; anything
+    # left when it ends was written for rows that never landed (rollback, failed commit, close)
+    if transaction.parent is not None:
+        return
+    for undo in reversed(session.info.pop(_UNDO, [])):
+        try:
+            undo()
+        except Exception:  # best effort: the database, not the store, is the source of truth
+            log.warning("could not undo an object written in a rolled-back transaction", exc_info=True)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from core import events, outbox
 from core.clock import utcnow
+from core.db import undo_on_rollback
 from core.engines import ENGINES, queue_for, served_engines
 from core.errors import Conflict, InvalidInput, NotFound, TooLarge
 from core.ids import looks_like_id, new_id
@@ -117,10 +118,12 @@ def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_
     if intake.upload is not None:
         source["document_key"] = store.put_bytes(keys.job_file(tenant_id, job_id, "source.epub"),
                                                  intake.upload, "application/epub+zip").key
+        undo_on_rollback(session, lambda: store.delete(source["document_key"]))
     doc = intake.document
     if doc.cover:
         ext = "png" if (doc.cover_type or "").endswith("png") else "jpg"
         source["cover_key"] = store.put_bytes(keys.job_file(tenant_id, job_id, f"cover.{ext}"), doc.cover).key
+        undo_on_rollback(session, lambda: store.delete(source["cover_key"]))
     job = Job(id=job_id, tenant_id=tenant_id, status=JobStatus.queued, engine=engine, model=model,
               text=req.text, source=source, title=req.title or doc.title, author=req.author or doc.author,
               voice_id=voice.id if voice else None, voice_sha256=voice_sha, params=params,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from core.audio import encode, levels, peak_normalize, resample, to_mono
 from core.audio_probe import decode_untrusted
 from core.clock import utcnow
+from core.db import undo_on_rollback
 from core.errors import InvalidInput, NotFound, TooLarge
 from core.ids import looks_like_id, new_id
 from core.models import Voice
@@ -69,6 +70,7 @@ def register_voice(session: Session, settings: Settings, store: ObjectStore, ten
     normalized = peak_normalize(resample(mono, decoded.sample_rate, settings.voice_sample_rate))
     norm_bytes, _ = encode(normalized, settings.voice_sample_rate, "wav")
     voice_id = new_id("voice")
+    undo_on_rollback(session, lambda: store.delete_prefix(keys.voice_prefix(tenant_id, voice_id)))
     original = store.put_bytes(keys.voice_original(tenant_id, voice_id, decoded.format), data,
                                f"audio/{decoded.format}")
     norm = store.put_bytes(keys.voice_normalized(tenant_id, voice_id), norm_bytes, "audio/wav")
