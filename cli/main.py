@@ -1,5 +1,5 @@
 """``voxfarm``: run the farm (up, api, worker), administer it (migrate, keys, workers,
-reconcile) and use it (submit, status, book, voices).
+reconcile, sweep) and use it (submit, status, book, voices).
 
 Every command builds one Settings object from the environment plus its flags and passes it on.
 """
@@ -114,6 +114,25 @@ def reconcile() -> None:
     publisher = CeleryPublisher(make_celery(settings))
     report = run(Database(settings), publisher, settings, publisher.queue_depth)
     click.echo(" ".join(f"{k}={v}" for k, v in report.as_dict().items()))
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Only list the folders that would be removed.")
+@click.option("--grace", default=None, type=float, help="Skip ids younger than this many seconds (settings).")
+def sweep(dry_run: bool, grace: float | None) -> None:
+    """Remove job and voice objects that no database row points to (left by a crash)."""
+    from core.db import Database
+    from core.storage import open_store
+    from core.sweep import sweep_orphans
+
+    settings = load_settings()
+    report = sweep_orphans(Database(settings), open_store(settings), dry_run=dry_run,
+                           grace_s=settings.sweep_grace_s if grace is None else grace)
+    for job_id in report.removed_jobs:
+        click.echo(f"{'would remove' if dry_run else 'removed'} job {job_id}")
+    for voice_id in report.removed_voices:
+        click.echo(f"{'would remove' if dry_run else 'removed'} voice {voice_id}")
+    click.echo(f"examined={report.examined} too_young={report.too_young} objects_removed={report.objects_removed}")
 
 
 @main.command()

@@ -31,3 +31,11 @@ def new_id(prefix: str, now_ms: int | None = None) -> str:
 
 def looks_like_id(value: str, prefix: str) -> bool:
     return bool(ID_RE.match(value)) and value.startswith(prefix + "_")
+
+
+def created_ms(value: str) -> int:
+    """When an id was made (ms since the epoch): the first 10 characters after the prefix."""
+    ms = 0
+    for ch in value.split("_", 1)[1][:10]:
+        ms = ms * 32 + _ALPHABET.index(ch)
+    return ms

@@ -27,6 +27,7 @@ FINALIZE_TASK = "voxfarm.finalize_job"
 WEBHOOK_TASK = "voxfarm.deliver_webhook"
 RECONCILE_TASK = "voxfarm.reconcile"
 RELAY_TASK = "voxfarm.relay_outbox"
+SWEEP_TASK = "voxfarm.sweep_storage"
 CONTROL_QUEUE = "control"
 WEBHOOK_QUEUE = "webhooks"
 

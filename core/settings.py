@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     requeue_after_s: float = 300.0  # a pending chunk whose message may be lost is re-sent after this
     resend_grace_s: float = 30.0  # a due webhook not claimed this long after its time is re-sent
     reconcile_interval_s: float = 15.0
+    # the storage sweep (core/sweep.py) lists every job and voice folder: hourly is plenty for
+    # objects that only a crash between upload and commit leaves behind
+    sweep_interval_s: float = 3600.0
+    sweep_grace_s: float = 3600.0
     visibility_timeout_s: int = 6 * 3600  # Redis redelivery of unacked messages; > longest render
     presign_expiry_s: int = 3600
     # fault-injection hooks for the fault suite only: "crash_after_commit" (API dies between

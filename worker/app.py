@@ -19,7 +19,7 @@ from celery import Celery
 from celery.signals import worker_init, worker_shutdown, worker_shutting_down
 
 from celery_config import CeleryPublisher, celery_settings
-from core.outbox import RECONCILE_TASK
+from core.outbox import RECONCILE_TASK, SWEEP_TASK
 from core.settings import Settings
 from worker.runtime import Runtime
 
@@ -36,6 +36,8 @@ def configure(settings: Settings, engine: str | None, *, queues: list[str], conc
         app.conf.beat_schedule = {
             "reconcile": {"task": RECONCILE_TASK, "schedule": settings.reconcile_interval_s,
                           "options": {"queue": "control", "expires": settings.reconcile_interval_s}},
+            "sweep-storage": {"task": SWEEP_TASK, "schedule": settings.sweep_interval_s,
+                              "options": {"queue": "control", "expires": settings.sweep_interval_s}},
         }
     import worker.tasks.control  # noqa: F401 - registers the tasks on ``app``
     import worker.tasks.render  # noqa: F401

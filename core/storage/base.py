@@ -71,6 +71,11 @@ class ObjectStore(ABC):
     def delete_prefix(self, prefix: str) -> int: ...
 
     @abstractmethod
+    def list_dirs(self, prefix: str) -> list[str]:
+        """Names one level below ``prefix`` (``tenants/t/jobs/`` -> job ids), without listing the
+        objects under them: S3 answers this with common prefixes, 1000 names per request."""
+
+    @abstractmethod
     def iter_chunks(self, key: str, chunk_size: int = 1 << 20) -> Iterator[bytes]: ...
 
     @abstractmethod

@@ -86,6 +86,10 @@ class LocalStore(ObjectStore):
         shutil.rmtree(base)
         return count
 
+    def list_dirs(self, prefix):
+        base = self.root / check_key(prefix.rstrip("/"))
+        return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+
     def iter_chunks(self, key, chunk_size=1 << 20) -> Iterator[bytes]:
         with open(self.path(key), "rb") as fh:
             while chunk := fh.read(chunk_size):

@@ -85,3 +85,28 @@ def _ready(url: str) -> bool:
         return requests.get(f"{url}/readyz", timeout=1).status_code == 200
     except requests.RequestException:
         return False
+
+
+def test_sweep_lists_then_removes_an_orphaned_job_folder(tmp_path):
+    from core.db import Database
+    from core.ids import new_id
+    from core.settings import Settings
+    from core.storage import keys, open_store
+    from core.tenants import get_or_create_tenant
+
+    env = _env(tmp_path)
+    assert voxfarm("migrate", env=env).returncode == 0
+    settings = Settings(data_dir=tmp_path / "var")
+    db = Database(settings)
+    with db.session() as s:
+        tenant = get_or_create_tenant(s, "acme").id
+    db.dispose()
+    orphan = new_id("job", now_ms=int(time.time() * 1000) - 2 * 3600 * 1000)  # two hours old, no row
+    store = open_store(settings)
+    store.put_bytes(keys.job_file(tenant, orphan, "source.epub"), b"epub")
+    dry = voxfarm("sweep", "--dry-run", env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert f"would remove job {orphan}" in dry.stdout and store.exists(keys.job_file(tenant, orphan, "source.epub"))
+    done = voxfarm("sweep", env=env)
+    assert f"removed job {orphan}" in done.stdout and "objects_removed=1" in done.stdout
+    assert not store.exists(keys.job_file(tenant, orphan, "source.epub"))

@@ -84,3 +84,17 @@ def test_presigned_urls_carry_our_expiry(s3_bucket, tmp_path):
 def test_keys_cannot_escape(bad):
     with pytest.raises(ValueError):
         check_key(bad)
+
+
+def test_list_dirs_names_one_level_across_pages(store):
+    # 1002 folders: S3 answers 1000 common prefixes per page, so this crosses a page boundary
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = [f"job_{i:04d}" for i in range(1002)]
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda n: store.put_bytes(keys.job_file("ten_A", n, "deep/x.bin"), b"x"), names))
+    store.put_bytes("tenants/ten_A/jobs/loose-file.txt", b"not a folder")
+    store.put_bytes(keys.job_file("ten_B", "job_other", "x.bin"), b"x")
+    assert store.list_dirs("tenants/ten_A/jobs/") == names
+    assert store.list_dirs("tenants/ten_A/jobs") == names  # the trailing slash is optional
+    assert store.list_dirs("tenants/ten_C/jobs/") == []

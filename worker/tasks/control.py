@@ -1,10 +1,11 @@
-"""Control-queue tasks: finalize (encode or stitch), reconcile, relay.  CPU only."""
+"""Control-queue tasks: finalize (encode or stitch), reconcile, relay, sweep storage.  CPU only."""
 
 from __future__ import annotations
 
 from celery_config import CeleryPublisher
-from core.outbox import FINALIZE_TASK, RECONCILE_TASK, RELAY_TASK, relay
+from core.outbox import FINALIZE_TASK, RECONCILE_TASK, RELAY_TASK, SWEEP_TASK, relay
 from core.reconcile import reconcile as reconcile_db
+from core.sweep import sweep_orphans
 from worker.app import app, runtime
 from worker.runtime import RetryLater
 
@@ -28,3 +29,9 @@ def reconcile() -> dict:
 def relay_outbox() -> int:
     rt = runtime()
     return relay(rt.db, CeleryPublisher(app), limit=20_000)
+
+
+@app.task(name=SWEEP_TASK, acks_late=True, ignore_result=True)
+def sweep_storage() -> dict:
+    rt = runtime()
+    return sweep_orphans(rt.db, rt.store, grace_s=rt.settings.sweep_grace_s).as_dict()
