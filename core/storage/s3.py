@@ -107,7 +107,8 @@ class S3Store(ObjectStore):
         base = self._k(prefix.rstrip("/") + "/")
         paginator = self.client.get_paginator("list_objects_v2")
         pages = self._wrap(lambda: list(paginator.paginate(Bucket=self.bucket, Prefix=base, Delimiter="/")))
-        return sorted(cp["Prefix"][len(base):].rstrip("/") for page in pages for cp in page.get("CommonPrefixes", []))
+        return sorted(cp["Prefix"][len(base):].rstrip("/")
+                      for page in pages for cp in page.get("CommonPrefixes", []))
 
     def iter_chunks(self, key, chunk_size=1 << 20) -> Iterator[bytes]:
         resp = self._wrap(self.client.get_object, Bucket=self.bucket, Key=self._k(key))
