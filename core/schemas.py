@@ -138,6 +138,7 @@ class ChunkOut(BaseModel):
     duration_s: float | None
     attempts: int
     batch_size: int | None
+    worker: str | None = Field(None, description="The worker that last claimed it (null until claimed)")
     error: ErrorBody | None
 
 

@@ -72,7 +72,7 @@ def chunk_resource(chunk: Chunk) -> dict[str, Any]:
         "index": chunk.idx, "chapter": chunk.chapter, "text": chunk.text,
         "expected_s": chunk.expected_s, "status": str(chunk.status), "seed": chunk.seed,
         "cache_key": chunk.cache_key, "cache_hit": chunk.cache_hit, "duration_s": chunk.duration_s,
-        "attempts": chunk.attempts, "batch_size": chunk.batch_size,
+        "attempts": chunk.attempts, "batch_size": chunk.batch_size, "worker": chunk.worker,
         "error": {"code": chunk.error_code, "message": chunk.error_message or ""} if chunk.error_code else None,
     }
 
