@@ -141,7 +141,7 @@ class TcpProxy:
                     if not data:
                         return
                     (b if src is a else a).sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: sever() closed a socket under select (fd -1)
             return
         finally:
             for s in (a, b):
