@@ -16,7 +16,7 @@ import soundfile as sf
 
 from core.stitch import ffmpeg_exe
 from core.storage import open_store
-from helpers import ApiClient, create_key, ffprobe, start_api, start_worker, wait_for
+from helpers import ROOT, ApiClient, create_key, ffprobe, start_api, start_worker, wait_for
 from tests.core.test_epub import make_epub
 
 PARAGRAPH = ("The lighthouse keeper climbed the stairs each evening. He counted every step, and the "
@@ -54,11 +54,20 @@ def book_settings(prod_settings):
 ENV = dict(chunk_target_s='{"espeak": 3.0}', lease_s=8, requeue_after_s=5, reconcile_interval_s=1, heartbeat_s=1)
 
 
-def _farm(settings, tmp_path):
-    api, url = start_api(settings, tmp_path, **ENV)
-    workers = [start_worker(settings, tmp_path, name="w1", queues="tts.espeak,control,webhooks", beat=True, **ENV),
-               start_worker(settings, tmp_path, name="w2", queues="tts.espeak", **ENV)]
-    return api, url, workers
+def _workers(settings, tmp_path):
+    """Two render workers; w1 also runs the control queue (finalize, stitch) and the beat."""
+    return [start_worker(settings, tmp_path, name="w1", queues="tts.espeak,control,webhooks", beat=True, **ENV),
+            start_worker(settings, tmp_path, name="w2", queues="tts.espeak", **ENV)]
+
+
+@pytest.fixture
+def farm(book_settings, tmp_path):
+    """(api url, workers) on the book settings; stopped gracefully after the test."""
+    api, url = start_api(book_settings, tmp_path, **ENV)
+    workers = _workers(book_settings, tmp_path)
+    yield url, workers
+    for proc in [*workers, api]:
+        proc.stop()
 
 
 def _probe(data: bytes, tmp_path) -> tuple[list[dict], dict]:
@@ -77,8 +86,8 @@ def _loudness(data: bytes, tmp_path) -> float:
     return pyln.Meter(rate).integrated_loudness(audio)
 
 
-def test_markdown_book_to_m4b_with_chapters_and_loudness(book_settings, tmp_path):
-    api, url, workers = _farm(book_settings, tmp_path)
+def test_markdown_book_to_m4b_with_chapters_and_loudness(farm, book_settings, tmp_path):
+    url, workers = farm
     client = ApiClient(url, create_key(book_settings, "reader"))
     resp = client.post("/v1/jobs", json={"text": book(), "text_format": "markdown", "title": "The Keeper",
                                          "author": "A. Writer", "params": {"seed": 7},
@@ -112,13 +121,10 @@ def test_markdown_book_to_m4b_with_chapters_and_loudness(book_settings, tmp_path
     rendered_by = {c["worker"] for c in client.get(f"/v1/jobs/{job['id']}/chunks",
                                                    params={"limit": 2000}).json()["chunks"]}
     assert {owner.split("#")[0] for owner in rendered_by} == {"w1", "w2"}, rendered_by  # name#boot
-    for w in workers:
-        w.stop()
-    api.stop()
 
 
-def test_kill_both_workers_halfway_and_resume(book_settings, tmp_path):
-    api, url, workers = _farm(book_settings, tmp_path)
+def test_kill_both_workers_halfway_and_resume(farm, book_settings, tmp_path):
+    url, workers = farm
     client = ApiClient(url, create_key(book_settings, "reader"))
     job = client.post("/v1/jobs", json={"text": book(paragraphs=6, unique=True), "text_format": "markdown",
                                         "output": {"format": "mp3"}}).json()
@@ -139,9 +145,7 @@ def test_kill_both_workers_halfway_and_resume(book_settings, tmp_path):
     # "rendered before the kill": every chunk whose audio reached the cache, recorded or not
     rendered_before = {c["index"] for c in before if store.exists(c["cache_key"])}
     assert set(done_before) <= rendered_before
-    workers = [start_worker(book_settings, tmp_path, name="w1", queues="tts.espeak,control,webhooks", beat=True,
-                            **ENV),
-               start_worker(book_settings, tmp_path, name="w2", queues="tts.espeak", **ENV)]
+    workers[:] = _workers(book_settings, tmp_path)  # the fixture stops these ones
     finished = client.wait(job["id"], timeout=300)
     after = chunks()
     assert finished["status"] == "succeeded", finished["error"]
@@ -157,13 +161,10 @@ def test_kill_both_workers_halfway_and_resume(book_settings, tmp_path):
     assert len(done_before) + hits == len(rendered_before)
     assert {c["index"] for c in after if c["cache_hit"]} == rendered_before - set(done_before)
     assert finished["progress"]["done"] == total
-    for w in workers:
-        w.stop()
-    api.stop()
 
 
-def test_resubmitting_an_edited_book_renders_only_the_changed_chunks(book_settings, tmp_path):
-    api, url, workers = _farm(book_settings, tmp_path)
+def test_resubmitting_an_edited_book_renders_only_the_changed_chunks(farm, book_settings, tmp_path):
+    url, workers = farm
     client = ApiClient(url, create_key(book_settings, "reader"))
     first = client.wait(client.post("/v1/jobs", json={"text": book(unique=True), "text_format": "markdown",
                                                       "params": {"seed": 3}}).json()["id"], timeout=300)
@@ -179,17 +180,14 @@ def test_resubmitting_an_edited_book_renders_only_the_changed_chunks(book_settin
     assert second["progress"]["cache_hits"] == second["progress"]["total"] - len(changed)
     rendered = [c for c in client.get(f"/v1/jobs/{second['id']}/chunks").json()["chunks"] if not c["cache_hit"]]
     assert {c["cache_key"] for c in rendered} == changed
-    for w in workers:
-        w.stop()
-    api.stop()
 
 
-def test_epub_to_m4b_keeps_titles_and_tags(book_settings, tmp_path):
+def test_epub_to_m4b_keeps_titles_and_tags(farm, book_settings, tmp_path):
     import base64
 
     epub = make_epub([("Prologue", "It began quietly. Nobody noticed."), ("The Middle", "Then it grew loud.\n\nVery loud."),
                       ("Epilogue", "And then it was quiet again.")], title="Quiet Loud Quiet", author="E. Pubb")
-    api, url, workers = _farm(book_settings, tmp_path)
+    url, workers = farm
     client = ApiClient(url, create_key(book_settings, "reader"))
     job = client.post("/v1/jobs", json={"document_base64": base64.b64encode(epub).decode(),
                                         "output": {"format": "m4b"}}).json()
@@ -206,27 +204,21 @@ def test_epub_to_m4b_keeps_titles_and_tags(book_settings, tmp_path):
     tags = mutagen.mp4.MP4(str(path))
     assert tags.tags["\xa9nam"] == ["Quiet Loud Quiet"] and tags.tags["\xa9ART"] == ["E. Pubb"]
     assert "covr" in tags.tags  # the EPUB's cover became the cover art
-    for w in workers:
-        w.stop()
-    api.stop()
 
 
-def test_cli_book_command(book_settings, tmp_path):
+def test_cli_book_command(farm, book_settings, tmp_path):
     import sys
 
-    api, url, workers = _farm(book_settings, tmp_path)
+    url, workers = farm
     key = create_key(book_settings, "reader")
     source = tmp_path / "story.md"
     source.write_text(book(paragraphs=1))
     out = tmp_path / "story.mp3"
     proc = subprocess.run([sys.executable, "-m", "cli", "book", str(source), "-o", str(out), "--url", url,
                            "--key", key, "--title", "Story"], capture_output=True, text=True, timeout=300,
-                          cwd=str(tmp_path.parent.parent.parent if False else __import__("pathlib").Path(__file__).parents[2]))
+                          cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().splitlines()[-1] == str(out.resolve())
     assert "chunk" in proc.stderr  # the progress bar
     info = sf.info(io.BytesIO(out.read_bytes()))
     assert info.duration > 20
-    for w in workers:
-        w.stop()
-    api.stop()
