@@ -16,8 +16,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# The source tree goes before tests/: tests/worker, tests/core, ... mirror the source packages'
+# names, and ahead of them they would shadow the real ``worker``/``core`` (whose submodules then
+# came from whatever editable install the venv points at).  tests/__init__.py makes the test
+# modules ``tests.worker.test_x``, so pytest never imports them under a source package's name.
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_ADMIN = os.environ.get("VOXFARM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

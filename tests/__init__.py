@@ -1,0 +1,1 @@
+"""Test suite; a package so that tests/worker etc. never shadow the source packages."""
