@@ -19,6 +19,7 @@ import io
 import logging
 import math
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,10 @@ class DiaEngine(Engine):
         self._device = "cpu"
         self._codec_lock = threading.Lock()
         self.suppress_eos = False  # benchmarks: every item runs max_new_tokens steps
+        # benchmarks and tests: a random checkpoint never ends on its own, so this may name the new
+        # step at which each request's channel 0 is forced to EOS (dia_inputs.force_eos_at)
+        self.eos_at: Callable[[RenderRequest], int | None] | None = None
+        self._eos_steps: list[int | None] = []
 
     @property
     def device(self) -> str:
@@ -85,7 +90,8 @@ class DiaEngine(Engine):
         from transformers import (DacModel, DiaFeatureExtractor, DiaForConditionalGeneration,
                                   DiaProcessor, DiaTokenizer)
 
-        from worker.engines.dia_inputs import per_item_sampler, suppress_eos, with_mask_positions
+        from worker.engines.dia_inputs import (force_eos_at, per_item_sampler, suppress_eos,
+                                               with_mask_positions)
 
         model_id = self.settings.dia_model
         self._device = _resolve_device(self.settings.dia_device)
@@ -110,6 +116,8 @@ class DiaEngine(Engine):
             processors = original(*args, **kwargs)
             if self.suppress_eos:  # before Dia's delay-pattern processor, which may still force EOS at max length
                 processors.insert(len(processors) - 1, suppress_eos(self.eos))
+            elif any(step is not None for step in self._eos_steps):
+                processors.insert(len(processors) - 1, force_eos_at(self._eos_steps, self.channels, self.eos))
             # a fresh sampler per generate call: its random streams start at step 0
             processors.append(per_item_sampler(self._generators, self.channels, self._max_steps))
             return processors
@@ -172,7 +180,8 @@ class DiaEngine(Engine):
         codes = self.generate_codes(requests)
         results = self.decode_codes(codes)
         steps = self._last_steps
-        self.last_stats = BatchStats(len(requests), steps, sum(min(r.steps + self.max_delay, steps) for r in results))
+        useful = sum(min(r.steps + 1 + self.max_delay, steps) for r in results)  # frames, EOS, delay tail
+        self.last_stats = BatchStats(len(requests), steps, useful)
         return results
 
     def generate_codes(self, requests: list[RenderRequest]) -> list:
@@ -192,6 +201,7 @@ class DiaEngine(Engine):
         dec_ids, dec_mask = build_decoder_inputs(codes, self.delay_pattern, self.bos, self.pad, self.channels)
         self._generators[:] = [torch.Generator(device=self._device).manual_seed(int(r.seed)) for r in requests]
         self._max_steps = int(p["max_new_tokens"]) + self.max_delay + 2
+        self._eos_steps[:] = [self.eos_at(r) if self.eos_at else None for r in requests]
         kwargs = dict(input_ids=text["input_ids"].to(self._device),
                       attention_mask=text["attention_mask"].to(self._device),
                       decoder_input_ids=dec_ids.to(self._device), decoder_attention_mask=dec_mask.to(self._device),
