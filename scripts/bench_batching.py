@@ -203,6 +203,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--model-dir", default=None)
     parser.add_argument("--out", default=None, help="output stem (default bench/batching-<cpu|gpu>)")
+    parser.add_argument("--stream-items", type=int, default=24, help="requests in the Poisson stream")
+    parser.add_argument("--slots", type=int, default=8, help="continuous slots = static batch size")
+    parser.add_argument("--load", type=float, default=1.5,
+                        help="arrival rate as a multiple of static batching's measured capacity")
     args = parser.parse_args()
     import torch
 
@@ -222,7 +226,6 @@ def main() -> None:
             raw[label(sc, b)].append(sample)
             print(f"rep {rep} {label(sc, b)}: {sample['codec_frames_per_s']} frames/s, "
                   f"useful {sample['useful_step_fraction']:.0%}", file=sys.stderr)
-    set_ending(engine, "natural", args.scale)
     rows = []
     for sc, b in configs:
         seq = raw[label(sc, 1)]
@@ -233,17 +236,52 @@ def main() -> None:
                                                "median": round(statistics.median(speedups), 2),
                                                "max": round(max(speedups), 2)},
                      "samples": raw[label(sc, b)]})
-    write_report(args, engine, texts, rows)
+    stream = run_stream(engine, args, rows)
+    set_ending(engine, "natural", args.scale)
+    write_report(args, engine, texts, rows, stream)
 
 
 SCENARIOS = ("eos_suppressed", "eos_at_length")
+
+
+def run_stream(engine, args, rows) -> dict:
+    """Issue 18: sequential vs static vs continuous on one Poisson stream of real sentences, EOS firing."""
+    from scripts.bench_stream import serve_continuous, serve_sequential, serve_static
+    from scripts.bench_workload import frames_for, poisson_arrivals, workload
+
+    set_ending(engine, "eos_at_length", args.scale)
+    texts = workload(args.stream_items, seed=1)
+    requests = scenario_requests(texts, "eos_at_length", args)
+    tokens = max(len(engine.processor.tokenizer(engine.script(r))["input_ids"]) for r in requests)
+    engine.settings = engine.settings.model_copy(update={
+        "dia_slots": args.slots, "dia_loop_max_len": 1 + args.max_new_tokens, "dia_loop_max_text": tokens})
+    static = next(r for r in rows if r["scenario"] == "eos_at_length" and r["batch"] == args.slots)
+    mean_frames = sum(frames_for(t, args.scale) for t in texts) / len(texts)
+    rate = args.load * static["summary"]["codec_frames_per_s"]["median"] / mean_frames  # requests/s
+    arrivals = poisson_arrivals(len(requests), rate, seed=2)
+    modes = {"sequential": lambda: serve_sequential(engine, requests, arrivals),
+             f"static B={args.slots}": lambda: serve_static(engine, requests, arrivals, args.slots, 0.05),
+             f"continuous {args.slots} slots": lambda: serve_continuous(engine, requests, arrivals)}
+    engine.continuous_codes(requests[:1])  # build the loop outside the timed runs
+    raw: dict[str, list] = {m: [] for m in modes}
+    for rep in range(args.reps):
+        for mode, serve in modes.items():
+            raw[mode].append(serve())
+            print(f"stream rep {rep} {mode}: {raw[mode][-1]}", file=sys.stderr)
+    cont, stat = raw[f"continuous {args.slots} slots"], raw[f"static B={args.slots}"]
+    ratio = [c["audio_s_per_wall_s"] / s["audio_s_per_wall_s"] for c, s in zip(cont, stat)]
+    return {"rate_per_s": round(rate, 3), "load": args.load, "items": len(requests),
+            "arrivals_s": [round(a, 3) for a in arrivals],
+            "modes": {m: {"summary": summarize(v), "samples": v} for m, v in raw.items()},
+            "continuous_over_static": {"min": round(min(ratio), 2), "median": round(statistics.median(ratio), 2),
+                                       "max": round(max(ratio), 2), "samples": [round(x, 3) for x in ratio]}}
 
 
 def label(scenario: str, batch: int) -> str:
     return f"{scenario}/{'sequential' if batch == 1 else f'B={batch}'}"
 
 
-def write_report(args, engine, texts, rows) -> None:
+def write_report(args, engine, texts, rows, stream) -> None:
     import torch
 
     from scripts.bench_workload import frames_for
@@ -260,7 +298,7 @@ def write_report(args, engine, texts, rows) -> None:
             "cpu_count": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 1),
             "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
             "date": time.strftime("%Y-%m-%d %H:%M")}
-    stem.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    stem.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows, "stream": stream}, indent=2))
     med = lambda row, k: row["summary"][k]["median"]  # noqa: E731
     rng = lambda row, k: f"{row['summary'][k]['min']}-{row['summary'][k]['max']}"  # noqa: E731
     lines = [f"# Dia batching benchmark ({kind.upper()})", "", HEADER.format(**meta, lo=min(targets),
@@ -275,8 +313,29 @@ def write_report(args, engine, texts, rows) -> None:
                          f"{r['speedup_vs_sequential']['median']}x | {med(r, 'audio_s_per_wall_s')} | "
                          f"{med(r, 'useful_step_fraction'):.1%} | {med(r, 'peak_memory_mib')} |")
         lines.append("")
+    lines += stream_lines(stream)
     stem.with_suffix(".md").write_text("\n".join(lines))
     print("\n".join(lines))
+
+
+def stream_lines(stream: dict) -> list[str]:
+    c = stream["continuous_over_static"]
+    lines = ["## Continuous vs static vs sequential on a Poisson stream (issue 18)", "",
+             f"{stream['items']} real sentences arriving as a Poisson stream at {stream['rate_per_s']} requests/s "
+             f"({stream['load']}x static batching's capacity measured above), EOS firing at each text's length; "
+             "the same stream for every mode, modes interleaved per repetition. Generation only (the DAC decode "
+             "is the same per-item work in every mode). Latency = finish - arrival; p99 is the nearest rank "
+             "(with this many requests, the slowest). Useful-step fraction: slot-steps carrying a live item.", "",
+             "| mode | audio s / wall s, median (min-max) | p50 latency s | p99 latency s | useful-step fraction |",
+             "|---|---:|---:|---:|---:|"]
+    for mode, data in stream["modes"].items():
+        sm = data["summary"]
+        lines.append(f"| {mode} | {sm['audio_s_per_wall_s']['median']} ({sm['audio_s_per_wall_s']['min']}-"
+                     f"{sm['audio_s_per_wall_s']['max']}) | {sm['p50_latency_s']['median']} | "
+                     f"{sm['p99_latency_s']['median']} | {sm['useful_step_fraction']['median']:.1%} |")
+    lines += ["", f"Continuous over static throughput, per repetition: median {c['median']}x "
+              f"(min {c['min']}x, max {c['max']}x).", ""]
+    return lines
 
 
 HEADER = """Conditions: {model}, {device}, {dtype}, torch {torch}, {threads} threads on a {cpu_count}-core machine \

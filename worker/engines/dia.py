@@ -64,6 +64,7 @@ class DiaEngine(Engine):
         # step at which each request's channel 0 is forced to EOS (dia_inputs.force_eos_at)
         self.eos_at: Callable[[RenderRequest], int | None] | None = None
         self._eos_steps: list[int | None] = []
+        self._loop = None  # the continuous decode loop, built on first use
 
     @property
     def device(self) -> str:
@@ -185,6 +186,68 @@ class DiaEngine(Engine):
         return results
 
     def generate_codes(self, requests: list[RenderRequest]) -> list:
+        """Each item's generated (channels, frames) codes, by the configured batching mode."""
+        if self.settings.dia_batching == "continuous":
+            return self.continuous_codes(requests)
+        return self.static_codes(requests)
+
+    # -- continuous (step-level) batching: worker/engines/dia_continuous.py ---------------------
+    def loop(self):
+        """The engine's continuous decode loop, built once with the configured fixed shapes."""
+        if self._loop is None:
+            from worker.engines.dia_continuous import ContinuousDia
+
+            s = self.settings
+            mode = None
+            if s.dia_compile:  # CUDA graphs through inductor on a GPU; a plain backend elsewhere
+                mode = "reduce-overhead" if self._device == "cuda" else (s.dia_compile_backend or "aot_eager")
+            self._loop = ContinuousDia(self, s.dia_slots, s.dia_loop_max_len, s.dia_loop_max_text, mode)
+        return self._loop
+
+    def continuous_job(self, request: RenderRequest, done):
+        """The loop's form of ``request`` (``done`` receives its token sequence), or None when it
+        does not fit the loop's fixed shapes."""
+        import torch
+
+        from worker.engines.dia_continuous import Job
+        from worker.engines.dia_inputs import build_decoder_inputs
+
+        p = {**self.spec.defaults, **request.params}
+        ids = self.processor.tokenizer([self.script(request)], add_special_tokens=False,
+                                       return_tensors="pt")["input_ids"][0]
+        voice = None if request.voice is None else torch.as_tensor(request.voice.data, dtype=torch.long)
+        prefix, mask = build_decoder_inputs([voice], self.delay_pattern, self.bos, self.pad, self.channels)
+        prompt_len = int(mask.sum()) - self.max_delay
+        loop = self.loop()
+        if ids.numel() > loop.cache.max_text or prompt_len + int(p["max_new_tokens"]) > loop.cache.max_len:
+            return None
+        return Job(ids, prefix[0], prompt_len, p, int(request.seed), done=done, suppress_eos=self.suppress_eos,
+                   eos_at=self.eos_at(request) if self.eos_at else None)
+
+    def continuous_codes(self, requests: list[RenderRequest]) -> list:
+        """Run ``requests`` through the loop (a slot that frees takes the next one at once); items
+        that do not fit its shapes render through ``static_codes`` one by one."""
+        from worker.engines.dia_inputs import generated_codes
+
+        if not self.loaded:
+            raise RuntimeError("engine not loaded")
+        loop = self.loop()
+        out: list = [None] * len(requests)
+        sequences: dict[int, object] = {}
+        for i, r in enumerate(requests):
+            job = self.continuous_job(r, lambda job, seq, i=i: sequences.__setitem__(i, (job, seq)))
+            if job is None:
+                out[i] = self.static_codes([r])[0]
+            else:
+                loop.submit(job)
+        before = loop.steps_run
+        loop.run_until_idle()
+        for i, (job, seq) in sequences.items():
+            out[i] = generated_codes(seq, job.prompt_len, self.delay_pattern, self.pad, self.codebook_size)[0]
+        self._last_steps = loop.steps_run - before
+        return out
+
+    def static_codes(self, requests: list[RenderRequest]) -> list:
         """One batched ``generate``; returns each item's generated (channels, frames) codes."""
         import torch
 
