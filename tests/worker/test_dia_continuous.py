@@ -90,3 +90,36 @@ def test_a_request_too_big_for_the_loop_renders_statically(looped):
     request = RenderRequest("big", long_text, {"max_new_tokens": 24}, seed=3)
     assert looped.continuous_job(request, None) is None
     assert torch.equal(looped.continuous_codes([request])[0], looped.static_codes([request])[0])
+
+
+def test_two_batches_in_flight_share_the_loop(looped):
+    """The worker's two in-flight batches (``max_in_flight``) call the engine from two threads: each
+    item comes back exactly as it renders alone, and the shared loop runs no more steps than the
+    two batches one after the other."""
+    import threading
+
+    lengths = {"a1": 4, "a2": 24, "b1": 4, "b2": 4}
+    looped.eos_at = lambda r: lengths[r.key]
+    batches = [[RenderRequest(k, f"Words of {k}.", {"max_new_tokens": 60}, seed=i)
+                for i, k in enumerate(keys, start=10 * n)] for n, keys in enumerate((("a1", "a2"), ("b1", "b2")))]
+    loop = looped.loop()
+    try:
+        alone = [[looped.continuous_codes([r])[0] for r in batch] for batch in batches]
+        before = loop.steps_run
+        for batch in batches:
+            looped.continuous_codes(batch)
+        one_after_the_other = loop.steps_run - before
+        before, results = loop.steps_run, {}
+        threads = [threading.Thread(target=lambda n=n, b=b: results.__setitem__(n, looped.continuous_codes(b)))
+                   for n, b in enumerate(batches)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(600)
+        together = loop.steps_run - before
+    finally:
+        looped.eos_at = None
+    assert sorted(results) == [0, 1]
+    for n, batch in enumerate(batches):
+        assert all(torch.equal(a, b) for a, b in zip(alone[n], results[n]))
+    assert looped.max_in_flight == 2 and together <= one_after_the_other

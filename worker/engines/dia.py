@@ -65,6 +65,9 @@ class DiaEngine(Engine):
         self.eos_at: Callable[[RenderRequest], int | None] | None = None
         self._eos_steps: list[int | None] = []
         self._loop = None  # the continuous decode loop, built on first use
+        # continuous mode: several batches may share the loop; whichever caller still waits steps it
+        self._step_lock = threading.Lock()
+        self._static_lock = threading.Lock()  # the generate path's per-call sampler state is shared
 
     @property
     def device(self) -> str:
@@ -224,24 +227,37 @@ class DiaEngine(Engine):
         return Job(ids, prefix[0], prompt_len, p, int(request.seed), done=done, suppress_eos=self.suppress_eos,
                    eos_at=self.eos_at(request) if self.eos_at else None)
 
+    @property
+    def max_in_flight(self) -> int:
+        # 2 batches at once: the next batch's requests wait in the loop and take slots as they free
+        return 2 if self.settings.dia_batching == "continuous" else 1
+
     def continuous_codes(self, requests: list[RenderRequest]) -> list:
-        """Run ``requests`` through the loop (a slot that frees takes the next one at once); items
-        that do not fit its shapes render through ``static_codes`` one by one."""
+        """Run ``requests`` through the loop (a slot that frees takes the next waiting request at
+        once, whichever batch it came with); items that do not fit its shapes render through
+        ``static_codes`` one by one.  Thread-safe: concurrent callers share the loop, and the
+        steps are run by whichever caller still has items in it."""
         from worker.engines.dia_inputs import generated_codes
 
         if not self.loaded:
             raise RuntimeError("engine not loaded")
         loop = self.loop()
         out: list = [None] * len(requests)
-        sequences: dict[int, object] = {}
+        sequences: dict[int, tuple] = {}
+        jobs = []
         for i, r in enumerate(requests):
             job = self.continuous_job(r, lambda job, seq, i=i: sequences.__setitem__(i, (job, seq)))
             if job is None:
                 out[i] = self.static_codes([r])[0]
             else:
-                loop.submit(job)
+                jobs.append(job)
         before = loop.steps_run
-        loop.run_until_idle()
+        for job in jobs:
+            loop.submit(job)
+        while len(sequences) < len(jobs):
+            with self._step_lock:
+                if len(sequences) < len(jobs):
+                    loop.step()
         for i, (job, seq) in sequences.items():
             out[i] = generated_codes(seq, job.prompt_len, self.delay_pattern, self.pad, self.codebook_size)[0]
         self._last_steps = loop.steps_run - before
@@ -249,6 +265,10 @@ class DiaEngine(Engine):
 
     def static_codes(self, requests: list[RenderRequest]) -> list:
         """One batched ``generate``; returns each item's generated (channels, frames) codes."""
+        with self._static_lock:
+            return self._static_codes(requests)
+
+    def _static_codes(self, requests: list[RenderRequest]) -> list:
         import torch
 
         from worker.engines.dia_inputs import build_decoder_inputs, generated_codes
