@@ -116,7 +116,7 @@ def test_suspects_render_alone(runtime_for):
 
 def test_two_suspects_never_share_a_batch(runtime_for):
     """Through the real batcher: all six are waiting before it starts, so only grouping decides."""
-    rt, db, engine = runtime_for(None)
+    rt, _, engine = runtime_for(None)
     batcher = MicroBatcher(rt._run_batch, max_batch_size=8, max_wait_ms=0, group_key=rt._group_key,
                            is_error=lambda r: r.error)
     suspects = (1, 4)  # second attempts: each crashed a worker once

@@ -27,7 +27,6 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 from transformers.generation.logits_process import (DiaClassifierFreeGuidanceLogitsProcessor,
