@@ -155,6 +155,7 @@ def test_voice_support_matches_the_capability(engine):
     assert out.ok
 
 
+@pytest.mark.timeout(900)  # 4 solo renders and 5 batches of 4 on 2 shared CPU cores
 def test_each_request_renders_the_same_alone_and_at_every_batch_position(engine):
     requests = _tenant_requests(engine)
     endings = _endings(engine)
