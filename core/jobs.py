@@ -47,6 +47,11 @@ def _parse(req: JobCreate, settings: Settings, document: bytes | None) -> Intake
     if req.document_base64 is not None:
         if document is not None:
             raise InvalidInput("send the EPUB either as a file or as document_base64, not both")
+        # 4 base64 characters per 3 bytes: refuse by length before decoding megabytes for nothing
+        encoded_limit = 4 * -(-settings.max_document_bytes // 3)
+        if len(req.document_base64) > encoded_limit + 4:
+            raise TooLarge(f"the document is about {len(req.document_base64) * 3 // 4} bytes; the limit is "
+                           f"{settings.max_document_bytes} (VOXFARM_MAX_DOCUMENT_BYTES)", code="document_too_large")
         try:
             document = base64.b64decode(req.document_base64, validate=True)
         except (binascii.Error, ValueError):
@@ -55,13 +60,15 @@ def _parse(req: JobCreate, settings: Settings, document: bytes | None) -> Intake
         raise InvalidInput("give either text or a document, not both", code="ambiguous_input")
     if document is not None:
         if len(document) > settings.max_document_bytes:
-            raise TooLarge(f"the document is {len(document)} bytes; the limit is {settings.max_document_bytes}")
+            raise TooLarge(f"the document is {len(document)} bytes; the limit is {settings.max_document_bytes} "
+                           "(VOXFARM_MAX_DOCUMENT_BYTES)", code="document_too_large")
         doc = parse_epub(document)
     else:
         if req.text is None or not req.text.strip():
             raise InvalidInput("text must not be empty", code="empty_text")
         if len(req.text) > settings.max_text_chars:
-            raise TooLarge(f"text is {len(req.text)} characters; the limit is {settings.max_text_chars}",
+            raise TooLarge(f"text is {len(req.text)} characters; the limit is {settings.max_text_chars} "
+                           "(VOXFARM_MAX_TEXT_CHARS)",
                            code="text_too_long")
         doc = parse_markdown(req.text, req.title) if req.text_format == "markdown" else from_plain(req.text, req.title)
     if doc.chars > settings.max_text_chars:

@@ -49,10 +49,15 @@ class WebhookSpec(BaseModel):
 
 
 class JobCreate(BaseModel):
-    model_config = _STRICT
-    text: str | None = Field(None, description="Plain text or Markdown ('#' headings start chapters)")
+    # no blanket string cap here: text and documents are limited by the documented settings
+    # (max_text_chars, max_document_bytes, max_request_bytes) and answered with 413 in core/jobs.py
+    model_config = ConfigDict(extra="forbid")
+    text: str | None = Field(None, description="Plain text or Markdown ('#' headings start chapters); "
+                                               "at most VOXFARM_MAX_TEXT_CHARS characters (413 beyond)")
     text_format: Literal["plain", "markdown"] = "plain"
-    document_base64: str | None = Field(None, description="An EPUB file, base64-encoded")
+    document_base64: str | None = Field(None, description="An EPUB file, base64-encoded (at most "
+                                                          "VOXFARM_MAX_DOCUMENT_BYTES decoded; larger books: "
+                                                          "POST /v1/jobs/upload)")
     engine: str | None = Field(None, max_length=32)
     voice_id: str | None = Field(None, max_length=40)
     params: SamplingParams = Field(default_factory=SamplingParams)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from flask import Response, g, redirect, stream_with_context
-from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, Field
+from flask_openapi3 import APIBlueprint, FileStorage, Tag
+from pydantic import BaseModel, ConfigDict, Field
 
 from api import idempotency as idem
 from api.app import services
+from api.requests import read_upload
 from core import jobs as core_jobs
 from core.audio import CONTENT_TYPES
 from core.errors import Conflict, NotFound
@@ -37,6 +38,33 @@ def create_job(body: JobCreate):
         return job_resource(job, svc.store, svc.settings)
 
     return idem.create("POST /v1/jobs", 202, build)
+
+
+class JobUpload(BaseModel):
+    """multipart/form-data: the EPUB as a file part, the rest of the job as a JSON part."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    document: FileStorage = Field(description="The EPUB file (at most VOXFARM_MAX_DOCUMENT_BYTES; 413 beyond)")
+    job: JobCreate | None = Field(None, description="JSON: the job's other fields (engine, output, ...)")
+
+
+@bp.post("/jobs/upload", responses={202: JobOut, 400: ErrorResponse, 409: ErrorResponse, 413: ErrorResponse,
+                                    415: ErrorResponse})
+def upload_job(form: JobUpload):
+    """Submit an EPUB as a file upload (no base64 inflation); answers 202 with the queued job."""
+    svc = services()
+    req = form.job or JobCreate()
+
+    def read() -> bytes:
+        return read_upload(form.document.stream, svc.settings.max_document_bytes, "document",
+                           "VOXFARM_MAX_DOCUMENT_BYTES")
+
+    def build(session, document):
+        job = core_jobs.submit_job(session, svc.settings, svc.store, g.tenant.id, req, document=document)
+        session.flush()
+        return job_resource(job, svc.store, svc.settings)
+
+    return idem.create("POST /v1/jobs/upload", 202, build, prepare=read)
 
 
 @bp.get("/jobs", responses={200: JobList})
