@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import click
 from sqlalchemy import select
 
@@ -11,6 +9,7 @@ from core.clock import iso, utcnow
 from core.db import Database
 from core.errors import VoxfarmError
 from core.settings import load_settings
+from core.workers import is_live
 
 
 @click.group()
@@ -65,12 +64,12 @@ def workers(show_all: bool) -> None:
     from core.models import WorkerRow
 
     settings = load_settings()
-    fresh = utcnow() - timedelta(seconds=max(30.0, 3 * settings.heartbeat_s))
+    now = utcnow()
     with Database(settings).session() as s:
         rows = s.scalars(select(WorkerRow).order_by(WorkerRow.started_at.desc())).all()
     shown = 0
     for w in rows:
-        alive = w.stopped_at is None and w.heartbeat_at > fresh
+        alive = is_live(w, settings, now)
         if not (alive or show_all):
             continue
         shown += 1

@@ -42,9 +42,15 @@ class Client:
         from tqdm import tqdm
 
         bar = None
+        told = None
         try:
             while True:
                 job = self.call("GET", f"/v1/jobs/{job_id}")
+                if job.get("waiting_for") != told:  # say once why it waits, and again if that changes
+                    told = job.get("waiting_for")
+                    if told:
+                        click.echo(f"job {job_id} is waiting for a {told.replace('_', ' ')}: "
+                                   f"{job.get('waiting_message')}", err=True)
                 prog = job["progress"]
                 if progress and bar is None and prog["total"]:
                     bar = tqdm(total=prog["total"], unit="chunk", desc=job_id[-8:], file=sys.stderr)
@@ -141,6 +147,8 @@ def status(job_id, url, key, wait):
     client = Client(url, key)
     job = client.wait(job_id) if wait else client.call("GET", f"/v1/jobs/{job_id}")
     click.echo(json.dumps(job, indent=2))
+    if job.get("waiting_for"):
+        click.echo(f"waiting for a {job['waiting_for'].replace('_', ' ')}: {job.get('waiting_message')}", err=True)
 
 
 @click.command()

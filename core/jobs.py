@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import json
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from core import events, outbox
 from core.clock import utcnow
 from core.db import undo_on_rollback
+from core.engine_languages import LANGUAGES
 from core.engines import ENGINES, queue_for, served_engines
 from core.errors import Conflict, InvalidInput, NotFound, TooLarge
 from core.ids import looks_like_id, new_id
@@ -79,6 +81,17 @@ def _parse(req: JobCreate, settings: Settings, document: bytes | None) -> Intake
     return Intake(req, doc, document)
 
 
+def _check_language(engine: str, language: str | None) -> None:
+    """A language the engine does not know is refused now: accepted, it would fail every chunk."""
+    known = LANGUAGES.get(engine)
+    if language is None or known is None or language.lower() in known:
+        return
+    close = difflib.get_close_matches(language.lower(), sorted(known), n=4, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise InvalidInput(f"engine {engine!r} has no language {language!r}{hint} (GET /v1/engines lists all "
+                       f"{len(known)})", code="unknown_language")
+
+
 def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_id: str,
                req: JobCreate, document: bytes | None = None) -> Job:
     engine = req.engine or settings.default_engine
@@ -94,6 +107,9 @@ def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_
     if unsupported:
         raise InvalidInput(f"engine {engine!r} does not use {', '.join(unsupported)}; "
                            f"it accepts {', '.join(spec.params)}", code="unsupported_param")
+    _check_language(engine, given.get("language"))
+    if "language" in given:
+        given["language"] = given["language"].lower()
     voice = None
     if req.voice_id is not None:
         if not spec.clones_voices:

@@ -31,8 +31,9 @@ class SamplingParams(BaseModel):
     max_new_tokens: int | None = Field(None, ge=1, le=3072)
     speed: int | None = Field(None, ge=80, le=450, description="espeak: words per minute")
     pitch: int | None = Field(None, ge=0, le=99, description="espeak: base pitch")
-    language: str | None = Field(None, pattern=r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$", max_length=20,
-                                 description="espeak: voice/language name, e.g. en-us")
+    language: str | None = Field(None, pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$", max_length=32,
+                                 description="espeak: voice/language name, e.g. en-us (the names "
+                                             "GET /v1/engines lists; others are refused at submit)")
 
 
 class OutputSpec(BaseModel):
@@ -124,6 +125,10 @@ class JobOut(BaseModel):
     error: ErrorBody | None
     render: RenderInfo
     webhook: dict[str, Any] | None
+    waiting_for: Literal["worker", "control_worker"] | None = Field(
+        None, description="Why an unfinished job cannot progress now: no live worker for its engine, or no "
+                          "control worker to finalize it (null when nothing is missing)")
+    waiting_message: str | None = None
 
 
 class JobList(BaseModel):
@@ -234,6 +239,8 @@ class EngineOut(BaseModel):
     clones_voices: bool
     dialogue_tags: bool
     params: list[str]
+    live_workers: int = Field(0, description="Workers serving this engine with a recent heartbeat")
+    languages: list[str] | None = Field(None, description="Values the `language` param accepts (null: any)")
 
 
 class EngineList(BaseModel):
@@ -243,6 +250,8 @@ class EngineList(BaseModel):
 class Health(BaseModel):
     status: str
     checks: dict[str, str] = Field(default_factory=dict)
+    workers: dict[str, int] | None = Field(
+        None, description="readyz: live workers per served engine, and `control` (finalize, webhooks)")
 
 
 class ListQuery(BaseModel):

@@ -15,6 +15,7 @@ from core.errors import Conflict, NotFound
 from core.schemas import (ChunkListQuery, ChunkPlanOut, ErrorResponse, JobCreate, JobList, JobListQuery,
                           JobOut, JobPath)
 from core.serialize import chunk_resource, job_resource
+from core.workers import LiveWorkers
 
 bp = APIBlueprint("jobs", __name__, url_prefix="/v1", abp_tags=[Tag(name="jobs")],
                   abp_security=[{"bearer": []}],
@@ -35,7 +36,7 @@ def create_job(body: JobCreate):
     def build(session, _):
         job = core_jobs.submit_job(session, svc.settings, svc.store, g.tenant.id, body)
         session.flush()
-        return job_resource(job, svc.store, svc.settings)
+        return job_resource(job, svc.store, svc.settings, LiveWorkers.load(session, svc.settings))
 
     return idem.create("POST /v1/jobs", 202, build)
 
@@ -62,7 +63,7 @@ def upload_job(form: JobUpload):
     def build(session, document):
         job = core_jobs.submit_job(session, svc.settings, svc.store, g.tenant.id, req, document=document)
         session.flush()
-        return job_resource(job, svc.store, svc.settings)
+        return job_resource(job, svc.store, svc.settings, LiveWorkers.load(session, svc.settings))
 
     return idem.create("POST /v1/jobs/upload", 202, build, prepare=read)
 
@@ -74,14 +75,16 @@ def list_jobs(query: JobListQuery):
     with svc.db.session() as s:
         rows, cursor = core_jobs.list_jobs(s, g.tenant.id, status=query.status, limit=query.limit,
                                            cursor=query.cursor)
-        return {"data": [job_resource(j, svc.store, svc.settings) for j in rows], "next_cursor": cursor}
+        live = LiveWorkers.load(s, svc.settings)
+        return {"data": [job_resource(j, svc.store, svc.settings, live) for j in rows], "next_cursor": cursor}
 
 
 @bp.get("/jobs/<job_id>", responses={200: JobOut})
 def get_job(path: JobPath):
     svc = services()
     with svc.db.session() as s:
-        return job_resource(core_jobs.get_job(s, g.tenant.id, path.job_id), svc.store, svc.settings)
+        job = core_jobs.get_job(s, g.tenant.id, path.job_id)
+        return job_resource(job, svc.store, svc.settings, LiveWorkers.load(s, svc.settings))
 
 
 @bp.post("/jobs/<job_id>/cancel", responses={200: JobOut, 409: ErrorResponse})
