@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     worker_name: str | None = None  # stable name so a restarted worker reclaims its own leases
     heartbeat_s: float = 5.0
 
+    # -- deployment (issue 12) -----------------------------------------------------------------
+    # where clients reach S3/MinIO when the farm's own endpoint (AWS_ENDPOINT_URL) is internal,
+    # e.g. http://minio:9000 inside Compose: presigned result URLs are signed for this one
+    s3_public_endpoint: str | None = None
+
     @field_validator("engines", "outbound_allowlist", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
