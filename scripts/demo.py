@@ -51,7 +51,9 @@ def main() -> int:
         deadline = time.monotonic() + 90
         while True:
             try:
-                if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
+                ready = requests.get(f"{url}/readyz", timeout=2)
+                # "ready", not "degraded": the embedded worker's heartbeat is in, so it is consuming
+                if ready.status_code == 200 and ready.json().get("status") == "ready":
                     break
             except requests.RequestException:
                 pass
