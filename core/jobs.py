@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import events, outbox
+from core.catalog import check_voice
 from core.clock import utcnow
 from core.db import undo_on_rollback
 from core.engines import ENGINES, queue_for, served_engines
@@ -25,6 +26,7 @@ from core.lifecycle import ChunkStatus, JobStatus, set_job_chunks_status, set_jo
 from core.models import Chunk, Job, Voice
 from core.netguard import Guard
 from core.pagination import decode_cursor, encode_cursor, newest_first
+from core.params import validate_params
 from core.planning import DEFAULT_SEED, plan_document
 from core.schemas import JobCreate
 from core.settings import Settings
@@ -82,11 +84,14 @@ def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_
     if engine not in served_engines(settings):
         raise InvalidInput(f"engine {engine!r} is not served by this farm "
                            f"(serving: {', '.join(served_engines(settings))})", code="engine_not_served")
-    given = req.params.model_dump(exclude_none=True)
-    unsupported = sorted(set(given) - set(spec.params))
-    if unsupported:
-        raise InvalidInput(f"engine {engine!r} does not use {', '.join(unsupported)}; "
-                           f"it accepts {', '.join(spec.params)}", code="unsupported_param")
+    given = dict(req.params)
+    if req.voice is not None:
+        if given.get("voice", req.voice) != req.voice:
+            raise InvalidInput("voice and params.voice disagree; give one", code="ambiguous_input")
+        given["voice"] = req.voice
+    given = validate_params(engine, spec.param_specs, given, spec.defaults)
+    if spec.voices == "catalog":
+        check_voice(engine, given.get("voice", spec.defaults.get("voice", "")), settings)
     voice = None
     if req.voice_id is not None:
         if not spec.clones_voices:

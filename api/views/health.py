@@ -6,7 +6,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from sqlalchemy import text
 
 from api.app import services
-from core.engines import ENGINES, served_engines
+from core.engines import ENGINES, describe_engine, served_engines
 from core.schemas import EngineList, ErrorResponse, Health
 
 bp = APIBlueprint("health", __name__, abp_tags=[Tag(name="health")])
@@ -41,8 +41,6 @@ def _db(svc) -> None:
 
 @bp.get("/v1/engines", responses={200: EngineList, 401: ErrorResponse}, security=[{"bearer": []}])
 def list_engines():
-    """Engines this farm serves and what each can do."""
+    """Engines this farm serves: params with ranges and defaults, pre-made voices, capabilities."""
     settings = services().settings
-    return {"data": [{"name": n, "sample_rate": ENGINES[n].sample_rate, "clones_voices": ENGINES[n].clones_voices,
-                      "dialogue_tags": ENGINES[n].dialogue_tags, "params": list(ENGINES[n].params)}
-                     for n in served_engines(settings)]}
+    return {"data": [describe_engine(ENGINES[n], settings) for n in served_engines(settings)]}
