@@ -54,6 +54,15 @@ def _init() -> tuple[ctypes.CDLL, int]:
     return _LIB, _RATE
 
 
+# Public handles for other users of the same library (IPA phonemes for piper and kokoro).
+LOCK = _LOCK
+
+
+def library() -> ctypes.CDLL:
+    """The initialised library; call with ``LOCK`` held."""
+    return _init()[0]
+
+
 class EspeakEngine(Engine):
     spec = ENGINES["espeak"]
 

@@ -48,7 +48,7 @@ def providers(device: str = "auto") -> list[str]:
     return [CUDA, CPU] if CUDA in available else [CPU]
 
 
-def create_session(path: str | Path, *, device: str = "auto", intra_op_threads: int = 0,
+def create_session(model: str | Path | bytes, *, device: str = "auto", intra_op_threads: int = 0,
                    inter_op_threads: int = 0) -> ort.InferenceSession:
     """An InferenceSession with full graph optimisation.  Thread counts of 0 let onnxruntime
     choose (one per physical core); workers sharing a box with others should set them."""
@@ -56,7 +56,8 @@ def create_session(path: str | Path, *, device: str = "auto", intra_op_threads: 
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.intra_op_num_threads = max(0, int(intra_op_threads))
     opts.inter_op_num_threads = max(0, int(inter_op_threads))
-    return ort.InferenceSession(str(path), sess_options=opts, providers=providers(device))
+    source = model if isinstance(model, bytes) else str(model)  # bytes: a graph rewritten in memory
+    return ort.InferenceSession(source, sess_options=opts, providers=providers(device))
 
 
 def session_device(session: ort.InferenceSession) -> str:
