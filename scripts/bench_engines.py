@@ -123,11 +123,12 @@ def bench(reps: int, threads: int) -> dict:
             engine.load()
             reqs = requests_for(engine)
             run_batches(engine, reqs[:2], None)  # warm-up: first-run allocations and caches
-            modes = [("sequential", lambda e=engine: run_batches(e, reqs, None))]
-            modes += [(f"batch {b}", lambda e=engine, b=b: run_batches(e, reqs, b)) for b in SIZES]
+            modes = [("sequential", lambda e=engine, q=reqs: run_batches(e, q, None))]
+            modes += [(f"batch {b}", lambda e=engine, b=b, q=reqs: run_batches(e, q, b)) for b in SIZES]
             solo = run_batches(engine, reqs, None)
             if label == "piper":
-                modes += [(f"padded {b}", lambda e=engine, b=b: piper_padded(e, reqs, b, solo)) for b in SIZES[1:]]
+                modes += [(f"padded {b}", lambda e=engine, b=b, q=reqs, t=solo: piper_padded(e, q, b, t))
+                          for b in SIZES[1:]]
             # round robin over the modes, so a change in the machine's load hits every mode alike
             runs: dict[str, list[tuple[float, float]]] = {mode: [] for mode, _ in modes}
             for _ in range(reps):
@@ -138,7 +139,8 @@ def bench(reps: int, threads: int) -> dict:
                 rates = [audio / wall for wall, audio in samples]
                 rows.append({"engine": label, "mode": mode, "device": engine.device, "items": len(reqs),
                              "audio_s": round(samples[0][1], 3), "wall_s": [round(w, 4) for w, _ in samples],
-                             "audio_s_per_wall_s": {"min": round(min(rates), 2), "median": round(statistics.median(rates), 2),
+                             "audio_s_per_wall_s": {"min": round(min(rates), 2),
+                                                    "median": round(statistics.median(rates), 2),
                                                     "max": round(max(rates), 2)}})
                 print(f"{label:>14} {mode:>10}: {rows[-1]['audio_s_per_wall_s']}", flush=True)
     for row in rows:

@@ -99,8 +99,7 @@ def make_tiny_kokoro(dest: str | Path, layout: str = "sherpa", seed: int = 0) ->
             prop.key, prop.value = key, value
         onnx.save(model, str(dest / "model.onnx"))
         with open(dest / "voices.bin", "wb") as f:
-            for v in VOICES:
-                f.write(styles[v].tobytes())
+            f.writelines(styles[v].tobytes() for v in VOICES)
         # sherpa's tokens.txt: "<symbol> <id>", and a bare "<id>" line for the space
         lines = [f"{s} {i}" if s != " " else f"{i}" for s, i in table.items()]
         (dest / "tokens.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -7,8 +7,16 @@ import json
 import onnx
 import pytest
 
-from core.catalog import (BUNDLED_PIPER, check_voice, engine_voices, kokoro_files, kokoro_voice_names,
-                          onnx_metadata, parse_blend, piper_voices)
+from core.catalog import (
+    BUNDLED_PIPER,
+    check_voice,
+    engine_voices,
+    kokoro_files,
+    kokoro_voice_names,
+    onnx_metadata,
+    parse_blend,
+    piper_voices,
+)
 from core.errors import InvalidInput
 from core.settings import Settings
 from scripts.make_tiny_kokoro import VOICES, make_tiny_kokoro

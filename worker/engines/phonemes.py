@@ -17,7 +17,7 @@ from worker.engines.espeak import LOCK, library
 _CHARS_UTF8 = 1
 _PHONEMES_IPA = 0x02  # bit 1: IPA as UTF-8 (0 would give espeak's ASCII names)
 # a clause ends at punctuation followed by a space or the end ("3.5" and "e.g" stay whole)
-_CLAUSE = re.compile(r"(.*?)([.,;:!?\u2026]+)(?=\s|$)|(.+?)$", re.S)
+_CLAUSE = re.compile(r"(.*?)([.,;:!?\u2026]+)(?=\s|$)|(.+?)$", re.DOTALL)
 
 
 def _clause(lib: ctypes.CDLL, text: str) -> str:

@@ -65,8 +65,8 @@ class PiperEngine(Engine):
                                    "VOXFARM_PIPER_VOICES to a folder of <name>.onnx + <name>.onnx.json")
         for voice in self._catalog.values():
             require_files("piper", [voice.model, voice.config])
-        default = self.spec.defaults["voice"] if self.spec.defaults["voice"] in self._catalog else next(iter(self._catalog))
-        self.voice(default)
+        default = self.spec.defaults["voice"]
+        self.voice(default if default in self._catalog else next(iter(self._catalog)))
         self.loaded = True
 
     def voices(self) -> list[str]:
