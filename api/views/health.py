@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from api.app import services
 from core.engine_languages import LANGUAGES
-from core.engines import ENGINES, served_engines
+from core.engines import ENGINES, describe_engine, served_engines
 from core.schemas import EngineList, ErrorResponse, Health
 from core.workers import LiveWorkers
 
@@ -54,11 +54,10 @@ def _db(svc) -> None:
 
 @bp.get("/v1/engines", responses={200: EngineList, 401: ErrorResponse}, security=[{"bearer": []}])
 def list_engines():
-    """Engines this farm serves, what each can do, and how many live workers serve it now."""
+    """Engines this farm serves: params with ranges and defaults, pre-made voices, capabilities,
+    and how many live workers serve each now."""
     svc = services()
     live = _live(svc)
-    return {"data": [{"name": n, "sample_rate": ENGINES[n].sample_rate, "clones_voices": ENGINES[n].clones_voices,
-                      "dialogue_tags": ENGINES[n].dialogue_tags, "params": list(ENGINES[n].params),
-                      "live_workers": live.engines[n],
+    return {"data": [{**describe_engine(ENGINES[n], svc.settings), "live_workers": live.engines[n],
                       "languages": sorted(LANGUAGES[n]) if n in LANGUAGES else None}
                      for n in served_engines(svc.settings)]}

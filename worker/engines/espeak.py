@@ -92,6 +92,13 @@ def _speaks(lib: ctypes.CDLL) -> bool:
     samples = sum(part.size for part in _BUF)
     _BUF.clear()
     return samples >= _RATE // 10
+# Public handles for other users of the same library (IPA phonemes for piper and kokoro).
+LOCK = _LOCK
+
+
+def library() -> ctypes.CDLL:
+    """The initialised library; call with ``LOCK`` held."""
+    return _init()[0]
 
 
 class EspeakEngine(Engine):
