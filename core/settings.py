@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     worker_name: str | None = None  # stable name so a restarted worker reclaims its own leases
     heartbeat_s: float = 5.0
 
+    # -- operations: metrics and usage ----------------------------------------------------------
+    # a worker's own Prometheus endpoint (0 = off: several embedded workers share one host)
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    usage_max_jobs: int = 1000  # per-job rows one GET /v1/usage answers at most
+
     @field_validator("engines", "outbound_allowlist", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
