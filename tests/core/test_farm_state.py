@@ -29,6 +29,8 @@ def test_counts_pending_and_running_of_live_jobs_only(db):
     seconds = _expected(db, live_chunks)
     with db.session() as s:
         cancel_job(s, _tenant(s, dead), dead)
+        # a canceled job's chunk still on the engine (dropped at the batch boundary) is owed nothing
+        s.execute(update(Chunk).where(Chunk.id == dead_chunks[0]).values(status=ChunkStatus.running))
         s.execute(update(Chunk).where(Chunk.id == live_chunks[0]).values(status=ChunkStatus.running))
         s.execute(update(Chunk).where(Chunk.id == live_chunks[1]).values(status=ChunkStatus.done))
     with db.session() as s:
