@@ -29,6 +29,7 @@ class EngineSpec:
     params: tuple[str, ...]  # sampling params this engine honours
     deterministic: bool  # same request + seed -> bit-identical audio, whatever the batch
     defaults: dict[str, Any] = field(default_factory=dict)
+    for_tests: bool = False  # benchmarks and tests only: never listed unless a farm names it
 
     def model_id(self, settings: Settings) -> str:
         if self.name == "dia":
@@ -78,6 +79,22 @@ ENGINES: dict[str, EngineSpec] = {
         deterministic=True,  # per-item generators and mask-derived positions (worker/engines/dia.py)
         defaults={"temperature": 1.2, "top_p": 0.95, "top_k": 45, "cfg_scale": 3.0,
                   "max_new_tokens": 3072},
+    ),
+    # Scale-out benchmarks (scripts/bench_scale.py) and tests: sleeps a modelled batch cost
+    "sim": EngineSpec(
+        name="sim",
+        target="worker.engines.sim:SimEngine",
+        sample_rate=16_000,
+        clones_voices=False,
+        dialogue_tags=False,
+        max_batch_size=64,
+        default_batch=BatchSettings(max_batch_size=16, max_wait_ms=50),
+        chunk_target_s=10.0,
+        chunk_max_chars=1000,
+        chars_per_second=15.0,
+        params=("seed",),
+        deterministic=True,
+        for_tests=True,
     ),
 }
 
