@@ -11,7 +11,8 @@ _loaded = {}
 
 @pytest.fixture(scope="session")
 def engine_settings(tiny_dia, tmp_path_factory):
-    return Settings(data_dir=tmp_path_factory.mktemp("var"), dia_model=str(tiny_dia), engines=list(ENGINES))
+    return Settings(data_dir=tmp_path_factory.mktemp("var"), dia_model=str(tiny_dia), engines=list(ENGINES),
+                    sim_batch_cost_s=(0.01, 0.001))
 
 
 @pytest.fixture(params=sorted(ENGINES))

@@ -5,7 +5,8 @@ per-call overhead plus per-item work) and *sleeps* that long instead of computin
 "GPU workers" fit on a 2-core machine and a benchmark measures the farm (claims, storage, the
 broker, the database), not the model.  Its audio is a quiet tone whose length follows the text
 (the planner's speaking rate), derived from the seed alone: deterministic, bit-identical alone or
-batched, and cheap to check.
+batched, and cheap to check.  A text containing ``ERROR_MARKER`` gets an item error, as a model
+rejecting one input would (the contract test checks that the error stays with its item).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import numpy as np
 from core.engines import ENGINES
 from core.planning import expected_seconds
 from worker.engines.base import BatchStats, Engine, RenderRequest, RenderResult
+
+ERROR_MARKER = "<sim-error>"
 
 
 class SimEngine(Engine):
@@ -35,6 +38,7 @@ class SimEngine(Engine):
 
     def generate_batch(self, requests: list[RenderRequest]) -> list[RenderResult]:
         time.sleep(self.a + self.b * len(requests))
-        results = [RenderResult(self._audio(r), steps=1) for r in requests]
+        results = [RenderResult(error="the sim model rejects this input") if ERROR_MARKER in r.text
+                   else RenderResult(self._audio(r), steps=1) for r in requests]
         self.last_stats = BatchStats(items=len(requests), steps=1, useful_steps=len(requests))
         return results
