@@ -31,6 +31,17 @@ class FarmState:
     workers: dict[str, int] = field(default_factory=dict)  # engine -> live workers
 
 
+def _live_since(heartbeat_s: float):
+    return utcnow() - timedelta(seconds=heartbeat_s * LIVE_AFTER_MISSED_BEATS)
+
+
+def live_capacity(session: Session, engine: str, heartbeat_s: float) -> int:
+    """Messages the live workers of ``engine`` can hold at once (their threads, summed)."""
+    return int(session.scalar(select(func.coalesce(func.sum(WorkerRow.concurrency), 0))
+                              .where(WorkerRow.engine == engine, WorkerRow.stopped_at.is_(None),
+                                     WorkerRow.heartbeat_at >= _live_since(heartbeat_s))) or 0)
+
+
 def read_state(session: Session, heartbeat_s: float, engines: list[str]) -> FarmState:
     """Jobs by status, not-yet-rendered chunks per engine (count and expected audio-seconds),
     and live workers per engine.  Every served engine appears, with zeros, so a scaler sees 0
@@ -51,7 +62,7 @@ def read_state(session: Session, heartbeat_s: float, engines: list[str]) -> Farm
         .group_by(Job.engine, Chunk.status))
     for engine, status, n, seconds in rows:
         state.queue[(engine, _STATES[status])] = (int(n), float(seconds))
-    since = utcnow() - timedelta(seconds=heartbeat_s * LIVE_AFTER_MISSED_BEATS)
+    since = _live_since(heartbeat_s)
     for engine, n in session.execute(
             select(WorkerRow.engine, func.count()).where(WorkerRow.heartbeat_at >= since,
                                                          WorkerRow.stopped_at.is_(None))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from core import metrics
+from core import dispatch, metrics
 from core.audio import decode_bytes, encode
 from core.db import Database
 from core.engines import ENGINES
@@ -214,6 +214,9 @@ class Runtime:
         try:
             with self.uow() as s:
                 job = complete_chunk(s, work, self.worker_id, result, s_.progress_min_interval_s)
+                # a slot in the broker freed: the least-served tenant's next held chunk takes it
+                dispatch.release(s, dispatch.window(s, s_.dispatch_window, s_.heartbeat_s, work.engine),
+                                 work.engine)
                 if job is not None and job.progress_total > 1:
                     queue_finalize(s, job.id)
         except Exception as exc:  # DB trouble after the audio is stored: retry soon (a cache hit)
