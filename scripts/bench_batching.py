@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from scripts.bench_common import PeakMemory, make_full_random  # noqa: E402
 
+
 def build_engine(args):
     from core.settings import Settings
     from worker.engines.base import create_engine
@@ -162,7 +163,8 @@ def main() -> None:
     rows = []
     for sc, b in configs:
         seq = raw[label(sc, 1)]
-        speedups = [s["codec_frames_per_s"] / q["codec_frames_per_s"] for s, q in zip(raw[label(sc, b)], seq)]
+        pairs = zip(raw[label(sc, b)], seq, strict=True)
+        speedups = [s["codec_frames_per_s"] / q["codec_frames_per_s"] for s, q in pairs]
         rows.append({"scenario": sc, "mode": "sequential" if b == 1 else f"static B={b}", "batch": b,
                      "summary": summarize(raw[label(sc, b)]),
                      "speedup_vs_sequential": {"min": round(min(speedups), 2),
@@ -202,7 +204,7 @@ def run_stream(engine, args, rows) -> dict:
             raw[mode].append(serve())
             print(f"stream rep {rep} {mode}: {raw[mode][-1]}", file=sys.stderr)
     cont, stat = raw[f"continuous {args.slots} slots"], raw[f"static B={args.slots}"]
-    ratio = [c["audio_s_per_wall_s"] / s["audio_s_per_wall_s"] for c, s in zip(cont, stat)]
+    ratio = [c["audio_s_per_wall_s"] / s["audio_s_per_wall_s"] for c, s in zip(cont, stat, strict=False)]
     return {"rate_per_s": round(rate, 3), "load": args.load, "items": len(requests),
             "arrivals_s": [round(a, 3) for a in arrivals],
             "modes": {m: {"summary": summarize(v), "samples": v} for m, v in raw.items()},

@@ -45,8 +45,15 @@ def make_full_random(dest: Path) -> Path:
     """Full-size Dia (DiaConfig() defaults, ~1.6 B parameters) with random weights, plus the real
     DAC-44kHz architecture (random).  Nothing is downloaded."""
     import torch
-    from transformers import (DacConfig, DacModel, DiaConfig, DiaFeatureExtractor,
-                              DiaForConditionalGeneration, DiaProcessor, DiaTokenizer)
+    from transformers import (
+        DacConfig,
+        DacModel,
+        DiaConfig,
+        DiaFeatureExtractor,
+        DiaForConditionalGeneration,
+        DiaProcessor,
+        DiaTokenizer,
+    )
 
     if (dest / "config.json").exists():
         return dest

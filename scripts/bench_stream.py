@@ -18,7 +18,7 @@ import time
 
 def serve_sequential(engine, requests, arrivals) -> dict:
     t0, out = time.perf_counter(), []
-    for r, a in zip(requests, arrivals):
+    for r, a in zip(requests, arrivals, strict=False):
         _sleep_until(t0 + a)
         codes = engine.static_codes([r])[0]
         out.append((a, time.perf_counter() - t0, codes.shape[1]))
@@ -52,7 +52,7 @@ def serve_static(engine, requests, arrivals, batch: int, max_wait_s: float) -> d
         steps = engine._last_steps
         steps_run += steps * len(chosen)
         useful += sum(min(c.shape[1] + 1 + engine.max_delay, steps) for c in codes)
-        out += [(p.arrived, done, c.shape[1]) for p, c in zip(chosen, codes)]
+        out += [(p.arrived, done, c.shape[1]) for p, c in zip(chosen, codes, strict=False)]
     return _result(out, useful / steps_run)
 
 

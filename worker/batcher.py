@@ -212,7 +212,7 @@ class MicroBatcher(Generic[T, R]):
         self.batches.append(len(items))
         if self.on_batch:
             self.on_batch(len(items), time.monotonic() - started)
-        for p, result in zip(items, results):
+        for p, result in zip(items, results, strict=False):
             self._resolve(p, result, len(items))
 
     def _settle_one(self, p: Pending, size: int) -> None:

@@ -66,14 +66,20 @@ def test_32_jobs_from_3_tenants_share_batches(dia_settings, tiny_dia, tmp_path):
     assert sum(size > 1 for size in sizes) >= 24 and max(sizes) <= 8, sizes
     hashes = {j["result"]["sha256"] for j in done}
     assert len(hashes) == 32  # each job got its own audio
-    for (tenant, _), job, audio in zip(jobs, done, downloads):
+    for (tenant, _), job, audio in zip(jobs, done, downloads, strict=False):
         expected = voices[tenant]["sha256"] if tenant < 2 else None
         assert job["voice_sha256"] == expected and job["voice_id"] == (voices[tenant]["id"] if tenant < 2 else None)
         assert hashlib.sha256(audio).hexdigest() == job["result"]["sha256"]
 
 
+# continuous: Dia's step-level loop with 4 slots, so batched requests also wait for freed slots
+MODES = {"static": {}, "continuous": {"dia_batching": "continuous", "dia_slots": 4, "dia_loop_max_len": 640,
+                                      "dia_loop_max_text": 192}}
+
+
 @pytest.mark.timeout(900)  # a worker start plus twelve jobs on 2 shared CPU cores
-def test_a_request_gets_the_same_result_alone_and_batched(dia_settings, tiny_dia, tmp_path):
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_a_request_gets_the_same_result_alone_and_batched(dia_settings, tiny_dia, tmp_path, mode):
     """Issue 11: the solo render of the same request and seed is the reference for its batched one.
 
     Six jobs from three tenants (short and long texts; no voice, a 1.5 s and a 6 s voice prompt)
@@ -101,13 +107,15 @@ def test_a_request_gets_the_same_result_alone_and_batched(dia_settings, tiny_dia
     batched_plan, solo_plan = plan(tenants), plan(twins)
     ids = [client.post("/v1/jobs", json=body).json()["id"] for client, body in batched_plan]
     worker = start_worker(dia_settings, tmp_path, engine="dia", name="dia-inv", concurrency=16, beat=True,
-                          queues="tts.dia,control", **_env(tiny_dia, requeue_after_s=10, reconcile_interval_s=2))
+                          queues="tts.dia,control",
+                          **_env(tiny_dia, requeue_after_s=10, reconcile_interval_s=2, **MODES[mode]))
     try:
-        batched = [client.wait(j, timeout=300) for (client, _), j in zip(batched_plan, ids)]
+        batched = [client.wait(j, timeout=300) for (client, _), j in zip(batched_plan, ids, strict=False)]
         solo = []
         for client, body in solo_plan:  # one at a time: nothing else is queued, so each renders alone
             solo.append(client.wait(client.post("/v1/jobs", json=body).json()["id"], timeout=300))
-        audio = [client.get(f"/v1/jobs/{j['id']}/audio").content for (client, _), j in zip(batched_plan, batched)]
+        audio = [client.get(f"/v1/jobs/{j['id']}/audio").content
+                 for (client, _), j in zip(batched_plan, batched, strict=True)]
     finally:
         worker.stop()
         api.stop()

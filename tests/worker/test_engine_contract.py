@@ -19,8 +19,9 @@ import numpy as np
 import pytest
 
 from core.engines import ENGINES
-from helpers import tone
 from worker.engines.base import Engine, RenderRequest, load_engine_class
+
+from helpers import tone
 
 TEXTS = ["Hello there.", "A somewhat longer sentence for the batch to carry along.", "[S1] Short one."]
 
@@ -96,7 +97,7 @@ def _render_in_order(engine: Engine, requests: list[RenderRequest], order: list[
         groups.setdefault(engine.batch_key(requests[i]), []).append(i)
     out = {}
     for idx in groups.values():
-        for i, result in zip(idx, engine.generate_batch([requests[i] for i in idx])):
+        for i, result in zip(idx, engine.generate_batch([requests[i] for i in idx]), strict=False):
             out[i] = result
     return out
 
@@ -142,7 +143,10 @@ def test_an_item_error_stays_with_its_item(engine):
     else:  # fewer new tokens than Dia's codebook delay: nothing decodable
         bad = RenderRequest("b", "Fine text.", _params(engine, max_new_tokens=4), seed=1)
     groups = {engine.batch_key(good), engine.batch_key(bad)}
-    results = [engine.generate_batch([r])[0] for r in (good, bad)] if len(groups) > 1 else engine.generate_batch([good, bad])
+    if len(groups) > 1:
+        results = [engine.generate_batch([r])[0] for r in (good, bad)]
+    else:
+        results = engine.generate_batch([good, bad])
     assert results[0].ok and not results[1].ok and results[1].error
 
 

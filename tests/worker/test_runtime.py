@@ -16,11 +16,12 @@ from core.models import Chunk, Job
 from core.planning import derive_seed
 from core.settings import Settings
 from core.storage import open_store
-from helpers import ListPublisher, submit_job_direct, tone
 from worker.batcher import MicroBatcher
 from worker.engines.base import Engine, RenderRequest, RenderResult
 from worker.heartbeat import Heartbeat
 from worker.runtime import Runtime, _Item
+
+from helpers import ListPublisher, submit_job_direct, tone
 
 
 class SilentForSeeds(Engine):

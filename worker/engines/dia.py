@@ -91,11 +91,9 @@ class DiaEngine(Engine):
 
     def load(self) -> None:
         import torch
-        from transformers import (DacModel, DiaFeatureExtractor, DiaForConditionalGeneration,
-                                  DiaProcessor, DiaTokenizer)
+        from transformers import DacModel, DiaFeatureExtractor, DiaForConditionalGeneration, DiaProcessor, DiaTokenizer
 
-        from worker.engines.dia_inputs import (force_eos_at, per_item_sampler, suppress_eos,
-                                               with_mask_positions)
+        from worker.engines.dia_inputs import force_eos_at, per_item_sampler, suppress_eos, with_mask_positions
 
         model_id = self.settings.dia_model
         self._device = _resolve_device(self.settings.dia_device)

@@ -29,9 +29,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
-from transformers.generation.logits_process import (DiaClassifierFreeGuidanceLogitsProcessor,
-                                                    DiaEOSChannelFilterLogitsProcessor, TemperatureLogitsWarper,
-                                                    TopKLogitsWarper, TopPLogitsWarper)
+from transformers.generation.logits_process import (
+    DiaClassifierFreeGuidanceLogitsProcessor,
+    DiaEOSChannelFilterLogitsProcessor,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
 
 from worker.engines.dia_decode import DiaSlotCache
 

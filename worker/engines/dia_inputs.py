@@ -24,7 +24,7 @@ def build_decoder_inputs(codes: list[torch.Tensor | None], delay_pattern: list[i
     batch = len(codes)
     prompt = torch.full((batch, longest + 1, channels), bos, dtype=torch.long)
     mask = torch.zeros((batch, longest + 1 + max_delay), dtype=torch.long)
-    for i, (c, n) in enumerate(zip(codes, lengths)):
+    for i, (c, n) in enumerate(zip(codes, lengths, strict=False)):
         pad_len = longest - n
         if n:
             prompt[i, pad_len + 1:] = c.to(torch.long)
