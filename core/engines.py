@@ -29,11 +29,24 @@ class EngineSpec:
     params: tuple[str, ...]  # sampling params this engine honours
     deterministic: bool  # same request + seed -> bit-identical audio, whatever the batch
     defaults: dict[str, Any] = field(default_factory=dict)
+    # inclusive (low, high) per numeric param; a job outside them gets a 422 listing them
+    param_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def model_id(self, settings: Settings) -> str:
         if self.name == "dia":
             return settings.dia_model
+        if self.name == "zipvoice":
+            return settings.zipvoice_model or "zipvoice"
         return self.defaults.get("model", self.name)
+
+    def out_of_range(self, params: dict[str, Any]) -> list[str]:
+        """Descriptions of the given params that fall outside ``param_ranges`` (empty: all fine)."""
+        bad = []
+        for name, (low, high) in self.param_ranges.items():
+            value = params.get(name)
+            if value is not None and not (isinstance(value, int | float) and low <= value <= high):
+                bad.append(f"{name}={value!r} (allowed {low:g}..{high:g})")
+        return bad
 
     def batch(self, settings: Settings) -> BatchSettings:
         return settings.batch_for(self.name, self.default_batch)
@@ -61,6 +74,7 @@ ENGINES: dict[str, EngineSpec] = {
         # even after espeak_ng_SetRandSeed: library state we cannot reset, so no bit-identity
         deterministic=False,
         defaults={"model": "espeak-ng", "speed": 175, "pitch": 50, "language": "en-us"},
+        param_ranges={"speed": (80, 450), "pitch": (0, 99)},
     ),
     "dia": EngineSpec(
         name="dia",
@@ -78,6 +92,30 @@ ENGINES: dict[str, EngineSpec] = {
         deterministic=True,  # per-item generators and mask-derived positions (worker/engines/dia.py)
         defaults={"temperature": 1.2, "top_p": 0.95, "top_k": 45, "cfg_scale": 3.0,
                   "max_new_tokens": 3072},
+    ),
+    "zipvoice": EngineSpec(
+        name="zipvoice",
+        target="worker.engines.zipvoice:ZipVoiceEngine",
+        sample_rate=24_000,
+        clones_voices=True,  # a registered voice's wav + transcript; without one, a built-in prompt
+        dialogue_tags=False,
+        max_batch_size=32,
+        # the num_steps decoder calls are batched across jobs whose frame counts are equal
+        # (lengths are rounded up to a grid, VOXFARM_ZIPVOICE_LENGTH_GRID)
+        default_batch=BatchSettings(max_batch_size=16, max_wait_ms=50),
+        chunk_target_s=12.0,  # upstream keeps prompt + speech under ~25 s per generation
+        chunk_max_chars=400,
+        chars_per_second=14.0,
+        params=("seed", "num_steps", "guidance_scale", "speed", "t_shift", "target_rms", "remove_long_silence"),
+        # equal-length buckets only: no padding reaches the decoder, and the per-item noise comes
+        # from the item's seed.  Solo and batched renders agree to ~2e-6 (float summation order in
+        # batched matmuls; a 16-bit PCM step is 3e-5); tests/worker/test_zipvoice.py checks it
+        deterministic=True,
+        # upstream's defaults for ZipVoice; ZipVoice-Distill is meant for num_steps 4-8, guidance 3
+        defaults={"num_steps": 16, "guidance_scale": 1.0, "speed": 1.0, "t_shift": 0.5, "target_rms": 0.1,
+                  "remove_long_silence": False},
+        param_ranges={"num_steps": (1, 64), "guidance_scale": (0.0, 10.0), "speed": (0.5, 2.0),
+                      "t_shift": (0.05, 1.0), "target_rms": (0.01, 0.5)},
     ),
 }
 

@@ -87,6 +87,10 @@ def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_
     if unsupported:
         raise InvalidInput(f"engine {engine!r} does not use {', '.join(unsupported)}; "
                            f"it accepts {', '.join(spec.params)}", code="unsupported_param")
+    out_of_range = spec.out_of_range(given)
+    if out_of_range:
+        raise InvalidInput(f"engine {engine!r}: {'; '.join(out_of_range)}", code="param_out_of_range",
+                           details={"allowed": {k: list(v) for k, v in spec.param_ranges.items()}})
     voice = None
     if req.voice_id is not None:
         if not spec.clones_voices:

@@ -29,10 +29,16 @@ class SamplingParams(BaseModel):
     cfg_scale: float | None = Field(None, ge=1.0, le=10.0)
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
     max_new_tokens: int | None = Field(None, ge=1, le=3072)
-    speed: int | None = Field(None, ge=80, le=450, description="espeak: words per minute")
+    speed: int | float | None = Field(None, gt=0, le=450,
+                                     description="espeak: words per minute (80-450); zipvoice: rate (0.5-2)")
     pitch: int | None = Field(None, ge=0, le=99, description="espeak: base pitch")
     language: str | None = Field(None, pattern=r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$", max_length=20,
                                  description="espeak: voice/language name, e.g. en-us")
+    num_steps: int | None = Field(None, ge=1, le=64, description="zipvoice: flow-matching steps")
+    guidance_scale: float | None = Field(None, ge=0, le=10, description="zipvoice: classifier-free guidance")
+    t_shift: float | None = Field(None, gt=0, le=1, description="zipvoice: time-step shift")
+    target_rms: float | None = Field(None, gt=0, le=1, description="zipvoice: prompt loudness target")
+    remove_long_silence: bool | None = Field(None, description="zipvoice: shorten pauses over 2 s")
 
 
 class OutputSpec(BaseModel):
