@@ -10,8 +10,9 @@ _loaded = {}
 
 
 @pytest.fixture(scope="session")
-def engine_settings(tiny_dia, tmp_path_factory):
-    return Settings(data_dir=tmp_path_factory.mktemp("var"), dia_model=str(tiny_dia), engines=list(ENGINES))
+def engine_settings(tiny_dia, tiny_zipvoice, tmp_path_factory):
+    return Settings(data_dir=tmp_path_factory.mktemp("var"), dia_model=str(tiny_dia), engines=list(ENGINES),
+                    zipvoice_model=str(tiny_zipvoice))
 
 
 @pytest.fixture(params=sorted(ENGINES))
