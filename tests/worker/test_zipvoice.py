@@ -209,3 +209,9 @@ def test_prepared_prompt_is_cached_beside_the_voice(zv, tmp_path):
     v2 = fresh.get(ref)
     assert fresh.encoded == 0 and v2.data == v1.data and v2.frames == v1.frames
     assert v1.data.tokens.tolist() == list(zv.tokenize("These are my words."))
+
+
+def test_the_seed_picks_the_take(zv):
+    req = lambda seed: RenderRequest("s", "Same words again.", {"num_steps": 4}, seed=seed)  # noqa: E731
+    a, b, c = zv.generate_batch([req(1), req(2), req(1)])
+    assert np.array_equal(a.audio, c.audio) and not np.allclose(a.audio, b.audio)
