@@ -215,3 +215,11 @@ def test_the_seed_picks_the_take(zv):
     req = lambda seed: RenderRequest("s", "Same words again.", {"num_steps": 4}, seed=seed)  # noqa: E731
     a, b, c = zv.generate_batch([req(1), req(2), req(1)])
     assert np.array_equal(a.audio, c.audio) and not np.allclose(a.audio, b.audio)
+
+
+def test_a_damaged_cached_prompt_is_prepared_again(zv):
+    voice = zv.prepare_voice(tone(1.5, 44100), 44100, "Reference words.")
+    data = zv.voice_to_bytes(voice)
+    for broken in (b"", b"not a zip", data[: len(data) // 2]):
+        with pytest.raises(ValueError):
+            zv.voice_from_bytes(broken, "Reference words.")

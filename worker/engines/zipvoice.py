@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
+import zipfile
 from bisect import bisect_left
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -120,10 +121,15 @@ class ZipVoiceEngine(Engine):
         return buf.getvalue()
 
     def voice_from_bytes(self, data: bytes, transcript: str) -> PreparedVoice:
-        with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            if int(z["format"]) != FORMAT or z["mel"].ndim != 2 or z["mel"].shape[1] != self.model.num_mels:
-                raise ValueError("cached zipvoice prompt has another layout")
-            prompt = Prompt(z["mel"].astype(np.float32), z["tokens"].astype(np.int64), float(z["rms"]))
+        """Raises ``ValueError`` for anything unusable, so the cache re-prepares the voice."""
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:
+                mel, tokens, rms, fmt = z["mel"], z["tokens"], float(z["rms"]), int(z["format"])
+        except (OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"cached zipvoice prompt is unreadable: {exc}") from None
+        if fmt != FORMAT or mel.ndim != 2 or mel.shape[1] != self.model.num_mels or tokens.size == 0:
+            raise ValueError("cached zipvoice prompt has another layout")
+        prompt = Prompt(mel.astype(np.float32), tokens.astype(np.int64), rms)
         return PreparedVoice(transcript, prompt, frames=prompt.mel.shape[0])
 
     # -- batching ------------------------------------------------------------------------------
