@@ -103,7 +103,7 @@ def text_encoder(vocab: int, pad_id: int, rng: np.random.Generator) -> onnx.Grap
     return helper.make_graph(nodes, "zipvoice_text_encoder", inputs, outputs, inits)
 
 
-def fm_decoder(rng: np.random.Generator) -> onnx.GraphProto:
+def fm_decoder(rng: np.random.Generator, hidden: int = HIDDEN) -> onnx.GraphProto:
     n = helper.make_node
     nodes = [
         n("Concat", ["x", "text_condition", "speech_condition"], ["h0"], axis=2),  # [N, T, 3F]
@@ -123,10 +123,10 @@ def fm_decoder(rng: np.random.Generator) -> onnx.GraphProto:
         n("Add", ["v1", "pull"], ["v"]),
     ]
     inits = [
-        _init("w_in", rng.normal(0, 0.1, (3 * FEAT_DIM, HIDDEN)).astype(np.float32)),
-        _init("t_emb", rng.normal(0, 1, (HIDDEN,)).astype(np.float32)),
-        _init("w_ctx", rng.normal(0, 0.3, (HIDDEN, HIDDEN)).astype(np.float32)),
-        _init("w_out", rng.normal(0, 0.3, (HIDDEN, FEAT_DIM)).astype(np.float32)),
+        _init("w_in", rng.normal(0, 0.1, (3 * FEAT_DIM, hidden)).astype(np.float32)),
+        _init("t_emb", rng.normal(0, 1, (hidden,)).astype(np.float32)),
+        _init("w_ctx", rng.normal(0, 0.3 * (HIDDEN / hidden) ** 0.5, (hidden, hidden)).astype(np.float32)),
+        _init("w_out", rng.normal(0, 0.3 * (HIDDEN / hidden) ** 0.5, (hidden, FEAT_DIM)).astype(np.float32)),
         _init("g_coef", np.array(0.1, np.float32)),
         _init("one_f", np.array(1.0, np.float32)),
     ]
@@ -183,7 +183,8 @@ def _quantize(src: Path, dst: Path) -> None:
                      weight_type=QuantType.QInt8)
 
 
-def make_tiny_zipvoice(out: Path, layout: str = "upstream", seed: int = 0) -> Path:
+def make_tiny_zipvoice(out: Path, layout: str = "upstream", seed: int = 0, hidden: int = HIDDEN) -> Path:
+    """``hidden`` widens the decoder (benchmarks: a heavier step, closer to the real model's)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -196,7 +197,7 @@ def make_tiny_zipvoice(out: Path, layout: str = "upstream", seed: int = 0) -> Pa
                 "window_length": N_FFT, "num_mels": FEAT_DIM}
     voc_meta = {"model_type": "vocos", "sample_rate": 24000, "n_fft": N_FFT, "hop_length": 256,
                 "win_length": N_FFT, "window_type": "hann", "center": 1, "pad_mode": "reflect", "normalized": 0}
-    enc, dec = text_encoder(len(tokens), 0, rng), fm_decoder(rng)
+    enc, dec = text_encoder(len(tokens), 0, rng), fm_decoder(rng, hidden)
     if layout == "sherpa":
         _save(enc, out / "encoder.onnx", enc_meta)
         _save(dec, out / "decoder.onnx", dec_meta)
@@ -212,7 +213,7 @@ def make_tiny_zipvoice(out: Path, layout: str = "upstream", seed: int = 0) -> Pa
     _quantize(out / "text_encoder.onnx", out / "text_encoder_int8.onnx")
     _quantize(out / "fm_decoder.onnx", out / "fm_decoder_int8.onnx")
     _save(vocoder(rng), out / "vocos_24khz.onnx", voc_meta)
-    config = {"model": {"fm_decoder_dim": HIDDEN, "text_encoder_dim": FEAT_DIM, "note": "tiny random"},
+    config = {"model": {"fm_decoder_dim": hidden, "text_encoder_dim": FEAT_DIM, "note": "tiny random"},
               "feature": {"type": "vocos", "sampling_rate": 24000}}
     (out / "model.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     return out
@@ -223,8 +224,9 @@ def main() -> None:
     ap.add_argument("dir", type=Path)
     ap.add_argument("--layout", choices=("upstream", "sherpa"), default="upstream")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--hidden", type=int, default=HIDDEN, help="decoder width (default %(default)s)")
     args = ap.parse_args()
-    print(make_tiny_zipvoice(args.dir, args.layout, args.seed))
+    print(make_tiny_zipvoice(args.dir, args.layout, args.seed, args.hidden))
 
 
 if __name__ == "__main__":

@@ -64,27 +64,31 @@ def log_features(mel: np.ndarray, gain: float = 1.0) -> np.ndarray:
     return (np.log(np.maximum(mel * np.float32(gain), LOG_FLOOR)) * FEAT_SCALE).astype(np.float32)
 
 
+@lru_cache(maxsize=64)
+def _envelope(count: int, n_fft: int, hop: int) -> np.ndarray:
+    """Overlap-added squared window for ``count`` frames (the ISTFT's normaliser)."""
+    env = np.zeros(n_fft + hop * (count - 1), dtype=np.float32)
+    win_sq = hann(n_fft) ** 2
+    for t in range(count):
+        env[t * hop:t * hop + n_fft] += win_sq
+    return np.where(env > 1e-11, env, 1.0).astype(np.float32)
+
+
 def istft(mag: np.ndarray, cos: np.ndarray, sin: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     """(N, bins, T) magnitude and phase parts -> (N, hop * (T - 1)) audio."""
     spec = mag * (cos + 1j * sin)
-    frames = np.fft.irfft(spec, n=n_fft, axis=1).transpose(0, 2, 1) * hann(n_fft)  # (N, T, n_fft)
+    frames = (np.fft.irfft(spec, n=n_fft, axis=1).transpose(0, 2, 1) * hann(n_fft)).astype(np.float32)
     batch, count, _ = frames.shape
     total = n_fft + hop * (count - 1)
-    out = np.zeros((batch, total), dtype=np.float64)
-    env = np.zeros(total, dtype=np.float64)
-    win_sq = hann(n_fft).astype(np.float64) ** 2
+    out = np.zeros((batch, total), dtype=np.float32)
     if n_fft % hop == 0:  # overlap-add in n_fft / hop vectorised strides (4 for Vocos)
         for k in range(n_fft // hop):
-            seg = slice(k * hop, (k + 1) * hop)
-            out[:, k * hop:k * hop + count * hop] += frames[:, :, seg].reshape(batch, -1)
-            env[k * hop:k * hop + count * hop] += np.tile(win_sq[seg], count)
+            out[:, k * hop:k * hop + count * hop] += frames[:, :, k * hop:(k + 1) * hop].reshape(batch, -1)
     else:
         for t in range(count):
             out[:, t * hop:t * hop + n_fft] += frames[:, t]
-            env[t * hop:t * hop + n_fft] += win_sq
-    out = np.where(env > 1e-11, out / np.where(env > 1e-11, env, 1.0), out)
     half = n_fft // 2
-    return out[:, half:total - half].astype(np.float32)
+    return (out / _envelope(count, n_fft, hop))[:, half:total - half]
 
 
 def _loud(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
