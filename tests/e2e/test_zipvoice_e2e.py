@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from helpers import ApiClient, create_key, start_api, start_worker, tone, wav_bytes
 
 from core.settings import BatchSettings
-from helpers import ApiClient, create_key, start_api, start_worker, tone, wav_bytes
 
 TRANSCRIPT = "These are my reference words."
 TEXTS = ["The farm speaks in my voice now.", "The farm speaks in my voice too."]  # one length bucket
@@ -38,8 +38,9 @@ def test_two_tenants_zipvoice_jobs_share_a_batch(zv_settings, tiny_zipvoice, tmp
     jobs = []
     for i in range(4):
         t = i % 2
-        resp = tenants[t].post("/v1/jobs", json={"text": TEXTS[i // 2], "engine": "zipvoice", "voice_id": voices[t]["id"],
-                                                 "params": {"num_steps": 6, "seed": 7}})
+        body = {"text": TEXTS[i // 2], "engine": "zipvoice", "voice_id": voices[t]["id"],
+                "params": {"num_steps": 6, "seed": 7}}
+        resp = tenants[t].post("/v1/jobs", json=body)
         assert resp.status_code == 202, resp.text
         jobs.append((t, resp.json()["id"]))
     # queued before the worker starts, so all four wait in its micro-batcher together

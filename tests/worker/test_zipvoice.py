@@ -9,10 +9,10 @@ import onnxruntime as ort
 import pytest
 import torch
 import torchaudio
+from helpers import tone
 
 from core.settings import Settings
 from core.storage import open_store
-from helpers import tone
 from worker.engines import zipvoice_audio as dsp
 from worker.engines.base import RenderRequest, create_engine
 from worker.engines.ipa import phonemize
@@ -151,8 +151,8 @@ def test_one_item_equals_upstreams_sampler(exact):
 
 def test_equal_length_items_share_every_decoder_call(zv):
     voice = zv.prepare_voice(tone(1.5, 44100, 220), 44100, "Reference words here.")
-    texts = ["Line number one is here.", "Line number two is here.", "A very different and much longer line, "
-             "which cannot share the same frame count."]
+    texts = ["Line number one is here.", "Line number two is here.",
+             "A very different and much longer line, which cannot share the same frame count."]
     reqs = [RenderRequest(f"r{i}", t, {"num_steps": 5}, seed=i, voice=voice) for i, t in enumerate(texts)]
     keys = [zv.batch_key(r) for r in reqs]
     assert keys[0] == keys[1] != keys[2]
@@ -168,7 +168,10 @@ def test_padding_would_change_an_item(zv):
     """Why only equal lengths share a call: this decoder, like ZipVoice's, has no padding mask."""
     rng = np.random.default_rng(0)
     x, tc = rng.normal(size=(1, 50, 100)).astype(np.float32), rng.normal(size=(1, 50, 100)).astype(np.float32)
-    run = lambda x, tc: zv.model.sample(x, tc, np.zeros_like(tc), 3, 0.5, 1.0)  # noqa: E731
+
+    def run(x, tc):
+        return zv.model.sample(x, tc, np.zeros_like(tc), 3, 0.5, 1.0)
+
     padded = run(np.pad(x, ((0, 0), (0, 20), (0, 0))), np.pad(tc, ((0, 0), (0, 20), (0, 0))))
     assert not np.allclose(run(x, tc), padded[:, :50], atol=1e-3)
 
@@ -212,7 +215,9 @@ def test_prepared_prompt_is_cached_beside_the_voice(zv, tmp_path):
 
 
 def test_the_seed_picks_the_take(zv):
-    req = lambda seed: RenderRequest("s", "Same words again.", {"num_steps": 4}, seed=seed)  # noqa: E731
+    def req(seed):
+        return RenderRequest("s", "Same words again.", {"num_steps": 4}, seed=seed)
+
     a, b, c = zv.generate_batch([req(1), req(2), req(1)])
     assert np.array_equal(a.audio, c.audio) and not np.allclose(a.audio, b.audio)
 

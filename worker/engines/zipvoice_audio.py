@@ -33,8 +33,7 @@ def hann(n: int) -> np.ndarray:
 def mel_filters(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
     """(n_fft // 2 + 1, n_mels) triangular HTK filters over 0..sr/2, unnormalised."""
     freqs = np.linspace(0, sample_rate // 2, n_fft // 2 + 1)
-    to_mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731
-    mels = np.linspace(to_mel(0.0), to_mel(sample_rate / 2), n_mels + 2)
+    mels = np.linspace(0.0, 2595.0 * np.log10(1.0 + sample_rate / 2 / 700.0), n_mels + 2)  # HTK mel scale
     points = 700.0 * (10 ** (mels / 2595.0) - 1.0)
     widths = np.diff(points)
     slopes = points[None, :] - freqs[:, None]

@@ -100,7 +100,7 @@ def frames_for(prompt_frames: int, prompt_tokens: int, text_tokens: int, speed: 
 
 class OnnxZipVoice:
     def __init__(self, files: ModelFiles, settings: Settings) -> None:
-        opts = dict(device=settings.zipvoice_device, intra_op_threads=settings.zipvoice_threads)
+        opts = {"device": settings.zipvoice_device, "intra_op_threads": settings.zipvoice_threads}
         self.files = files
         self.encoder = create_session(files.encoder, **opts)
         self.decoder = create_session(files.decoder, **opts)
