@@ -76,11 +76,13 @@ def test_missing_files_are_named_at_load(tiny_zipvoice, tmp_path):
         _engine(partial, tmp_path, zipvoice_vocoder=str(tiny_zipvoice / "vocos_24khz.onnx"))
 
 
-def test_int8_and_the_sherpa_onnx_layout_load(tiny_zipvoice, tmp_path):
+def test_int8_and_the_sherpa_onnx_layout_load(zv, tiny_zipvoice, tmp_path):
     from scripts.make_tiny_zipvoice import make_tiny_zipvoice
 
     int8 = _engine(tiny_zipvoice, tmp_path, zipvoice_precision="int8")
     assert int8.model.files.decoder.name == "fm_decoder_int8.onnx" and int8.model.files.precision == "int8"
+    assert int8.fingerprint == zv.fingerprint  # cached prompts do not depend on the weights' precision
+    assert _engine(tiny_zipvoice, tmp_path, zipvoice_language="en").fingerprint != zv.fingerprint
     sherpa = make_tiny_zipvoice(tmp_path / "sherpa-onnx-zipvoice-distill-int8-zh-en-emilia", layout="sherpa")
     eng = _engine(sherpa, tmp_path, zipvoice_vocoder=str(tmp_path / f"{sherpa.name}-vocos_24khz.onnx"))
     assert (eng.model.files.encoder.name, eng.model.files.decoder.name) == ("encoder.int8.onnx", "decoder.int8.onnx")

@@ -79,13 +79,18 @@ class ZipVoiceEngine(Engine):
 
     @property
     def fingerprint(self) -> str:
-        key = f"{self.model_id}|{self.settings.zipvoice_language}|{FORMAT}"
-        return hashlib.sha256(key.encode()).hexdigest()[:16]
+        """A cached prompt depends on the token table, the feature settings and the phonemizer's
+        language -- not on the weights, so fp32 and int8 (or a moved directory) share it."""
+        return self._fingerprint
 
     def load(self) -> None:
         files = locate(self.settings)
         self.table = read_tokens(files.tokens)
         self.model = OnnxZipVoice(files, self.settings)
+        m = self.model
+        key = (files.tokens.read_bytes() + f"|{m.sample_rate}|{m.n_fft}|{m.hop}|{m.num_mels}|"
+               f"{self.settings.zipvoice_language}|{FORMAT}".encode())
+        self._fingerprint = hashlib.sha256(key).hexdigest()[:16]
         self.tokenize = lru_cache(maxsize=8192)(self._tokenize)
         self.loaded = True
         self.default_voice = self.prepare_voice(*self._espeak_prompt(), DEFAULT_PROMPT)
