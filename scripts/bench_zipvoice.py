@@ -122,7 +122,8 @@ def main() -> None:
     intro = ("Same 16 requests per input set, same process; end-to-end `generate_batch` (text encoder, "
              "decoder steps, Vocos + ISTFT). Audio seconds per wall second, median of the reps "
              "(min-max in brackets); audio seconds per CPU second of this process (all onnxruntime threads) "
-             "is less sensitive to other processes on a shared machine.")
+             "is less sensitive to other processes on a shared machine. The random decoder is far lighter "
+             "than ZipVoice's, so the per-item work outside it (Vocos, ISTFT, text encoder) weighs more here.")
     lines = ["# ZipVoice batching benchmark (CPU)", "", intro, "",
              "| " + " | ".join(f"{k}: {v}" for k, v in conditions.items()) + " |", ""]
     for name, rows in results.items():
