@@ -7,9 +7,10 @@ Redis, PostgreSQL and S3 (moto), with embedded fallbacks off-CI.
 from __future__ import annotations
 
 import hashlib
+import shutil
 
 import pytest
-from helpers import ApiClient, create_key, start_api, start_worker, tone, wav_bytes
+from helpers import ApiClient, create_key, start_api, start_worker, tone, wait_for, wav_bytes
 
 from core.settings import BatchSettings
 
@@ -60,3 +61,17 @@ def test_two_tenants_zipvoice_jobs_share_a_batch(zv_settings, tiny_zipvoice, tmp
     for job, data in zip(done, audio):
         assert hashlib.sha256(data).hexdigest() == job["result"]["sha256"] and job["result"]["duration_s"] > 0.3
     assert other.status_code == 404
+
+
+def test_a_worker_without_its_model_files_stops_at_start_naming_them(zv_settings, tiny_zipvoice, tmp_path):
+    partial = tmp_path / "zipvoice-no-vocoder"
+    shutil.copytree(tiny_zipvoice, partial)
+    (partial / "vocos_24khz.onnx").unlink()
+    worker = start_worker(zv_settings, tmp_path, engine="zipvoice", name="zv-missing", wait_ready=False,
+                          zipvoice_model=str(partial))
+    try:
+        wait_for(lambda: not worker.alive(), timeout=60, what="the worker to exit")
+    finally:
+        worker.stop()
+    log = worker.log()
+    assert "vocos_24khz.onnx" in log and "worker boot failed" in log and " ready." not in log
