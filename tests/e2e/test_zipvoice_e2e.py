@@ -12,7 +12,12 @@ import shutil
 import pytest
 from helpers import ApiClient, create_key, start_api, start_worker, tone, wait_for, wav_bytes
 
+from core.audio import decode_bytes
+from core.db import Database
+from core.models import Voice
 from core.settings import BatchSettings
+from core.storage import keys, open_store
+from worker.engines.base import create_engine
 
 TRANSCRIPT = "These are my reference words."
 TEXTS = ["The farm speaks in my voice now.", "The farm speaks in my voice too."]  # one length bucket
@@ -61,6 +66,26 @@ def test_two_tenants_zipvoice_jobs_share_a_batch(zv_settings, tiny_zipvoice, tmp
     for job, data in zip(done, audio):
         assert hashlib.sha256(data).hexdigest() == job["result"]["sha256"] and job["result"]["duration_s"] > 0.3
     assert other.status_code == 404
+    _assert_prompts_cached_beside_the_voices(zv_settings, voices)
+
+
+def _assert_prompts_cached_beside_the_voices(settings, voices) -> None:
+    """The worker stored each voice's prepared prompt (features + tokens) under the voice, and it
+    equals what this process computes from the stored normalized recording."""
+    engine = create_engine("zipvoice", settings)
+    engine.load()
+    store, db = open_store(settings), Database(settings)
+    try:
+        with db.session() as s:
+            rows = [s.get(Voice, v["id"]) for v in voices]
+            refs = [(r.tenant_id, r.id, r.normalized_key, r.normalized_sha256, r.transcript) for r in rows]
+    finally:
+        db.dispose()
+    for tenant, voice_id, normalized_key, normalized_sha, transcript in refs:
+        key = keys.voice_prepared(tenant, voice_id, "zipvoice", f"{engine.fingerprint}-{normalized_sha[:16]}")
+        cached = engine.voice_from_bytes(store.open_bytes(key), transcript)
+        audio, rate = decode_bytes(store.get_bytes(normalized_key))
+        assert cached.data == engine.prepare_voice(audio, rate, transcript).data
 
 
 def test_a_worker_without_its_model_files_stops_at_start_naming_them(zv_settings, tiny_zipvoice, tmp_path):
