@@ -43,13 +43,14 @@ def main(verbose: bool) -> None:
 
 
 @main.command()
-def migrate() -> None:
-    """Apply database migrations."""
-    from core.migrate import upgrade
+@admin.data_dir_option
+def migrate(data_dir: str | None) -> None:
+    """Apply database migrations (creates the embedded database if needed)."""
+    from core.migrate import database_label, upgrade
 
-    settings = load_settings()
+    settings = load_settings(data_dir=data_dir)
     upgrade(settings)
-    click.echo(f"database at head: {settings.resolved_database_url.split('@')[-1]}")
+    click.echo(f"database at head: {database_label(settings)}")
 
 
 @main.command()
@@ -104,13 +105,14 @@ def worker(engine: str | None, queues: str | None, concurrency: int | None, beat
 
 
 @main.command()
-def reconcile() -> None:
+@admin.data_dir_option
+def reconcile(data_dir: str | None) -> None:
     """Run one reconciler pass now (re-send lost work, relay the outbox)."""
     from celery_config import CeleryPublisher, make_celery
     from core.db import Database
     from core.reconcile import reconcile as run
 
-    settings = load_settings()
+    settings = admin.admin_settings(data_dir)
     publisher = CeleryPublisher(make_celery(settings))
     report = run(Database(settings), publisher, settings, publisher.queue_depth)
     click.echo(" ".join(f"{k}={v}" for k, v in report.as_dict().items()))
@@ -119,13 +121,14 @@ def reconcile() -> None:
 @main.command()
 @click.option("--dry-run", is_flag=True, help="Only list the folders that would be removed.")
 @click.option("--grace", default=None, type=float, help="Skip ids younger than this many seconds (settings).")
-def sweep(dry_run: bool, grace: float | None) -> None:
+@admin.data_dir_option
+def sweep(dry_run: bool, grace: float | None, data_dir: str | None) -> None:
     """Remove job and voice objects that no database row points to (left by a crash)."""
     from core.db import Database
     from core.storage import open_store
     from core.sweep import sweep_orphans
 
-    settings = load_settings()
+    settings = admin.admin_settings(data_dir)
     report = sweep_orphans(Database(settings), open_store(settings), dry_run=dry_run,
                            grace_s=settings.sweep_grace_s if grace is None else grace)
     for job_id in report.removed_jobs:

@@ -32,8 +32,9 @@ class SamplingParams(BaseModel):
     speed: int | float | None = Field(None, gt=0, le=450,
                                      description="espeak: words per minute (80-450); zipvoice: rate (0.5-2)")
     pitch: int | None = Field(None, ge=0, le=99, description="espeak: base pitch")
-    language: str | None = Field(None, pattern=r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$", max_length=20,
-                                 description="espeak: voice/language name, e.g. en-us")
+    language: str | None = Field(None, pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$", max_length=32,
+                                 description="espeak: voice/language name, e.g. en-us (the names "
+                                             "GET /v1/engines lists; others are refused at submit)")
     num_steps: int | None = Field(None, ge=1, le=64, description="zipvoice: flow-matching steps")
     guidance_scale: float | None = Field(None, ge=0, le=10, description="zipvoice: classifier-free guidance")
     t_shift: float | None = Field(None, gt=0, le=1, description="zipvoice: time-step shift")
@@ -55,10 +56,15 @@ class WebhookSpec(BaseModel):
 
 
 class JobCreate(BaseModel):
-    model_config = _STRICT
-    text: str | None = Field(None, description="Plain text or Markdown ('#' headings start chapters)")
+    # no blanket string cap here: text and documents are limited by the documented settings
+    # (max_text_chars, max_document_bytes, max_request_bytes) and answered with 413 in core/jobs.py
+    model_config = ConfigDict(extra="forbid")
+    text: str | None = Field(None, description="Plain text or Markdown ('#' headings start chapters); "
+                                               "at most VOXFARM_MAX_TEXT_CHARS characters (413 beyond)")
     text_format: Literal["plain", "markdown"] = "plain"
-    document_base64: str | None = Field(None, description="An EPUB file, base64-encoded")
+    document_base64: str | None = Field(None, description="An EPUB file, base64-encoded (at most "
+                                                          "VOXFARM_MAX_DOCUMENT_BYTES decoded; larger books: "
+                                                          "POST /v1/jobs/upload)")
     engine: str | None = Field(None, max_length=32)
     voice_id: str | None = Field(None, max_length=40)
     params: SamplingParams = Field(default_factory=SamplingParams)
@@ -125,6 +131,10 @@ class JobOut(BaseModel):
     error: ErrorBody | None
     render: RenderInfo
     webhook: dict[str, Any] | None
+    waiting_for: Literal["worker", "control_worker"] | None = Field(
+        None, description="Why an unfinished job cannot progress now: no live worker for its engine, or no "
+                          "control worker to finalize it (null when nothing is missing)")
+    waiting_message: str | None = None
 
 
 class JobList(BaseModel):
@@ -235,6 +245,8 @@ class EngineOut(BaseModel):
     clones_voices: bool
     dialogue_tags: bool
     params: list[str]
+    live_workers: int = Field(0, description="Workers serving this engine with a recent heartbeat")
+    languages: list[str] | None = Field(None, description="Values the `language` param accepts (null: any)")
 
 
 class EngineList(BaseModel):
@@ -244,6 +256,8 @@ class EngineList(BaseModel):
 class Health(BaseModel):
     status: str
     checks: dict[str, str] = Field(default_factory=dict)
+    workers: dict[str, int] | None = Field(
+        None, description="readyz: live workers per served engine, and `control` (finalize, webhooks)")
 
 
 class ListQuery(BaseModel):

@@ -51,7 +51,9 @@ def main() -> int:
         deadline = time.monotonic() + 90
         while True:
             try:
-                if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
+                ready = requests.get(f"{url}/readyz", timeout=2)
+                # "ready", not "degraded": the embedded worker's heartbeat is in, so it is consuming
+                if ready.status_code == 200 and ready.json().get("status") == "ready":
                     break
             except requests.RequestException:
                 pass
@@ -74,8 +76,11 @@ def main() -> int:
         info = sf.info(str(dest))
         digest = hashlib.sha256(dest.read_bytes()).hexdigest()
         ok = digest == job["result"]["sha256"]
-        print(f"{info.duration:.2f}s of {info.samplerate} Hz audio for {len(SAMPLE)} characters; "
-              f"render batch size {job['render']['batch_size']}, worker {job['render']['worker']}")
+        if job["progress"]["cache_hits"]:  # an earlier demo rendered this text: nothing was batched
+            how = "served from the chunk cache (an earlier run rendered this text)"
+        else:
+            how = f"render batch size {job['render']['batch_size']}, worker {job['render']['worker']}"
+        print(f"{info.duration:.2f}s of {info.samplerate} Hz audio for {len(SAMPLE)} characters; {how}")
         print(f"sha256 {digest[:16]}... {'matches' if ok else 'DOES NOT MATCH'} the job record")
         result = dest if ok else None
     finally:
