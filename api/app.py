@@ -36,7 +36,7 @@ def services() -> Services:
 
 def create_app(settings: Settings | None = None, *, publisher: Publisher | None = None,
                store: ObjectStore | None = None) -> OpenAPI:
-    from api import auth, errors, requests
+    from api import auth, contract, errors, requests
     from api.views import health, jobs, voices, webhooks
 
     settings = settings or load_settings()
@@ -67,6 +67,6 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
     requests.register(app)
     for module in (health, jobs, voices, webhooks):
         app.register_api(module.bp)
-    # the spec flask-openapi3 generates from the view models (its doc UI stays off)
-    app.add_url_rule("/openapi.json", "openapi_json", lambda: app.api_doc)
+    # the spec flask-openapi3 generates from the view models, completed by api/contract.py (doc UI off)
+    app.add_url_rule("/openapi.json", "openapi_json", lambda: contract.openapi_document(app, settings))
     return app

@@ -14,7 +14,7 @@ from flask import Flask, jsonify
 from pydantic import ValidationError
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from core.errors import VoxfarmError
 from core.schemas import ErrorResponse  # noqa: F401 - the validation error model for OpenAPI
@@ -51,7 +51,10 @@ def validation_error(exc: ValidationError):
 def register(app: Flask) -> None:
     @app.errorhandler(VoxfarmError)
     def _domain(exc: VoxfarmError):
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        resp = error_response(exc.status, exc.code, exc.message, exc.details)
+        if exc.status == 503:
+            resp.headers["Retry-After"] = "5"  # storage or broker trouble: the same advice as a database outage
+        return resp
 
     @app.errorhandler(ValidationError)
     def _validation(exc: ValidationError):
@@ -65,7 +68,10 @@ def register(app: Flask) -> None:
         message = exc.description or exc.name
         if status == 413:
             message = "the request body is larger than this server accepts"
-        return error_response(status, _HTTP_CODES.get(status, "http_error"), message)
+        resp = error_response(status, _HTTP_CODES.get(status, "http_error"), message)
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            resp.headers["Allow"] = ", ".join(sorted(exc.valid_methods))  # RFC 9110 15.5.6: a 405 lists them
+        return resp
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(PoolTimeout)

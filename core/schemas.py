@@ -9,13 +9,28 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.ids import ID_RE, id_pattern
+from core.pagination import INDEX_CURSOR
 
 AudioFormat = Literal["wav", "flac", "mp3", "ogg"]
 OutputFormat = Literal["wav", "flac", "mp3", "ogg", "m4b"]
 EventType = Literal["job.succeeded", "job.failed", "job.canceled", "job.progress"]
 
 _STRICT = ConfigDict(extra="forbid", str_max_length=2_100_000)
+# What the document adds to the validation: rules the views check themselves (with their own error
+# codes) but that a client generated from /openapi.json must know about.
+BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+
+
+# http(s) only (core/netguard.py parses the rest; whether the address is public is checked there)
+HTTP_URL = {"pattern": r"^[\x01-\x20]*[Hh][Tt][Tt][Pp][Ss]?://[^\x00-\x20/?#@:\[][^\x00]*$",
+            "description": "an http(s) URL"}
+
+
+def _exactly_one(*names: str) -> dict:
+    return {"oneOf": [{"required": [n], "properties": {n: {"type": "string"}}} for n in names]}
 
 
 class SamplingParams(BaseModel):
@@ -44,17 +59,20 @@ class OutputSpec(BaseModel):
 
 class WebhookSpec(BaseModel):
     model_config = _STRICT
-    url: str = Field(min_length=8, max_length=2048)
+    url: str = Field(min_length=8, max_length=2048, json_schema_extra=HTTP_URL)
     events: list[EventType] | None = None
 
 
 class JobCreate(BaseModel):
-    model_config = _STRICT
-    text: str | None = Field(None, description="Plain text or Markdown ('#' headings start chapters)")
+    model_config = ConfigDict(**_STRICT, json_schema_extra=_exactly_one("text", "document_base64"))
+    text: str | None = Field(None, description="Plain text or Markdown ('#' headings start chapters)",
+                             json_schema_extra={"pattern": r"\S"})
     text_format: Literal["plain", "markdown"] = "plain"
-    document_base64: str | None = Field(None, description="An EPUB file, base64-encoded")
+    document_base64: str | None = Field(None, description="An EPUB file, base64-encoded",
+                                        json_schema_extra={"pattern": BASE64, "contentEncoding": "base64",
+                                                           "contentMediaType": "application/epub+zip"})
     engine: str | None = Field(None, max_length=32)
-    voice_id: str | None = Field(None, max_length=40)
+    voice_id: str | None = Field(None, max_length=40, json_schema_extra={"pattern": id_pattern("voice")})
     params: SamplingParams = Field(default_factory=SamplingParams)
     output: OutputSpec = Field(default_factory=OutputSpec)
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -157,11 +175,13 @@ class ChunkPlanOut(BaseModel):
 
 
 class VoiceCreateJson(BaseModel):
-    model_config = _STRICT
+    model_config = ConfigDict(**_STRICT, json_schema_extra=_exactly_one("audio_base64", "audio_url"))
     name: str = Field(min_length=1, max_length=200)
     transcript: str = Field(min_length=1, max_length=2000)
-    audio_base64: str | None = Field(None, max_length=30_000_000)
-    audio_url: str | None = Field(None, max_length=2048)
+    audio_base64: str | None = Field(None, max_length=30_000_000,
+                                     json_schema_extra={"pattern": BASE64, "contentEncoding": "base64",
+                                                        "description": "WAV, FLAC, Ogg or MP3, 1-30 s"})
+    audio_url: str | None = Field(None, max_length=2048, json_schema_extra=HTTP_URL)
 
 
 class VoiceCreateForm(BaseModel):
@@ -197,7 +217,8 @@ class WebhookSecretOut(BaseModel):
 
 class WebhookEndpointIn(BaseModel):
     model_config = _STRICT
-    url: str | None = Field(None, max_length=2048)
+    url: str | None = Field(None, min_length=1, max_length=2048,
+                            json_schema_extra=HTTP_URL)
 
 
 class DeliveryAttemptOut(BaseModel):
@@ -241,31 +262,35 @@ class Health(BaseModel):
 
 
 class ListQuery(BaseModel):
+    """Paging parameters.  A list route over another kind of object subclasses this and narrows
+    ``cursor`` to that kind's id pattern (a cursor is the last id of the previous page)."""
+
     model_config = ConfigDict(extra="forbid")
     limit: int = Field(20, ge=1, le=200)
-    cursor: str | None = Field(None, max_length=200)
+    cursor: str | None = Field(None, pattern=ID_RE.pattern, description="next_cursor of the previous page")
+
+
+class VoiceListQuery(ListQuery):
+    cursor: str | None = Field(None, pattern=id_pattern("voice"), description="next_cursor of the previous page")
 
 
 class JobListQuery(ListQuery):
     status: Literal["queued", "running", "succeeded", "failed", "canceled"] | None = None
+    cursor: str | None = Field(None, pattern=id_pattern("job"), description="next_cursor of the previous page")
 
 
 class ChunkListQuery(ListQuery):
     limit: int = Field(500, ge=1, le=2000)
+    cursor: str | None = Field(None, pattern=INDEX_CURSOR, description="next_cursor of the previous page")
 
 
 class JobPath(BaseModel):
-    job_id: str = Field(max_length=64)
+    job_id: str = Field(pattern=id_pattern("job"))
 
 
 class VoicePath(BaseModel):
-    voice_id: str = Field(max_length=64)
+    voice_id: str = Field(pattern=id_pattern("voice"))
 
 
 class DeliveryPath(BaseModel):
-    delivery_id: str = Field(max_length=64)
-
-    @field_validator("delivery_id")
-    @classmethod
-    def _strip(cls, v: str) -> str:
-        return v.strip()
+    delivery_id: str = Field(pattern=id_pattern("msg"))

@@ -8,9 +8,11 @@ from pydantic import BaseModel, Field
 
 from api import idempotency as idem
 from api.app import services
+from api.contract import IDEMPOTENT
 from core import jobs as core_jobs
 from core.audio import CONTENT_TYPES
 from core.errors import Conflict, NotFound
+from core.ids import id_pattern
 from core.schemas import (ChunkListQuery, ChunkPlanOut, ErrorResponse, JobCreate, JobList, JobListQuery,
                           JobOut, JobPath)
 from core.serialize import chunk_resource, job_resource
@@ -21,12 +23,12 @@ bp = APIBlueprint("jobs", __name__, url_prefix="/v1", abp_tags=[Tag(name="jobs")
 
 
 class FilePath(BaseModel):
-    job_id: str = Field(max_length=64)
+    job_id: str = Field(pattern=id_pattern("job"))
     name: str = Field(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 @bp.post("/jobs", responses={202: JobOut, 400: ErrorResponse, 409: ErrorResponse, 413: ErrorResponse,
-                             415: ErrorResponse})
+                             415: ErrorResponse}, openapi_extensions=IDEMPOTENT)
 def create_job(body: JobCreate):
     """Submit text (or an EPUB) for synthesis; answers 202 with the queued job."""
     svc = services()
@@ -36,7 +38,7 @@ def create_job(body: JobCreate):
         session.flush()
         return job_resource(job, svc.store, svc.settings)
 
-    return idem.create("POST /v1/jobs", 202, build)
+    return idem.create("POST /v1/jobs", 202, build, location=lambda job: f"/v1/jobs/{job['id']}")
 
 
 @bp.get("/jobs", responses={200: JobList})
