@@ -20,11 +20,15 @@ Which 405 a route gives is not per operation: errors.py answers it with ``Allow`
 
 from __future__ import annotations
 
+import base64
 import copy
 import re
 from typing import Any
 
+import numpy as np
 from flask import Flask
+
+from core.audio import encode
 
 from core.engines import ENGINES, served_engines
 from core.idempotency import MAX_KEY_LEN
@@ -39,11 +43,14 @@ _LOCATION = {"description": "URL of the resource (or of the redirect target)", "
 _REPLAYED = {"description": "`true` when this is the stored answer to an earlier request with the same "
                             "Idempotency-Key", "schema": {"type": "string", "enum": ["true"]}}
 
-# (source operation, its 2xx status, JSON pointer to the id, target path, target path parameter):
-# links whose target lives under another prefix than the source (inferred ones cover the rest)
-CROSS_LINKS: list[tuple[str, str, str, str, str, str]] = [
-    ("get", "/v1/jobs/{job_id}/webhook-deliveries", "200", "/data/0/id",
-     "/v1/webhook-deliveries/{delivery_id}/redeliver", "delivery_id"),
+# Links the path layout does not imply: (source method, source path, its 2xx status, target path,
+# target parameters as runtime expressions or constants)
+CROSS_LINKS: list[tuple[str, str, str, str, dict[str, str]]] = [
+    ("get", "/v1/jobs/{job_id}/webhook-deliveries", "200", "/v1/webhook-deliveries/{delivery_id}/redeliver",
+     {"delivery_id": "$response.body#/data/0/id"}),
+    # every stitched job has this sidecar (core/finalize.py); a one-chunk job answers 404 file_not_found
+    ("post", "/v1/jobs", "202", "/v1/jobs/{job_id}/files/{name}",
+     {"job_id": "$response.body#/id", "name": "metadata.json"}),
 ]
 
 
@@ -133,18 +140,18 @@ def _links(doc: dict) -> None:
                         continue
                     for tmethod in _METHODS:
                         if tmethod in titem and (target, tmethod) != (path, method):
-                            _link(op, status, tmethod, target, titem[tmethod], m.group(1), pointer)
-    for method, path, status, pointer, target, param in CROSS_LINKS:
+                            _link(op, status, tmethod, target, titem[tmethod],
+                                  {m.group(1): f"$response.body#{pointer}"})
+    for method, path, status, target, params in CROSS_LINKS:
         if method in paths.get(path, {}) and target in paths:
             for tmethod in _METHODS:
                 if tmethod in paths[target]:
-                    _link(paths[path][method], status, tmethod, target, paths[target][tmethod], param, pointer)
+                    _link(paths[path][method], status, tmethod, target, paths[target][tmethod], params)
 
 
-def _link(op: dict, status: str, tmethod: str, target: str, top: dict, param: str, pointer: str) -> None:
+def _link(op: dict, status: str, tmethod: str, target: str, top: dict, params: dict[str, str]) -> None:
     links = op["responses"][status].setdefault("links", {})
-    links[_link_name(tmethod, target)] = {"operationId": top["operationId"],
-                                          "parameters": {param: f"$response.body#{pointer}"}}
+    links[_link_name(tmethod, target)] = {"operationId": top["operationId"], "parameters": params}
 
 
 def _deployment(doc: dict, settings: Settings) -> None:
@@ -211,6 +218,24 @@ def _request_strings(doc: dict) -> None:
                     _no_nul(schema, schemas, seen)
 
 
+def _example_audio() -> str:
+    """1.5 s of a warbling 220 Hz tone as 8 kHz FLAC (base64, ~5 KB): a prompt the server accepts."""
+    t = np.arange(int(1.5 * 8000)) / 8000
+    tone = 0.3 * np.sin(2 * np.pi * 220 * t) * (0.55 + 0.45 * np.sin(2 * np.pi * 4 * t))
+    return base64.b64encode(encode(tone.astype("float32"), 8000, "flac")[0]).decode()
+
+
+def _examples(doc: dict, settings: Settings) -> None:
+    """Request examples that succeed as they are (Schemathesis' examples phase sends them)."""
+    bodies = {("post", "/v1/jobs"): {"text": "Hello from the farm.", "engine": settings.default_engine},
+              ("post", "/v1/voices"): {"name": "Narrator", "transcript": "[S1] These are my words.",
+                                       "audio_base64": _example_audio()}}
+    for (method, path), example in bodies.items():
+        media = doc["paths"].get(path, {}).get(method, {}).get("requestBody", {}).get("content", {})
+        if "application/json" in media:
+            media["application/json"]["example"] = example
+
+
 def openapi_document(app: Flask, settings: Settings) -> dict:
     """The completed document (built once per app)."""
     cached = app.extensions.get("voxfarm_openapi")
@@ -223,5 +248,6 @@ def openapi_document(app: Flask, settings: Settings) -> dict:
         _links(doc)
         _deployment(doc, settings)
         _request_strings(doc)
+        _examples(doc, settings)
         app.extensions["voxfarm_openapi"] = cached = doc
     return cached

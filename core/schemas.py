@@ -21,6 +21,7 @@ EventType = Literal["job.succeeded", "job.failed", "job.canceled", "job.progress
 _STRICT = ConfigDict(extra="forbid", str_max_length=2_100_000)
 # What the document adds to the validation: rules the views check themselves (with their own error
 # codes) but that a client generated from /openapi.json must know about.
+NON_BLANK = {"pattern": r"^[^\x00]*[^\s\x00][^\x00]*$"}  # something besides whitespace (and no NUL)
 BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 
 
@@ -66,7 +67,7 @@ class WebhookSpec(BaseModel):
 class JobCreate(BaseModel):
     model_config = ConfigDict(**_STRICT, json_schema_extra=_exactly_one("text", "document_base64"))
     text: str | None = Field(None, description="Plain text or Markdown ('#' headings start chapters)",
-                             json_schema_extra={"pattern": r"\S"})
+                             json_schema_extra=NON_BLANK)
     text_format: Literal["plain", "markdown"] = "plain"
     document_base64: str | None = Field(None, description="An EPUB file, base64-encoded",
                                         json_schema_extra={"pattern": BASE64, "contentEncoding": "base64",
@@ -177,7 +178,7 @@ class ChunkPlanOut(BaseModel):
 class VoiceCreateJson(BaseModel):
     model_config = ConfigDict(**_STRICT, json_schema_extra=_exactly_one("audio_base64", "audio_url"))
     name: str = Field(min_length=1, max_length=200)
-    transcript: str = Field(min_length=1, max_length=2000)
+    transcript: str = Field(min_length=1, max_length=2000, json_schema_extra=NON_BLANK)
     audio_base64: str | None = Field(None, max_length=30_000_000,
                                      json_schema_extra={"pattern": BASE64, "contentEncoding": "base64",
                                                         "description": "WAV, FLAC, Ogg or MP3, 1-30 s"})
@@ -188,7 +189,7 @@ class VoiceCreateForm(BaseModel):
     """multipart/form-data variant of voice registration."""
 
     name: str = Field(min_length=1, max_length=200)
-    transcript: str = Field(min_length=1, max_length=2000)
+    transcript: str = Field(min_length=1, max_length=2000, json_schema_extra=NON_BLANK)
     audio_file: bytes = Field(json_schema_extra={"format": "binary"})
 
 
