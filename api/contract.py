@@ -48,7 +48,7 @@ _REPLAYED = {"description": "`true` when this is the stored answer to an earlier
 CROSS_LINKS: list[tuple[str, str, str, str, dict[str, str]]] = [
     ("get", "/v1/jobs/{job_id}/webhook-deliveries", "200", "/v1/webhook-deliveries/{delivery_id}/redeliver",
      {"delivery_id": "$response.body#/data/0/id"}),
-    # every stitched job has this sidecar (core/finalize.py); a one-chunk job answers 404 file_not_found
+    # every stitched job has this sidecar (core/finalize.py); before the result exists, a 409
     ("post", "/v1/jobs", "202", "/v1/jobs/{job_id}/files/{name}",
      {"job_id": "$response.body#/id", "name": "metadata.json"}),
 ]
@@ -164,6 +164,23 @@ def _deployment(doc: dict, settings: Settings) -> None:
     for branch in props.get("text", {}).get("anyOf", []):
         if branch.get("type") == "string":
             branch["maxLength"] = settings.max_text_chars
+    params = doc["components"]["schemas"].get("SamplingParams", {}).get("properties", {})
+    if "engine" in props and params:
+        # each engine takes its own params (others only as null) and only a cloning one a voice_id
+        branches = []
+        for name in served_engines(settings):
+            spec = ENGINES[name]
+            branch: dict[str, Any] = {"properties": {
+                "engine": {"const": name},
+                "params": {"properties": {k: {"type": "null"} for k in params if k not in spec.params}}}}
+            if name == settings.default_engine:
+                branch["properties"]["engine"] = {"anyOf": [{"const": name}, {"type": "null"}]}
+            else:
+                branch["required"] = ["engine"]
+            if not spec.clones_voices:
+                branch["properties"]["voice_id"] = {"type": "null"}
+            branches.append(branch)
+        doc["components"]["schemas"]["JobCreate"]["allOf"] = [{"anyOf": branches}]
 
 
 # requests.py refuses NUL anywhere in a body or URL (PostgreSQL cannot store it): say so for every

@@ -110,6 +110,9 @@ def get_file(path: FilePath):
     svc = services()
     with svc.db.session() as s:
         job = core_jobs.get_job(s, g.tenant.id, path.job_id)
+    if job.status != "succeeded":  # as for /audio: the files come with the result
+        raise Conflict(f"job {job.id} is {job.status}; its files exist once it has succeeded",
+                       code="result_not_ready")
     files = (job.result_extras or {}).get("files", {})
     if path.name not in files:
         raise NotFound(f"job {job.id} has no file {path.name!r}", code="file_not_found")
