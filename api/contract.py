@@ -29,7 +29,6 @@ import numpy as np
 from flask import Flask
 
 from core.audio import encode
-
 from core.engines import ENGINES, served_engines
 from core.idempotency import MAX_KEY_LEN
 from core.settings import Settings

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from helpers import ROOT, create_key, start_api
 
 from core.settings import Settings
-from helpers import ROOT, create_key, start_api
 
 MAX_EXAMPLES = 25  # per operation and phase: ~40 s for 20 operations on 2 busy cores
 SEED = 20261123  # a failure is reproduced with the same seed (and `st replay <id>`)
@@ -82,7 +82,7 @@ def test_schemathesis_finds_nothing(live_api):
     cmd = [str(st), "run", f"{url}/openapi.json", "--checks", "all", "-H", f"Authorization: Bearer {key}",
            "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", str(MAX_EXAMPLES),
            "--seed", str(SEED), "--workers", "1", "--generation-database", "none", "--no-color"]
-    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     out = run.stdout + run.stderr
     tail = out[-8000:]
     assert run.returncode == 0, tail
