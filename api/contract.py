@@ -13,7 +13,10 @@ is registered:
   ``Idempotent-Replayed`` response header on operations marked ``x-idempotent``;
 * OpenAPI links from every operation that returns a resource ``id`` to the operations under
   ``<its path>/{param}`` (POST /v1/jobs -> GET /v1/jobs/{job_id}, /cancel, /chunks...), plus the
-  cross-prefix links in ``CROSS_LINKS``: what Schemathesis' stateful phase walks.
+  cross-prefix links in ``CROSS_LINKS``: what Schemathesis' stateful phase walks;
+* what this deployment accepts, so that a request valid by the document is valid here: the served
+  engines, each engine's own params (core/engines.py capabilities), the text limit, no NUL in any
+  request string, and request examples that succeed as written.
 
 Which 405 a route gives is not per operation: errors.py answers it with ``Allow`` (RFC 9110).
 """
