@@ -285,13 +285,19 @@ class ChunkListQuery(ListQuery):
     cursor: str | None = Field(None, pattern=INDEX_CURSOR, description="next_cursor of the previous page")
 
 
+# Path ids: the document gives their exact format, but one that does not match names nothing, so it
+# answers 404 like an unknown id (the lookups check the format first), not 422.
+def _path_id(prefix: str):
+    return Field(max_length=64, json_schema_extra={"pattern": id_pattern(prefix)})
+
+
 class JobPath(BaseModel):
-    job_id: str = Field(pattern=id_pattern("job"))
+    job_id: str = _path_id("job")
 
 
 class VoicePath(BaseModel):
-    voice_id: str = Field(pattern=id_pattern("voice"))
+    voice_id: str = _path_id("voice")
 
 
 class DeliveryPath(BaseModel):
-    delivery_id: str = Field(pattern=id_pattern("msg"))
+    delivery_id: str = _path_id("msg")

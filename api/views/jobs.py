@@ -23,7 +23,7 @@ bp = APIBlueprint("jobs", __name__, url_prefix="/v1", abp_tags=[Tag(name="jobs")
 
 
 class FilePath(BaseModel):
-    job_id: str = Field(pattern=id_pattern("job"))
+    job_id: str = Field(max_length=64, json_schema_extra={"pattern": id_pattern("job")})
     name: str = Field(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
