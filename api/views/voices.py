@@ -23,7 +23,10 @@ bp = APIBlueprint("voices", __name__, url_prefix="/v1", abp_tags=[Tag(name="voic
                   abp_responses={401: ErrorResponse, 404: ErrorResponse, 422: ErrorResponse})
 
 _REQUEST_BODY = {"requestBody": {"required": True, "content": {
-    "multipart/form-data": {"schema": VoiceCreateForm.model_json_schema()},
+    "multipart/form-data": {"schema": VoiceCreateForm.model_json_schema(),
+                            # the part's type is informative: the server sniffs the content itself
+                            "encoding": {"audio_file": {"contentType": "audio/wav, audio/flac, audio/ogg, audio/mpeg, "
+                                                                      "application/octet-stream"}}},
     "application/json": {"schema": VoiceCreateJson.model_json_schema()},
 }}}
 
