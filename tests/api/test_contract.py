@@ -26,12 +26,28 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers import ROOT, create_key, start_api
+from flask_openapi3 import APIBlueprint
+from pydantic import BaseModel
 
+from api.app import create_app
+from core.schemas import ErrorResponse
 from core.settings import Settings
+from helpers import ROOT, ListPublisher, create_key, start_api
 
 MAX_EXAMPLES = 25  # per operation and phase: ~40 s for 20 operations on 2 busy cores
 SEED = 20261123  # a failure is reproduced with the same seed (and `st replay <id>`)
+
+
+class ThingIn(BaseModel):
+    name: str
+
+
+class ThingOut(BaseModel):
+    id: str
+
+
+class ThingPath(BaseModel):
+    thing_id: str
 
 
 @pytest.fixture
@@ -73,6 +89,30 @@ def test_every_operation_documents_the_shared_answers(live_api):
     resp = requests.request("TRACE", f"{url}/v1/jobs", headers={"Authorization": f"Bearer {key}"}, timeout=10)
     assert resp.status_code == 405 and resp.json()["error"]["code"] == "method_not_allowed"
     assert set(resp.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+
+
+def test_a_new_route_is_documented_and_linked_without_listing_it(tmp_path):
+    """What a helper adding /v1/batches gets for free: the shared answers and the links."""
+    bp = APIBlueprint("things", __name__, url_prefix="/v1", abp_security=[{"bearer": []}])
+
+    @bp.post("/things", responses={201: ThingOut})
+    def create_thing(body: ThingIn):
+        return {"id": "thg_1"}, 201
+
+    @bp.get("/things/<thing_id>", responses={200: ThingOut, 409: ErrorResponse})
+    def get_thing(path: ThingPath):
+        return {"id": path.thing_id}
+
+    app = create_app(Settings(data_dir=tmp_path / "var"), publisher=ListPublisher())
+    app.register_api(bp)
+    doc = app.test_client().get("/openapi.json").get_json()
+    post, get = doc["paths"]["/v1/things"]["post"], doc["paths"]["/v1/things/{thing_id}"]["get"]
+    assert set(post["responses"]) == {"201", "400", "401", "413", "415", "422", "500", "503"}
+    assert set(get["responses"]) == {"200", "400", "401", "404", "409", "422", "500", "503"}
+    assert post["responses"]["201"]["headers"]["Location"]
+    link = post["responses"]["201"]["links"]["get_v1_things_thing_id"]
+    assert link == {"operationId": get["operationId"], "parameters": {"thing_id": "$response.body#/id"}}
+    assert post["responses"]["415"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
 
 
 def test_schemathesis_finds_nothing(live_api):
