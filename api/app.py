@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
         JSON_SORT_KEYS=False,
     )
     app.extensions["voxfarm"] = Services(settings, Database(settings), store or open_store(settings), publisher)
+    app.url_map.converters["id"] = contract.IdConverter
     errors.register(app)
     auth.register(app)  # first: an anonymous request is 401 whatever its body
     requests.register(app)

@@ -30,10 +30,14 @@ from typing import Any
 
 import numpy as np
 from flask import Flask
+from werkzeug.routing import BaseConverter
 
 from core.audio import encode
+from core.engine_languages import LANGUAGES
 from core.engines import ENGINES, served_engines
 from core.idempotency import MAX_KEY_LEN
+from core.ids import id_pattern
+from core.params import ParamSpec
 from core.settings import Settings
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
@@ -54,6 +58,15 @@ CROSS_LINKS: list[tuple[str, str, str, str, dict[str, str]]] = [
     ("post", "/v1/jobs", "202", "/v1/jobs/{job_id}/files/{name}",
      {"job_id": "$response.body#/id", "name": "metadata.json"}),
 ]
+
+
+class IdConverter(BaseConverter):
+    """``<id("job"):job_id>`` matches only that kind's ids, so a static sibling such as
+    ``/v1/jobs/upload`` is not also read as a job id (its ``Allow`` would then list GET)."""
+
+    def __init__(self, url_map, prefix: str) -> None:
+        super().__init__(url_map)
+        self.regex = id_pattern(prefix)[1:-1]
 
 
 def _error(description: str, **headers: dict) -> dict:
@@ -166,23 +179,43 @@ def _deployment(doc: dict, settings: Settings) -> None:
     for branch in props.get("text", {}).get("anyOf", []):
         if branch.get("type") == "string":
             branch["maxLength"] = settings.max_text_chars
-    params = doc["components"]["schemas"].get("SamplingParams", {}).get("properties", {})
-    if "engine" in props and params:
-        # each engine takes its own params (others only as null) and only a cloning one a voice_id
+    if "engine" in props:
+        # each engine takes its own params (core/engines.py ParamSpec rows) and only a cloning one a voice_id
         branches = []
         for name in served_engines(settings):
             spec = ENGINES[name]
+            names = {p.name for p in spec.param_specs}
+            params = {p.name: _param_schema(p, LANGUAGES.get(name)) for p in spec.param_specs}
             branch: dict[str, Any] = {"properties": {
                 "engine": {"const": name},
-                "params": {"properties": {k: {"type": "null"} for k in params if k not in spec.params}}}}
+                "params": {"type": "object", "properties": params, "additionalProperties": False}}}
             if name == settings.default_engine:
                 branch["properties"]["engine"] = {"anyOf": [{"const": name}, {"type": "null"}]}
             else:
                 branch["required"] = ["engine"]
             if not spec.clones_voices:
                 branch["properties"]["voice_id"] = {"type": "null"}
+            if "voice" not in names:
+                branch["properties"]["voice"] = {"type": "null"}
             branches.append(branch)
         doc["components"]["schemas"]["JobCreate"]["allOf"] = [{"anyOf": branches}]
+
+
+def _param_schema(p: ParamSpec, languages: frozenset[str] | None) -> dict:
+    """JSON Schema for what ``ParamSpec.coerce`` accepts (an "int" takes 2.0 too, as JSON Schema's integer)."""
+    if p.kind == "bool":
+        return {"type": "boolean"}
+    if p.kind == "str":
+        if p.name == "language" and languages:
+            return {"type": "string", "enum": sorted(languages)}
+        out: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": p.max_length}
+        return out | ({"pattern": f"^(?:{p.pattern})$"} if p.pattern else {"pattern": NO_NUL})
+    out = {"type": "integer" if p.kind == "int" else "number"}
+    if p.minimum is not None:
+        out["exclusiveMinimum" if p.min_exclusive else "minimum"] = p.minimum
+    if p.maximum is not None:
+        out["maximum"] = p.maximum
+    return out
 
 
 # requests.py refuses NUL anywhere in a body or URL (PostgreSQL cannot store it): say so for every
@@ -231,9 +264,10 @@ def _request_strings(doc: dict) -> None:
                     _no_nul(param.get("schema"), schemas, seen)
                 for media_type, media in item[method].get("requestBody", {}).get("content", {}).items():
                     schema = media.get("schema", {})
-                    if media_type == "multipart/form-data" and "additionalProperties" not in schema:
+                    target = schemas.get(schema.get("$ref", "").rsplit("/", 1)[-1], schema)
+                    if media_type == "multipart/form-data" and "additionalProperties" not in target:
                         # other form fields are ignored, but they pass the same NUL check
-                        schema["additionalProperties"] = {"type": "string"}
+                        target["additionalProperties"] = {"type": "string"}
                     _no_nul(schema, schemas, seen)
 
 

@@ -82,7 +82,8 @@ def list_jobs(query: JobListQuery):
         return {"data": [job_resource(j, svc.store, svc.settings, live) for j in rows], "next_cursor": cursor}
 
 
-@bp.get("/jobs/<job_id>", responses={200: JobOut})
+# the id converter keeps /jobs/upload from matching here too; the operation id stays what it was
+@bp.get('/jobs/<id("job"):job_id>', responses={200: JobOut}, operation_id="jobs_get_job_jobs__job_id__get")
 def get_job(path: JobPath):
     svc = services()
     with svc.db.session() as s:
