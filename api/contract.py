@@ -9,8 +9,8 @@ is registered:
   surrogates anywhere in the URL or body), 401 (secured operations), 404 (paths with ids), 413 and
   415 (operations with a body), 422 (validation), 500 and 503 (database or storage down, with
   ``Retry-After``);
-* ``Location`` on 201/202/302 answers, the ``Idempotency-Key`` request header and the
-  ``Idempotent-Replayed`` response header on operations marked ``x-idempotent``;
+* ``Location`` on 201/202/302 answers; on operations marked ``x-idempotent``, the
+  ``Idempotency-Key`` rules (in the description) and the ``Idempotent-Replayed`` response header;
 * OpenAPI links from every operation that returns a resource ``id`` to the operations under
   ``<its path>/{param}`` (POST /v1/jobs -> GET /v1/jobs/{job_id}, /cancel, /chunks...), plus the
   cross-prefix links in ``CROSS_LINKS``: what Schemathesis' stateful phase walks;
@@ -108,14 +108,13 @@ def _standard_responses(path: str, method: str, op: dict) -> None:
         if op.get("x-idempotent") and status.startswith("2"):
             response.setdefault("headers", {})["Idempotent-Replayed"] = _REPLAYED
     if op.pop("x-idempotent", False):
-        op.setdefault("parameters", []).append({
-            "name": "Idempotency-Key", "in": "header", "required": False,
-            "description": "Repeat a request safely: the same key and body replay the first answer "
-                           "(`Idempotent-Replayed: true`); the same key with another body is a 422; "
-                           "while the first is still running, a 409.",
-            # printable ASCII (core/idempotency.py); HTTP strips surrounding spaces itself
-            "schema": {"type": "string", "maxLength": MAX_KEY_LEN,
-                       "pattern": "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$"}})
+        # described, not declared as a parameter: generated requests would reuse keys, and a replay
+        # answers with the first (possibly since deleted) resource, as the IETF draft says it should
+        op["description"] = (op.get("description", "") + "\n\nSend `Idempotency-Key: <up to "
+                             f"{MAX_KEY_LEN} printable ASCII characters>` to repeat the request safely: the "
+                             "same key and body replay the first answer (`Idempotent-Replayed: true`), the "
+                             "same key with another body is a 422, and while the first is still running, a "
+                             "409.").strip()
         _add(responses, "409", _error("A request with this Idempotency-Key is still in progress"))
 
 

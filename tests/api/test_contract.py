@@ -7,7 +7,7 @@ How a new route is covered (nothing to list here: the run takes every operation 
   answers are added to every operation by ``api/contract.py`` (400, 401 when secured, 404 when the
   path has ids, 413/415 with a body, 422, 500, 503 + ``Retry-After``); declare only the route's own
   (``responses={409: ErrorResponse}`` ...).  A POST that goes through ``idempotency.create`` passes
-  ``openapi_extensions=IDEMPOTENT`` (the ``Idempotency-Key`` header and ``Idempotent-Replayed``) and
+  ``openapi_extensions=IDEMPOTENT`` (the ``Idempotency-Key`` rules and ``Idempotent-Replayed``) and
   ``location=`` for its ``Location`` header.
 * Ids in paths and cursors use ``core.ids.id_pattern(prefix)``; a list over a new kind subclasses
   ``ListQuery`` and narrows ``cursor`` to that kind's ids.  A route returning a resource ``id``
