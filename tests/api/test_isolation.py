@@ -7,7 +7,7 @@ import re
 
 from helpers import tone, wav_bytes
 
-PUBLIC = {"/healthz", "/readyz", "/openapi.json", "/static/<path:filename>"}
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/static/<path:filename>"}  # api/auth.py
 
 
 def test_every_route_is_tenant_scoped(api):
