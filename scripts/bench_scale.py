@@ -80,7 +80,8 @@ def _drop_db(admin_url: str, name: str) -> None:
     admin.dispose()
 
 
-def run(n_workers: int, jobs: int, cost: tuple[float, float], redis_url: str, admin_url: str) -> dict:
+def run(n_workers: int, jobs: int, cost: tuple[float, float], redis_url: str, admin_url: str,
+        window: int = 32) -> dict:
     import redis
     from sqlalchemy import func, select
 
@@ -90,12 +91,13 @@ def run(n_workers: int, jobs: int, cost: tuple[float, float], redis_url: str, ad
     name, db_url = _fresh_db(admin_url)
     data = Path(tempfile.mkdtemp(prefix=f"scale-{n_workers}-"))
     settings = Settings(data_dir=data, broker_url=redis_url, database_url=db_url, engines=["sim"],
-                        default_engine="sim", quality_gate=False, sim_batch_cost_s=cost,
+                        default_engine="sim", quality_gate=False, sim_batch_cost_s=cost, dispatch_window=window,
                         batch={"sim": BatchSettings(max_batch_size=BATCH, max_wait_ms=50)})
     upgrade(settings)
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("VOXFARM_")},
            "VOXFARM_DATA_DIR": str(data), "VOXFARM_BROKER_URL": redis_url, "VOXFARM_DATABASE_URL": db_url,
            "VOXFARM_ENGINES": "sim", "VOXFARM_QUALITY_GATE": "false", "PYTHONPATH": str(ROOT),
+           "VOXFARM_DISPATCH_WINDOW": str(window),
            "VOXFARM_SIM_BATCH_COST_S": json.dumps(list(cost)),
            "VOXFARM_BATCH": json.dumps({"sim": {"max_batch_size": BATCH, "max_wait_ms": 50}})}
     logs = [open(data / f"worker-{i}.log", "wb") for i in range(n_workers)]
@@ -152,13 +154,14 @@ def main() -> None:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15")
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--out", default=str(ROOT / "bench" / "scale"))
+    parser.add_argument("--dispatch-window", type=int, default=32, help="0: publish everything at submit")
     args = parser.parse_args()
     cost = tuple(float(x) for x in args.cost.split(","))
     per_worker = int(args.seconds * BATCH / (cost[0] + cost[1] * BATCH))
     samples: dict[int, list[dict]] = {}
     for rep in range(args.reps):  # interleaved, so a slow minute of the machine hits every N alike
         for n in (int(x) for x in args.workers.split(",")):
-            row = run(n, per_worker * n, cost, args.redis, args.pg)
+            row = run(n, per_worker * n, cost, args.redis, args.pg, args.dispatch_window)
             print(json.dumps({"rep": rep, **row}), flush=True)
             samples.setdefault(n, []).append(row)
     base = statistics.median(r["chunks_per_s"] for r in samples[min(samples)])
