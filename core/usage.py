@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 from core.lifecycle import ChunkStatus
 from core.models import Chunk, Job
 
-
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 
 

@@ -15,8 +15,7 @@ from api.contract import IDEMPOTENT
 from api.requests import read_upload
 from core import voices as core_voices
 from core.errors import InvalidInput, TooLarge
-from core.schemas import (ErrorResponse, VoiceCreateForm, VoiceCreateJson, VoiceList, VoiceListQuery, VoiceOut,
-                          VoicePath)
+from core.schemas import ErrorResponse, VoiceCreateForm, VoiceCreateJson, VoiceList, VoiceListQuery, VoiceOut, VoicePath
 from core.serialize import voice_resource
 
 bp = APIBlueprint("voices", __name__, url_prefix="/v1", abp_tags=[Tag(name="voices")],

@@ -33,6 +33,7 @@ from api.app import create_app
 from core.engines import ENGINES
 from core.schemas import ErrorResponse
 from core.settings import Settings
+
 from helpers import ROOT, ListPublisher, create_key, start_api
 
 MAX_EXAMPLES = 25  # per operation and phase: ~40 s for 20 operations on 2 busy cores
