@@ -51,7 +51,8 @@ class WebhookSpec(BaseModel):
 class JobCreate(BaseModel):
     model_config = _STRICT
     text: str | None = Field(None, description="Plain text or Markdown ('#' headings start chapters)")
-    text_format: Literal["plain", "markdown"] = "plain"
+    text_format: Literal["auto", "plain", "markdown"] = Field(
+        "auto", description="auto: Markdown when the text has Markdown headings (ATX '#' or setext), else plain")
     document_base64: str | None = Field(None, description="An EPUB file, base64-encoded")
     engine: str | None = Field(None, max_length=32)
     voice_id: str | None = Field(None, max_length=40)
