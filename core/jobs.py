@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import events, outbox
+from core.audio import check_output_rate
 from core.clock import utcnow
 from core.db import undo_on_rollback
 from core.engines import ENGINES, queue_for, served_engines
@@ -105,6 +106,7 @@ def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_
                                                    Voice.deleted_at.is_(None))) if looks_like_id(req.voice_id, "voice") else None
         if voice is None:
             raise NotFound(f"voice {req.voice_id} not found", code="voice_not_found")
+    check_output_rate(req.output.format, req.output.sample_rate)
     if len(json.dumps(req.metadata)) > settings.max_metadata_bytes:
         raise TooLarge(f"metadata is limited to {settings.max_metadata_bytes} bytes of JSON",
                        code="metadata_too_large")

@@ -38,7 +38,9 @@ class SamplingParams(BaseModel):
 class OutputSpec(BaseModel):
     model_config = _STRICT
     format: OutputFormat = "wav"
-    sample_rate: int | None = Field(None, ge=8000, le=48000)
+    sample_rate: int | None = Field(None, ge=8000, le=48000, description=(
+        "mp3 and m4b: 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100 or 48000 (others: 422 "
+        "unsupported_sample_rate); wav, flac, ogg: any rate in range"))
     per_chapter: bool = Field(False, description="long-form: also store one file per chapter")
 
 
