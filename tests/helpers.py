@@ -262,3 +262,24 @@ def ffprobe(path: Path, streams: bool = False) -> dict:
     out = subprocess.run([exe, "-v", "error", "-print_format", "json", *shows, str(path)],
                          capture_output=True, text=True, check=True).stdout
     return json.loads(out)
+
+
+def render_in_process(settings, job_id: str, engine: str = "espeak") -> None:
+    """Render and finalize a job in this process with a real engine and the real worker runtime
+    (no Celery): for API tests that need a finished job with its files."""
+    from sqlalchemy import select
+
+    from core.models import Chunk
+    from worker.runtime import Runtime
+
+    rt = Runtime(settings, engine, name="in-process")
+    rt.boot(ListPublisher())
+    try:
+        with rt.db.session() as s:
+            chunk_ids = list(s.scalars(select(Chunk.id).where(Chunk.job_id == job_id).order_by(Chunk.idx)))
+        for chunk_id in chunk_ids:
+            rt.render_chunk(chunk_id)
+        rt.finalize_job(job_id)
+    finally:
+        rt.begin_shutdown()
+        rt.stop()
