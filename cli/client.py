@@ -106,7 +106,7 @@ def submit(text, url, key, engine, voice_id, fmt, params, markdown, webhook, ide
         text = sys.stdin.read()
     elif text.startswith("@"):
         text = Path(text[1:]).read_text(encoding="utf-8")
-    body: dict = {"text": text, "text_format": "markdown" if markdown else "plain"}
+    body: dict = {"text": text, "text_format": "markdown" if markdown else "auto"}
     if engine:
         body["engine"] = engine
     if voice_id:
@@ -163,7 +163,7 @@ def book(file, url, key, voice_id, engine, seed, title, author, per_chapter, out
         body["document_base64"] = base64.b64encode(path.read_bytes()).decode()
     else:
         body["text"] = path.read_text(encoding="utf-8")
-        body["text_format"] = "markdown" if path.suffix.lower() in (".md", ".markdown") else "plain"
+        body["text_format"] = "markdown" if path.suffix.lower() in (".md", ".markdown") else "auto"
     for name, value in (("voice_id", voice_id), ("engine", engine), ("title", title), ("author", author)):
         if value:
             body[name] = value
