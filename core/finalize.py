@@ -161,20 +161,22 @@ def build_stitched(work: FinalizeWork, store: ObjectStore, settings: Settings, t
         cover = tmpdir / Path(work.source["cover_key"]).name
         store.download(work.source["cover_key"], cover)
     dest = tmpdir / f"audio.{work.fmt}"
-    book_meta = ffmetadata(work.title, work.author, chapters)
-    peaks = {dest.name: encode_under_ceiling(
-        lambda gain: encode(master, dest, work.fmt, metadata=book_meta, cover=cover, gain_db=gain), dest, ceiling)}
+
+    def mastered(path: Path, metadata: str, **cut: int) -> float:
+        """Encode ``path`` from the master, under the true-peak ceiling as decoded; its true peak."""
+        return encode_under_ceiling(lambda gain: encode(master, path, work.fmt, metadata=metadata, cover=cover,
+                                                        gain_db=gain, **cut), path, ceiling, rate=out_rate)
+
+    peaks = {dest.name: mastered(dest, ffmetadata(work.title, work.author, chapters))}
     key = keys.job_result(work.tenant_id, work.job_id, work.fmt)
     files: dict[str, str] = {}
     if work.per_chapter:
         for i, (name, start, end) in enumerate(chapters, 1):
             # the chapter is the title, the book the album, track n/N, the book's cover
             part = tmpdir / f"chapter-{i:03d}.{work.fmt}"
-            meta = ffmetadata(name, work.author, [], album=work.title, track=(i, len(chapters)))
-            cut = {"start_sample": int(start * out_rate), "end_sample": int(end * out_rate)}
-            peaks[part.name] = encode_under_ceiling(
-                lambda gain, part=part, meta=meta, cut=cut: encode(master, part, work.fmt, metadata=meta,
-                                                                   cover=cover, gain_db=gain, **cut), part, ceiling)
+            peaks[part.name] = mastered(part, ffmetadata(name, work.author, [], album=work.title,
+                                                         track=(i, len(chapters))),
+                                        start_sample=int(start * out_rate), end_sample=int(end * out_rate))
             files[part.name] = store.put_file(keys.job_file(work.tenant_id, work.job_id, part.name), part,
                                               CONTENT_TYPES[work.fmt]).key
     out_peaks = {name: round(p, 2) if math.isfinite(p) else None for name, p in peaks.items()}  # -inf: silence

@@ -90,7 +90,8 @@ def book(draw):
                 blocks.append(draw(SILENT_BLOCKS))
             if draw(st.booleans()):
                 section = draw(WORDS)
-                blocks.append(_heading(draw(st.integers(level + 1, 6)), section, draw(st.sampled_from(["atx", "setext"]))))
+                style = draw(st.sampled_from(["atx", "setext"]))
+                blocks.append(_heading(draw(st.integers(level + 1, 6)), section, style))
                 chapter[1].append(" ".join(section))
             md, spoken = draw(paragraph())
             blocks.append(md)
