@@ -18,6 +18,7 @@ from core.stitch import ffmpeg_exe
 from core.storage import open_store
 from helpers import ROOT, ApiClient, create_key, ffprobe, start_api, start_worker, wait_for
 from tests.core.test_epub import make_epub
+from tests.core.test_finalize import decode, true_peak_db
 
 PARAGRAPH = ("The lighthouse keeper climbed the stairs each evening. He counted every step, and the "
              "sea counted them with him. At the top he lit the lamp and watched the ships.")
@@ -258,10 +259,12 @@ def test_markdown_without_text_format_becomes_a_chaptered_m4b(book_settings, tmp
         assert "logbook" in spoken  # link text is spoken
         job = client.wait(resp.json()["id"], timeout=300)
         assert job["status"] == "succeeded", job["error"]
-        chapters, _tags = _probe(client.get(f"/v1/jobs/{job['id']}/audio").content, tmp_path)
+        data = client.get(f"/v1/jobs/{job['id']}/audio").content
     finally:
         worker.stop()
         api.stop()
+    chapters, _tags = _probe(data, tmp_path)
+    assert true_peak_db(*decode(tmp_path / "book.m4b")) <= book_settings.true_peak_dbfs  # as a player decodes it
     assert [c["tags"]["title"] for c in chapters] == ["Arrival", "The Storm", "Departure"]
     assert [c["title"] for c in job["result"]["chapters"]] == ["Arrival", "The Storm", "Departure"]
     assert all(float(c["end_time"]) > float(c["start_time"]) for c in chapters)
