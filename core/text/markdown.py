@@ -111,6 +111,7 @@ def parse_markdown(text: str, title: str | None = None) -> Document:
             chapters.append(current)
         current.paragraphs.append(block.text)  # a section heading is spoken as its own paragraph
     chapters = [c for c in chapters if c.paragraphs]
-    if not chapters:
-        chapters = [Chapter(title or "Chapter 1", [])]
+    if not chapters:  # nothing but headings ("# Hello there"): they are the text, read them
+        spoken = ([book_title] if book_title else []) + [b.text for b in blocks if b.text]
+        chapters = [Chapter(title or "Chapter 1", spoken)]
     return Document(chapters, title=title)

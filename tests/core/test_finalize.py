@@ -39,7 +39,8 @@ SENTENCES = ["The lighthouse keeper climbed the stairs each evening.",
 
 def decode(path) -> tuple[np.ndarray, int]:
     """Decode any of our outputs to float32 mono with ffmpeg, as a player would."""
-    probe = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    probe = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True,
+                           check=False).stderr  # ffmpeg without an output exits 1 after printing the info
     rate = int(re.search(r"Audio: .*?(\d+) Hz", probe).group(1))
     raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1",
                           "-f", "f32le", "-c:a", "pcm_f32le", "-"], capture_output=True, check=True).stdout

@@ -167,6 +167,11 @@ def test_auto_detects_markdown_only_by_its_headings(prose):
     assert text_format(JobCreate(text="# Title", text_format="plain")) == "plain"  # explicit wins
 
 
+def test_a_text_of_headings_only_is_read_not_refused():
+    assert parse_markdown("# Hello there").chapters[0].paragraphs == ["Hello there"]
+    assert parse_markdown("# One\n\n# Two\n").chapters[0].paragraphs == ["One", "Two"]
+
+
 def test_hashtags_and_lone_rules_are_not_headings():
     assert not has_headings("#hashtag is not a heading\n\nNor is this.")
     assert not has_headings("Some text.\n\n---\n\nMore text.")  # a thematic break, not setext
