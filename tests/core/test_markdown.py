@@ -167,6 +167,11 @@ def test_auto_detects_markdown_only_by_its_headings(prose):
     assert text_format(JobCreate(text="# Title", text_format="plain")) == "plain"  # explicit wins
 
 
+def test_tables_are_read_row_by_row_and_struck_out_words_are_not():
+    doc = parse_markdown("# T\n\n| Name | Age |\n|---|---:|\n| Ann | 30 |\n\nIt was ~~not~~ fine.\n")
+    assert doc.chapters[0].paragraphs == ["Name, Age", "Ann, 30", "It was fine."]
+
+
 def test_a_text_of_headings_only_is_read_not_refused():
     assert parse_markdown("# Hello there").chapters[0].paragraphs == ["Hello there"]
     assert parse_markdown("# One\n\n# Two\n").chapters[0].paragraphs == ["One", "Two"]
