@@ -9,7 +9,9 @@ import soundfile as sf
 
 from core.audio import SAMPLE_RATES, check_output_rate, encode
 from core.errors import InvalidInput
-from core.stitch import encode as encode_container, ffmetadata
+from core.stitch import encode as encode_container
+from core.stitch import ffmetadata
+
 from helpers import ffprobe, tone
 
 ANY_RATE_SAMPLES = (8000, 9000, 11000, 37000, 48000)

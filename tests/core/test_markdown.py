@@ -9,7 +9,9 @@ silent (code, HTML, URLs, images, autolinks, link definitions) carries a word wi
 
 from __future__ import annotations
 
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from core.jobs import text_format
 from core.schemas import JobCreate

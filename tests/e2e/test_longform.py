@@ -16,9 +16,10 @@ import soundfile as sf
 
 from core.stitch import ffmpeg_exe
 from core.storage import open_store
-from helpers import ROOT, ApiClient, create_key, ffprobe, start_api, start_worker, wait_for
 from tests.core.test_epub import make_epub
 from tests.core.test_finalize import decode, true_peak_db
+
+from helpers import ROOT, ApiClient, create_key, ffprobe, start_api, start_worker, wait_for
 
 PARAGRAPH = ("The lighthouse keeper climbed the stairs each evening. He counted every step, and the "
              "sea counted them with him. At the top he lit the lamp and watched the ships.")
