@@ -8,7 +8,7 @@ import re
 
 from helpers import render_in_process, tone, wav_bytes
 
-PUBLIC = {"/healthz", "/readyz", "/openapi.json", "/static/<path:filename>"}
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/static/<path:filename>"}  # README: public, aggregates only
 
 
 def test_every_route_is_tenant_scoped(api):
