@@ -137,6 +137,9 @@ class Settings(BaseSettings):
     # fair dispatch (core/dispatch.py): the least chunks one tenant may have in an engine's broker
     # queue; the window grows to twice the live workers' capacity.  0 publishes everything at submit
     dispatch_window: int = Field(default=32, ge=0)
+    # PostgreSQL connections per process (pool + overflow); mind max_connections across processes
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=20, ge=0)
     # the ``sim`` engine's modelled batch cost a + b*B seconds (benchmarks only): 1.0 + 0.05*B is
     # Dia-like, a fixed decode-step overhead that batching amortises
     sim_batch_cost_s: tuple[float, float] = (1.0, 0.05)

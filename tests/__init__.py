@@ -1,1 +1,1 @@
-"""Test suite; a package so that tests/worker etc. never shadow the source packages."""
+"""Test suite; a package so that tests/core, tests/api, ... never shadow the real core, api, ... packages."""

@@ -16,10 +16,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# The source tree goes before tests/: tests/worker, tests/core, ... mirror the source packages'
-# names, and ahead of them they would shadow the real ``worker``/``core`` (whose submodules then
-# came from whatever editable install the venv points at).  tests/__init__.py makes the test
-# modules ``tests.worker.test_x``, so pytest never imports them under a source package's name.
+# the project root first: tests/core, tests/api, ... must never shadow core, api, ... (a shadowed
+# package silently resolved its modules through the editable install of another checkout)
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
@@ -189,7 +187,6 @@ from dataclasses import dataclass  # noqa: E402
 from api.app import create_app  # noqa: E402
 from celery_config import CeleryPublisher, make_celery  # noqa: E402
 from core.db import Database  # noqa: E402
-
 from helpers import ApiClient, ListPublisher, ServerThread, create_key  # noqa: E402
 
 
