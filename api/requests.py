@@ -18,6 +18,7 @@ BODY_TYPES: dict[str, tuple[str, ...]] = {
     "jobs.create_job": ("application/json",),
     "voices.create_voice": ("application/json", "multipart/form-data"),
     "webhooks.set_endpoint": ("application/json",),
+    "speech.create_speech": ("application/json",),
 }
 
 

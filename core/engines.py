@@ -29,6 +29,9 @@ class EngineSpec:
     params: tuple[str, ...]  # sampling params this engine honours
     deterministic: bool  # same request + seed -> bit-identical audio, whatever the batch
     defaults: dict[str, Any] = field(default_factory=dict)
+    # issue 15: how output speed and named voices reach the engine (None: time-stretch / no names)
+    speed_param: tuple[str, float, float, float] | None = None  # (param, value at 1x, min, max)
+    voice_param: str | None = None  # the param that picks one of the engine's own voices
 
     def model_id(self, settings: Settings) -> str:
         if self.name == "dia":
@@ -61,6 +64,8 @@ ENGINES: dict[str, EngineSpec] = {
         # even after espeak_ng_SetRandSeed: library state we cannot reset, so no bit-identity
         deterministic=False,
         defaults={"model": "espeak-ng", "speed": 175, "pitch": 50, "language": "en-us"},
+        speed_param=("speed", 175, 80, 450),  # words per minute
+        voice_param="language",
     ),
     "dia": EngineSpec(
         name="dia",

@@ -24,6 +24,7 @@ from core.audio import decode_bytes, encode
 from core.db import Database
 from core.engines import ENGINES
 from core.errors import StorageError
+from core.lanes import is_interactive
 from core.finalize import build_single, build_stitched, claim_finalize, release_finalize, succeed_job
 from core.lifecycle import release_stale_leases
 from core.outbox import Publisher, unit_of_work
@@ -56,6 +57,7 @@ class _Item:
     job_id: str
     request: RenderRequest
     solo: bool = False  # a chunk that already crashed a worker once renders alone (see boot)
+    urgent: bool = False  # an interactive job's chunk: leads the next batch (core/lanes.py)
 
 
 class QualityFailed(Exception):
@@ -99,7 +101,7 @@ class Runtime:
                 self._run_batch, max_batch_size=batch.max_batch_size, max_wait_ms=batch.max_wait_ms,
                 group_key=self._group_key, length=lambda it: self.engine.expected_length(it.request),
                 is_error=lambda r: r.error, admit=self._admit, on_batch=self._on_batch,
-                name=f"batcher-{self.engine_name}").start()
+                urgent=lambda it: it.urgent, name=f"batcher-{self.engine_name}").start()
         self.heartbeat = Heartbeat(self).start()
         with self.db.session() as s:
             reclaimed = release_stale_leases(s, self.name + "#", self.worker_id)
@@ -232,7 +234,9 @@ class Runtime:
         seed, retries = work.seed, 0
         while True:
             request = RenderRequest(work.chunk_id, work.text, work.params, seed, voice)
-            outcome = self.batcher.submit(_Item(work.job_id, request, solo=work.attempts > 1)).result()
+            item = _Item(work.job_id, request, solo=work.attempts > 1,
+                         urgent=is_interactive(work.priority, self.settings))
+            outcome = self.batcher.submit(item).result()
             audio = outcome.result.audio
             issue = check_chunk(audio, rate, work.expected_s) if self.settings.quality_gate else None
             if issue is None:
