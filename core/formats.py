@@ -64,11 +64,11 @@ CODECS: dict[str, Codec] = {c.name: c for c in (
 
 # quality presets (the names clients send as ``output.preset``)
 PRESETS: dict[str, Codec] = {c.name: c for c in (
-    Codec("mp3_v0", "mp3", "audio/mpeg", ("-c:a", "libmp3lame", "-q:a", "0", "-f", "mp3"), "libmp3lame", MP3_RATES),
-    Codec("mp3_320k", "mp3", "audio/mpeg", ("-c:a", "libmp3lame", "-b:a", "320k", "-f", "mp3"), "libmp3lame",
-          MP3_RATES),
-    Codec("mp3_128k", "mp3", "audio/mpeg", ("-c:a", "libmp3lame", "-b:a", "128k", "-f", "mp3"), "libmp3lame",
-          MP3_RATES),
+    # 44.1 kHz unless asked otherwise: below 32 kHz MPEG-2 layer III tops out at 160 kbps
+    *(Codec(name, "mp3", "audio/mpeg", ("-c:a", "libmp3lame", *quality, "-f", "mp3"), "libmp3lame", MP3_RATES,
+            44_100)
+      for name, quality in (("mp3_v0", ("-q:a", "0")), ("mp3_320k", ("-b:a", "320k")),
+                            ("mp3_128k", ("-b:a", "128k")))),
     # HE-AAC v2 is parametric stereo: it needs two channels in
     *(Codec(f"m4a_aac_he_v2_{kbps}k", "m4a", "audio/mp4",
             ("-c:a", "libfdk_aac", "-profile:a", "aac_he_v2", "-b:a", f"{kbps}k", "-movflags", "+faststart",

@@ -121,7 +121,7 @@ class Settings(BaseSettings):
     speech_voices: dict[str, dict[str, str]] = {
         "espeak": {"alloy": "en-us", "ash": "en-us", "ballad": "en", "coral": "en-us", "echo": "en",
                    "fable": "en-gb-scotland", "nova": "en-us", "onyx": "en", "sage": "en-us",
-                   "shimmer": "en-us", "verse": "en-gb-x-rp"}}
+                   "shimmer": "en-us", "verse": "en-029"}}
     speech_first_chunk_chars: int = 120  # the first chunk is one short sentence: first audio fast
     speech_chunk_target_s: float = 6.0  # later chunks: a sentence or two each
     speech_poll_s: float = 0.05  # how often a stream looks for its next rendered chunk
