@@ -181,10 +181,13 @@ def test_idempotent_replay_streams_the_same_job(farm):
 BULK = " ".join(f"Bulk line {i}." for i in range(120))
 
 
-def test_interactive_request_overtakes_a_bulk_backlog(prod_settings, tmp_path):
+@pytest.mark.parametrize("shape", ["distributed", "embedded"])
+def test_interactive_request_overtakes_a_bulk_backlog(shape, request, tmp_path):
     """120 bulk chunks are queued on the engine before the interactive request; it must finish
-    while most of the backlog is still waiting (from the chunk records)."""
-    settings = prod_settings.model_copy(update={"engines": ["espeak"], "chunk_target_s": {"espeak": 0.5}})
+    while most of the backlog is still waiting (from the chunk records).  Both brokers: Redis,
+    and kombu's filesystem transport of the embedded farm."""
+    base = request.getfixturevalue("prod_settings" if shape == "distributed" else "settings")
+    settings = base.model_copy(update={"engines": ["espeak"], "chunk_target_s": {"espeak": 0.5}})
     env = {"chunk_target_s": '{"espeak": 0.5}'}
     api, url = start_api(settings, tmp_path, **env)
     key = create_key(settings, "acme")
