@@ -82,7 +82,8 @@ SOUNDFILE_FORMATS = frozenset({"wav", "flac", "mp3", "ogg"})  # the original enc
 @functools.lru_cache(maxsize=1)
 def encoders() -> frozenset[str]:
     """Names of the audio encoders compiled into the ffmpeg at hand (read once per process)."""
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-encoders"], capture_output=True, text=True, timeout=30)
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-encoders"], capture_output=True, text=True, timeout=30,
+                          check=True)
     names, listing = set(), False
     for line in proc.stdout.splitlines():
         parts = line.split()
@@ -142,7 +143,7 @@ def filters(volume: float = 1.0, tempo: float = 1.0) -> list[str]:
 def _ffmpeg(args: list[str], data: bytes | None = None) -> bytes:
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
            "-protocol_whitelist", "file,pipe", *args]
-    proc = subprocess.run(cmd, input=data, capture_output=True, timeout=6 * 3600)
+    proc = subprocess.run(cmd, input=data, capture_output=True, timeout=6 * 3600, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"ffmpeg failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[-800:]}")
     return proc.stdout
@@ -194,5 +195,5 @@ def engine_speed(spec: EngineSpec, params: dict[str, Any], given: dict[str, Any]
     wanted = base * speed
     value = min(high, max(low, wanted))
     if isinstance(spec.defaults.get(name, base), int):
-        value = int(round(value))
+        value = round(value)
     return {**params, name: value}, round(wanted / value, 5)

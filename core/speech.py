@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.engines import ENGINES, EngineSpec
-from core.errors import InvalidInput, NotFound, TooLarge
+from core.errors import InvalidInput, NotFound
 from core.ids import looks_like_id
 from core.jobs import submit_job
 from core.models import Job, Voice

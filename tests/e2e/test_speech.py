@@ -8,6 +8,8 @@ against the chunk records in the database, never against a timer.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +17,7 @@ import threading
 
 import numpy as np
 import pytest
+from helpers import ApiClient, create_key, start_api, start_worker, wait_for
 from openai import OpenAI
 from sqlalchemy import select
 
@@ -22,7 +25,6 @@ from core.clock import utcnow
 from core.db import Database
 from core.models import Chunk
 from core.stitch import ffmpeg_exe
-from helpers import ApiClient, create_key, start_api, start_worker, wait_for
 
 QUEUES = "tts.espeak.interactive,tts.espeak,control,webhooks"
 TEXT = "The farm speaks first. Then it keeps talking while the rest is rendered. Finally, it stops."
@@ -95,7 +97,7 @@ def test_sdk_speech_in_all_six_formats(farm, model, voice):
 
 
 def test_first_audio_arrives_before_the_last_chunk_renders(farm):
-    settings, url, key, worker, db = farm
+    _settings, url, key, worker, db = farm
     with sdk(url, key).audio.speech.with_streaming_response.create(
             model="espeak", voice="alloy", input=LONG, response_format="opus") as resp:
         job_id = resp.headers["x-job-id"]
@@ -123,10 +125,7 @@ def test_first_audio_arrives_before_the_last_chunk_renders(farm):
 
 
 def test_sse_stream_carries_base64_deltas_and_a_done_event(farm):
-    settings, url, key, _worker, _db = farm
-    import base64
-    import json
-
+    _settings, url, key, _worker, _db = farm
     with sdk(url, key).audio.speech.with_streaming_response.create(
             model="tts-1-hd", voice="echo", input=TEXT, response_format="mp3", stream_format="sse") as resp:
         assert resp.headers["content-type"].startswith("text/event-stream")
@@ -137,7 +136,7 @@ def test_sse_stream_carries_base64_deltas_and_a_done_event(farm):
 
 
 def test_client_that_leaves_cancels_the_remaining_chunks(farm):
-    settings, url, key, worker, db = farm
+    _settings, url, key, worker, db = farm
     with sdk(url, key).audio.speech.with_streaming_response.create(
             model="espeak", voice="alloy", input=LONG, response_format="mp3") as resp:
         job_id = resp.headers["x-job-id"]
@@ -155,7 +154,7 @@ def test_client_that_leaves_cancels_the_remaining_chunks(farm):
 
 
 def test_job_survives_the_api_dying_mid_stream(farm, tmp_path):
-    settings, url, key, worker, db = farm
+    settings, url, key, _worker, _db = farm
     api2, url2 = start_api(settings, tmp_path)
     with sdk(url2, key).audio.speech.with_streaming_response.create(
             model="espeak", voice="alloy", input=LONG, response_format="flac") as resp:
@@ -168,7 +167,7 @@ def test_job_survives_the_api_dying_mid_stream(farm, tmp_path):
 
 
 def test_idempotent_replay_streams_the_same_job(farm):
-    settings, url, key, _worker, _db = farm
+    _settings, url, key, _worker, _db = farm
     client = sdk(url, key)
     first = client.audio.speech.with_raw_response.create(model="espeak", voice="alloy", input=TEXT,
                                                          extra_headers={"Idempotency-Key": "speech-1"})
