@@ -9,10 +9,14 @@ import numpy as np
 import pytest
 
 from core import formats
+from core.audio import encode
 from core.engines import ENGINES
 from core.errors import InvalidInput
+from core.finalize import FinalizeWork, build_single, build_stitched
+from core.settings import Settings
 from core.speech_stream import StreamEncoder, wav_header
 from core.stitch import ffmpeg_exe
+from core.storage import open_store
 
 RATE = 22_050
 DEMUX = {"wav": "wav", "flac": "flac", "mp3": "mp3", "ogg": "ogg", "opus": "ogg", "aac": "aac", "m4a": "mov",
@@ -105,3 +109,26 @@ def test_streaming_wav_header_says_unknown_length():
     assert len(header) == 44 and header[4:8] == b"\xff\xff\xff\xff" and header[40:44] == b"\xff\xff\xff\xff"
     pcm = (tone(1.0) * 32767).astype("<i2").tobytes()
     assert abs(decode(header + pcm, "wav").size / 16000 - 1.0 * RATE / 24_000) < 0.01
+
+
+def test_finalize_writes_new_formats_with_the_time_stretch(tmp_path):
+    """One chunk (encoded inline) and three chunks (stitched, loudness-normalized) in opus with a
+    2x time-stretch: the stored files decode to half the speech."""
+    settings = Settings(data_dir=tmp_path / "var")
+    store = open_store(settings)
+    output = {"format": "opus", "volume": 1.0, "tempo": 2.0}
+    chunks = []
+    for i in range(3):
+        key = f"t/chunks/{i}.flac"
+        info = store.put_bytes(key, encode(tone(2.0), RATE, "flac")[0], "audio/flac")
+        chunks.append({"idx": i, "chapter": 0, "pause_after": "end" if i == 2 else "sentence", "cache_key": key,
+                       "sha256": info.sha256, "seed": 0, "duration_s": 2.0, "cache_hit": False})
+    work = FinalizeWork("job_1", "ten_1", "espeak", "espeak-ng", "opus", None, False, None, None, {}, {},
+                        chunks[:1], output)
+    single = build_single(work, store, None)
+    assert abs(decode(store.get_bytes(single.key), "opus").size / 16000 - 1.0) < 0.05
+    assert single.duration_s == pytest.approx(1.0, abs=0.01)
+    work.chunks = chunks
+    stitched = build_stitched(work, store, settings, tmp_path)
+    heard = decode(store.get_bytes(stitched.key), "opus").size / 16000
+    assert heard == pytest.approx(stitched.duration_s, abs=0.1) and 2.8 < heard < 3.6  # 6 s + pauses, halved
