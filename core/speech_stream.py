@@ -76,6 +76,7 @@ class StreamEncoder:
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.out: queue.Queue[bytes | None] = queue.Queue()
         self.header = wav_header(out_rate) if codec.name == "wav" else b""
+        self.finished = False
         self._reader = threading.Thread(target=self._read, daemon=True, name="stream-encoder")
         self._reader.start()
 
@@ -108,6 +109,7 @@ class StreamEncoder:
         return self.drain()
 
     def finish(self) -> bytes:
+        self.finished = True  # every chunk was fed: a client leaving now abandons nothing
         self.proc.stdin.close()
         self._reader.join(timeout=60)
         rest = self.drain(block=True)
@@ -169,7 +171,7 @@ def stream_audio(db: Database, store: ObjectStore, spec: StreamSpec, pauses: Pau
     out_rate = output_rate(codec, spec.sample_rate, spec.engine_rate)
     encoder = StreamEncoder(codec, spec.engine_rate, out_rate, volume=spec.volume, tempo=spec.tempo)
     xf = int(spec.engine_rate * pauses.crossfade_ms / 1000)
-    complete = False
+    abandoned = False  # only a client that left cancels: an error here (storage, ffmpeg) leaves the job be
     try:
         yield b""  # an empty write sends the headers (and X-Job-Id) before any chunk has rendered
         for item in rendered_chunks(db, store, spec.job_id, poll_s=poll_s, timeout_s=timeout_s,
@@ -182,17 +184,19 @@ def stream_audio(db: Database, store: ObjectStore, spec: StreamSpec, pauses: Pau
                 data = encoder.feed(np.concatenate([_fade(trim_silence(audio, spec.engine_rate), xf), gap]))
             if data:
                 yield data
-        complete = True
         tail = encoder.finish()
         if tail:
             yield tail
     except StreamEnded:
-        complete = True  # the job ended on its own: nothing to cancel; the client sees a short stream
+        pass  # the job ended on its own (failed, canceled): the client sees a short stream
     except ClientGone:
-        pass
+        abandoned = True
+    except GeneratorExit:  # the server closed us: the client's connection is gone
+        abandoned = not encoder.finished
+        raise
     finally:
         encoder.close()
-        if not complete:
+        if abandoned:
             on_abandon()
 
 

@@ -138,7 +138,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--backlog", type=int, default=100)
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/14")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/15",
+                        help="a database number the tests never use (they take 1-14)")
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
                         help="admin URL; a scratch database is created and dropped ('' for SQLite)")
     args = parser.parse_args()
