@@ -2,7 +2,7 @@
 
     python scripts/bench_stream.py [--reps 3] [--backlog 100] [--redis URL] [--pg ADMIN_URL]
 
-A real farm (gunicorn API, one espeak worker, Redis, PostgreSQL, local disk) runs twice, side by
+A real farm (gunicorn API, one espeak worker, one control worker, Redis, PostgreSQL, local disk) runs twice, side by
 side in one run: ``lanes`` (the default policy) and ``fifo`` (``INTERACTIVE_PRIORITY`` above every
 job's priority, so speech requests queue behind bulk work like everything else).  Each round
 queues a bulk job of ``--backlog`` one-sentence chunks on the same engine, then sends 1, 4 or 16
@@ -85,13 +85,16 @@ def run_farm(label: str, env_extra: dict, args, redis_url: str, db_url: str | No
     procs = [subprocess.Popen([sys.executable, "-m", "cli", "api", "--port", str(port), "--workers", "2",
                                "--threads", "16"], env={**env, "VOXFARM_PUBLIC_URL": url}, stdout=logs,
                               stderr=logs, start_new_session=True),
-             subprocess.Popen([sys.executable, "-m", "cli", "worker", "--engine", "espeak", "--name", "bench",
-                               "--queues", "tts.espeak.interactive,tts.espeak,control,webhooks"],
+             # the production shape: a render worker on both lanes, and a control worker that
+             # stitches (a stitch on the render worker would hold its threads and its CPU)
+             subprocess.Popen([sys.executable, "-m", "cli", "worker", "--engine", "espeak", "--name", "bench"],
+                              env=env, stdout=logs, stderr=logs, start_new_session=True),
+             subprocess.Popen([sys.executable, "-m", "cli", "worker", "--name", "bench-control"],
                               env=env, stdout=logs, stderr=logs, start_new_session=True)]
     rows = []
     try:
         wait(lambda: _ok(f"{url}/healthz"), 60, "api")
-        wait(lambda: b" ready." in (data / "procs.log").read_bytes(), 60, "worker")
+        wait(lambda: (data / "procs.log").read_bytes().count(b" ready.") >= 2, 60, "workers")
         key = subprocess.run([sys.executable, "-m", "cli", "keys", "create", "--tenant", "bench"], env=env,
                              capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
         http = requests.Session()
@@ -167,7 +170,7 @@ def main() -> None:
         fifo = next(s for s in summary if s["config"] == "fifo" and s["concurrency"] == row["concurrency"])
         row["first_p50_fifo_over_lanes"] = round(fifo["first_p50_s"] / row["first_p50_s"], 2)
     meta = {"engine": "espeak", "database": "postgresql" if db_url else "sqlite", "broker": "redis",
-            "storage": "local disk", "api": "gunicorn 2 workers x 16 threads", "worker_threads": 16,
+            "storage": "local disk", "api": "gunicorn 2 workers x 16 threads", "workers": "1 espeak (16 threads, batch 8) + 1 control",
             "format": "mp3 (streamed)", "input": f"{len(TEXT)} chars, 3 sentences",
             "backlog": f"{args.backlog} one-sentence chunks, queued just before each round",
             "reps": args.reps, "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%d")}

@@ -14,7 +14,6 @@ from core.engines import ENGINES
 from core.errors import InvalidInput
 from core.finalize import FinalizeWork, build_single, build_stitched
 from core.settings import Settings
-from core.speech_stream import StreamEncoder, wav_header
 from core.stitch import ffmpeg_exe
 from core.storage import open_store
 
@@ -91,24 +90,6 @@ def test_speed_goes_through_the_engine_where_it_can():
     assert p["speed"] == 450 and tempo == pytest.approx(700 / 450, abs=1e-4)
     assert formats.engine_speed(espeak, params, {"speed": 200}, 2.0) == (params, 2.0)  # caller's own rate kept
     assert formats.engine_speed(ENGINES["dia"], {}, {}, 0.5) == ({}, 0.5)  # no rate param: time-stretch
-
-
-def test_stream_encoder_makes_one_continuous_ogg_opus_stream():
-    enc = formats.codec_for("opus")
-    stream = StreamEncoder(enc, RATE, 48_000, volume=1.0, tempo=1.0)
-    try:
-        data = b"".join([stream.feed(tone(1.0)), stream.feed(tone(1.0)), stream.feed(tone(0.5)), stream.finish()])
-    finally:
-        stream.close()
-    assert data.count(b"OpusHead") == 1  # one stream header: not three files glued together
-    assert abs(decode(data, "opus").size / 16000 - 2.5) < 0.08
-
-
-def test_streaming_wav_header_says_unknown_length():
-    header = wav_header(24_000)
-    assert len(header) == 44 and header[4:8] == b"\xff\xff\xff\xff" and header[40:44] == b"\xff\xff\xff\xff"
-    pcm = (tone(1.0) * 32767).astype("<i2").tobytes()
-    assert abs(decode(header + pcm, "wav").size / 16000 - 1.0 * RATE / 24_000) < 0.01
 
 
 def test_finalize_writes_new_formats_with_the_time_stretch(tmp_path):
