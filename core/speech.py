@@ -26,14 +26,15 @@ from core.errors import InvalidInput, NotFound
 from core.ids import looks_like_id
 from core.jobs import submit_job
 from core.models import Job, Voice
-from core.schemas import JobCreate, OutputSpec, SamplingParams, SpeechRequest
+from core.schemas import JobCreate, OutputSpec, SpeechRequest
 from core.settings import Settings
 from core.storage import ObjectStore
 
 OPENAI_MODELS = frozenset({"tts-1", "tts-1-hd", "gpt-4o-mini-tts"})
 OPENAI_VOICES = frozenset({"alloy", "ash", "ballad", "cedar", "coral", "echo", "fable", "marin", "nova", "onyx",
                            "sage", "shimmer", "verse"})
-_ENGINE_VOICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
+_ENGINE_VOICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+:,-]{0,199}$")  # kokoro blends: "af_bella:0.7,af_sky:0.3"
+_VOICE_ERRORS = frozenset({"unknown_language", "unknown_voice", "invalid_param"})
 
 
 class SpeechInputError(InvalidInput):
@@ -93,15 +94,16 @@ def submit_speech(session: Session, settings: Settings, store: ObjectStore, tena
                                code="model_not_found")
     voice = req.voice if isinstance(req.voice, str) else req.voice.id
     voice_id, params = resolve_voice(session, tenant_id, spec, voice, settings)
-    try:
-        sampling = SamplingParams(**params)
-    except ValueError as exc:
-        raise SpeechInputError(f"voice {voice[:80]!r} is not a valid {spec.name} voice: {exc}",
-                               param="voice", code="voice_not_found") from None
     output = OutputSpec(format=req.response_format, speed=req.speed)
-    job = JobCreate(text=req.input, engine=engine, voice_id=voice_id, params=sampling, output=output,
+    job = JobCreate(text=req.input, engine=engine, voice_id=voice_id, params=params, output=output,
                     priority=settings.speech_priority, webhook=req.webhook,
                     metadata={"openai": {"model": req.model, "voice": voice[:200],
                                          "stream_format": req.stream_format}})
-    return submit_job(session, settings, store, tenant_id, job, target_s=settings.speech_chunk_target_s,
-                      first_chunk_chars=settings.speech_first_chunk_chars)
+    try:
+        return submit_job(session, settings, store, tenant_id, job, target_s=settings.speech_chunk_target_s,
+                          first_chunk_chars=settings.speech_first_chunk_chars)
+    except InvalidInput as exc:
+        if params and exc.code in _VOICE_ERRORS:  # the engine refused the voice it was given
+            raise SpeechInputError(f"voice {voice[:80]!r}: {exc.message}", param="voice",
+                                   code="voice_not_found") from None
+        raise
