@@ -90,3 +90,15 @@ def test_models_limits_and_speed(db):
     job, _, _ = _speech(db, speed=2.0, response_format="pcm")
     assert job.params["speed"] == 350 and job.output["tempo"] == 1.0  # espeak's own rate, no stretch
     assert job.output["format"] == "pcm"
+
+
+def test_engine_agnostic_voices_and_speed_on_piper(db):
+    db.test_settings = db.test_settings.model_copy(update={"engines": ["espeak", "piper"]})
+    job, _, _ = _speech(db, model="piper", voice="en_US-joe-medium", speed=2.0)
+    assert job.engine == "piper" and job.params["voice"] == "en_US-joe-medium"
+    assert job.params["speed"] == 2.0 and job.output["tempo"] == 1.0  # piper's own length scale
+    job, _, _ = _speech(db, model="piper", voice="nova")  # an unmapped OpenAI name: the default voice
+    assert job.params["voice"] == "en_US-joe-medium"
+    with pytest.raises(InvalidInput) as exc:
+        _speech(db, model="piper", voice="no_such_voice")
+    assert exc.value.code == "voice_not_found" and exc.value.details == {"param": "voice"}
