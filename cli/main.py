@@ -11,11 +11,12 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import click
 
-from cli import admin, client
+from cli import admin, client, usage
 from core.settings import load_settings
 
 # `voxfarm up` speaks with a neural voice out of the box: Piper with the CC0 en_US-joe-medium voice
@@ -64,7 +65,12 @@ def migrate(data_dir: str | None) -> None:
 @click.option("--threads", default=8, show_default=True, type=int)
 def api(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the intake API under gunicorn."""
+    # Several gunicorn processes answer /metrics in turn: each must report every process's counts,
+    # so prometheus_client's multiprocess mode is on (it must be set before the library loads).
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="voxfarm-metrics-")
     from gunicorn.app.base import BaseApplication
+    from prometheus_client import multiprocess
 
     from api.app import create_app
 
@@ -72,7 +78,8 @@ def api(host: str, port: int, workers: int, threads: int) -> None:
         def load_config(self):
             for key, value in {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
                                "worker_class": "gthread", "timeout": 120, "graceful_timeout": 20,
-                               "accesslog": "-", "loglevel": "info"}.items():
+                               "accesslog": "-", "loglevel": "info",
+                               "child_exit": lambda _server, w: multiprocess.mark_process_dead(w.pid)}.items():
                 self.cfg.set(key, value)
 
         def load(self):
@@ -203,6 +210,7 @@ main.add_command(client.submit)
 main.add_command(client.status)
 main.add_command(client.book)
 main.add_command(client.voices)
+main.add_command(usage.usage)
 
 
 if __name__ == "__main__":

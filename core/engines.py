@@ -33,6 +33,7 @@ class EngineSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     model_setting: str | None = None  # the Settings field naming the model (it joins cache keys)
     voices: str | None = None  # "catalog": pre-made voices listed by core/catalog.py, picked by `voice`
+    for_tests: bool = False  # benchmarks and tests only: never listed unless a farm names it
     # issue 15: how output speed and named voices reach the engine (None: time-stretch / no names)
     speed_param: tuple[str, float, float, float] | None = None  # (param, value at 1x, min, max)
     voice_param: str | None = None  # the param that picks one of the engine's own voices
@@ -151,6 +152,22 @@ ENGINES: dict[str, EngineSpec] = {
         voices="catalog",
         speed_param=("speed", 1.0, 0.5, 2.0),
         voice_param="voice",
+    ),
+    # Scale-out benchmarks (scripts/bench_scale.py) and tests: sleeps a modelled batch cost
+    "sim": EngineSpec(
+        name="sim",
+        target="worker.engines.sim:SimEngine",
+        sample_rate=16_000,
+        clones_voices=False,
+        dialogue_tags=False,
+        max_batch_size=64,
+        default_batch=BatchSettings(max_batch_size=16, max_wait_ms=50),
+        chunk_target_s=10.0,
+        chunk_max_chars=1000,
+        chars_per_second=15.0,
+        param_specs=(_SEED,),
+        deterministic=True,
+        for_tests=True,
     ),
 }
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import events, formats, outbox
+from core import dispatch, events, formats, outbox
 from core.catalog import check_voice
 from core.clock import utcnow
 from core.db import undo_on_rollback
@@ -174,10 +174,12 @@ def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_
                     pause_after=c.pause_after, text=c.text, expected_s=c.expected_s, seed=c.seed,
                     cache_key=keys.chunk_cache(tenant_id, c.cache_digest), enqueued_at=now)
               for c in plan.chunks]
+    size = dispatch.window(session, settings.dispatch_window, settings.heartbeat_s, engine)
+    publish = dispatch.admit_new(session, size, tenant_id, engine, chunks)  # the rest wait, held
     session.add_all(chunks)
     session.flush()
     lane = render_queue(engine, req.priority, settings)
-    outbox.add_many(session, [(outbox.RENDER_TASK, [c.id], lane) for c in chunks])
+    outbox.add_many(session, [(outbox.RENDER_TASK, [c.id], lane) for c in publish])
     return job
 
 

@@ -29,8 +29,12 @@ def is_interactive(priority: int | None, settings: Settings) -> bool:
 
 def render_queue(engine: str, priority: int | None, settings: Settings) -> str:
     """The queue a chunk of a job with ``priority`` is published to."""
+    return lane(engine, priority, settings.interactive_priority)
+
+
+def lane(engine: str, priority: int | None, threshold: int) -> str:
     base = queue_for(engine)
-    return base + INTERACTIVE_SUFFIX if is_interactive(priority, settings) else base
+    return base + INTERACTIVE_SUFFIX if (priority or 0) >= threshold else base
 
 
 def engine_queues(engine: str) -> list[str]:

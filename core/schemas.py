@@ -166,6 +166,9 @@ class ChunkOut(BaseModel):
     attempts: int
     batch_size: int | None
     worker: str | None = Field(None, description="The worker that last claimed it (null until claimed)")
+    started_at: str | None = Field(None, description="First claimed by a worker (RFC 3339)")
+    finished_at: str | None = Field(None, description="Rendered (RFC 3339)")
+    engine_s: float | None = Field(None, description="Its share of its batch's engine time (usage)")
     error: ErrorBody | None
 
 

@@ -80,6 +80,8 @@ def chunk_resource(chunk: Chunk) -> dict[str, Any]:
         "expected_s": chunk.expected_s, "status": str(chunk.status), "seed": chunk.seed,
         "cache_key": chunk.cache_key, "cache_hit": chunk.cache_hit, "duration_s": chunk.duration_s,
         "attempts": chunk.attempts, "batch_size": chunk.batch_size, "worker": chunk.worker,
+        "started_at": iso(chunk.started_at), "finished_at": iso(chunk.finished_at),
+        "engine_s": round(chunk.engine_s, 4) if chunk.engine_s is not None else None,
         "error": {"code": chunk.error_code, "message": chunk.error_message or ""} if chunk.error_code else None,
     }
 

@@ -130,6 +130,17 @@ class Settings(BaseSettings):
     onnx_intra_op_threads: int = 0
     onnx_inter_op_threads: int = 1
 
+    # -- operations: metrics and usage ----------------------------------------------------------
+    # a worker's own Prometheus endpoint (0 = off: several embedded workers share one host)
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    usage_max_jobs: int = 1000  # per-job rows one GET /v1/usage answers at most
+    # fair dispatch (core/dispatch.py): the least chunks one tenant may have in an engine's broker
+    # queue; the window grows to twice the live workers' capacity.  0 publishes everything at submit
+    dispatch_window: int = Field(default=32, ge=0)
+    # the ``sim`` engine's modelled batch cost a + b*B seconds (benchmarks only): 1.0 + 0.05*B is
+    # Dia-like, a fixed decode-step overhead that batching amortises
+    sim_batch_cost_s: tuple[float, float] = (1.0, 0.05)
+
     # -- OpenAI-compatible speech, priority lanes (issue 15) ------------------------------------
     # jobs at or above this priority ride the interactive lane (tts.<engine>.interactive)
     interactive_priority: int = 50

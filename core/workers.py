@@ -24,9 +24,13 @@ from core.settings import Settings
 CONTROL_QUEUE = "control"
 
 
-def fresh_after(settings: Settings, now: datetime | None = None) -> datetime:
+def fresh_since(heartbeat_s: float, now: datetime | None = None) -> datetime:
     """Heartbeats at or before this instant are too old to count."""
-    return (now or utcnow()) - timedelta(seconds=max(30.0, 3 * settings.heartbeat_s))
+    return (now or utcnow()) - timedelta(seconds=max(30.0, 3 * heartbeat_s))
+
+
+def fresh_after(settings: Settings, now: datetime | None = None) -> datetime:
+    return fresh_since(settings.heartbeat_s, now)
 
 
 def is_live(row: WorkerRow, settings: Settings, now: datetime | None = None) -> bool:

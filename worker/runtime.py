@@ -14,24 +14,34 @@ import signal
 import socket
 import tempfile
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from core import dispatch, metrics
 from core.audio import decode_bytes, encode
 from core.db import Database
 from core.engines import ENGINES
 from core.errors import StorageError
-from core.lanes import is_interactive
 from core.finalize import build_single, build_stitched, claim_finalize, release_finalize, succeed_job
+from core.lanes import is_interactive
 from core.lifecycle import release_stale_leases
 from core.outbox import Publisher, unit_of_work
 from core.planning import derive_seed
 from core.quality import QualityIssue, check_chunk
-from core.render import (ChunkResult, ChunkWork, claim_chunk, complete_chunk, fail_chunk,
-                         job_is_live, queue_finalize, release_chunk)
+from core.render import (
+    ChunkResult,
+    ChunkWork,
+    claim_chunk,
+    complete_chunk,
+    fail_chunk,
+    job_is_live,
+    queue_finalize,
+    release_chunk,
+)
 from core.settings import Settings
 from core.storage import open_store
 from worker.batcher import BatcherClosed, Dropped, ItemFailed, MicroBatcher
@@ -64,6 +74,17 @@ class QualityFailed(Exception):
     def __init__(self, issue: QualityIssue, tries: int) -> None:
         super().__init__(issue.message)
         self.issue, self.tries = issue, tries
+
+
+def attribute_batch_time(results: list[RenderResult], seconds: float, rate: int, engine: str,
+                         worker: str) -> None:
+    """Split one engine call's wall time between its items in proportion to the audio each got
+    (a 2 s line batched with a 20 s paragraph costs a tenth of it), and record the batch metrics."""
+    samples = [r.audio.size if r.ok else 0 for r in results]
+    total = sum(samples)
+    for r, n in zip(results, samples, strict=True):
+        r.engine_s = seconds * (n / total if total else 1 / len(results))
+    metrics.record_batch(engine, worker, len(results), seconds, total / rate)
 
 
 class Runtime:
@@ -103,6 +124,7 @@ class Runtime:
                 is_error=lambda r: r.error, admit=self._admit, on_batch=self._on_batch,
                 urgent=lambda it: it.urgent, name=f"batcher-{self.engine_name}").start()
         self.heartbeat = Heartbeat(self).start()
+        metrics.serve(self.settings.metrics_port)
         with self.db.session() as s:
             reclaimed = release_stale_leases(s, self.name + "#", self.worker_id)
         if reclaimed and self.engine_name:
@@ -134,7 +156,11 @@ class Runtime:
         fault = self.settings.fault or ""
         if fault.startswith("poison:") and any(fault[7:] in it.request.text for it in items):
             os.kill(os.getpid(), signal.SIGKILL)  # test hook: an input that kills its worker (OOM-like)
-        return self.engine.generate_batch([it.request for it in items])
+        started = time.perf_counter()
+        results = self.engine.generate_batch([it.request for it in items])
+        attribute_batch_time(results, time.perf_counter() - started, self.engine.spec.sample_rate,
+                             self.engine_name, self.name)
+        return results
 
     def _group_key(self, item: _Item):
         # suspects (second attempt or later) never share a batch: if an input kills the process,
@@ -198,6 +224,9 @@ class Runtime:
         try:
             with self.uow() as s:
                 job = complete_chunk(s, work, self.worker_id, result, s_.progress_min_interval_s)
+                # a slot in the broker freed: the least-served tenant's next held chunk takes it
+                dispatch.release(s, dispatch.window(s, s_.dispatch_window, s_.heartbeat_s, work.engine),
+                                 work.engine, interactive_priority=s_.interactive_priority)
                 if job is not None and job.progress_total > 1:
                     queue_finalize(s, job.id)
         except Exception as exc:  # DB trouble after the audio is stored: retry soon (a cache hit)
@@ -231,12 +260,13 @@ class Runtime:
             audio, _ = decode_bytes(data)
             return ChunkResult(hashlib.sha256(data).hexdigest(), audio.size / rate, None, True), audio
         voice = self.voices.get(work.voice) if work.voice else None
-        seed, retries = work.seed, 0
+        seed, retries, spent = work.seed, 0, 0.0
         while True:
             request = RenderRequest(work.chunk_id, work.text, work.params, seed, voice)
             item = _Item(work.job_id, request, solo=work.attempts > 1,
                          urgent=is_interactive(work.priority, self.settings))
             outcome = self.batcher.submit(item).result()
+            spent += outcome.result.engine_s  # every take costs engine time, kept or not
             audio = outcome.result.audio
             issue = check_chunk(audio, rate, work.expected_s) if self.settings.quality_gate else None
             if issue is None:
@@ -250,7 +280,7 @@ class Runtime:
         # book) may render concurrently; the first stored object wins and both record it
         info, stored = self.store.put_bytes_if_absent(work.cache_key, flac, "audio/flac")
         audio, _ = decode_bytes(stored)  # finalize from what is stored, whichever path runs it
-        return ChunkResult(info.sha256, audio.size / rate, outcome.batch_size, False, retries), audio
+        return ChunkResult(info.sha256, audio.size / rate, outcome.batch_size, False, retries, spent), audio
 
     # -- finalization --------------------------------------------------------------------------
     def finalize_job(self, job_id: str, audio=None) -> None:
