@@ -36,13 +36,8 @@ def services() -> Services:
 
 def create_app(settings: Settings | None = None, *, publisher: Publisher | None = None,
                store: ObjectStore | None = None) -> OpenAPI:
-<<<<<<< HEAD
-    from api import auth, errors, requests
-    from api.views import health, jobs, speech, voices, webhooks
-=======
     from api import auth, errors, metrics, requests
-    from api.views import health, jobs, usage, voices, webhooks
->>>>>>> main
+    from api.views import health, jobs, speech, usage, voices, webhooks
 
     settings = settings or load_settings()
     if publisher is None:
@@ -71,11 +66,7 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
     errors.register(app)
     auth.register(app)  # first: an anonymous request is 401 whatever its body
     requests.register(app)
-<<<<<<< HEAD
-    for module in (health, jobs, voices, webhooks, speech):
-=======
-    for module in (health, jobs, voices, webhooks, usage):
->>>>>>> main
+    for module in (health, jobs, voices, webhooks, usage, speech):
         app.register_api(module.bp)
     # the spec flask-openapi3 generates from the view models (its doc UI stays off)
     app.add_url_rule("/openapi.json", "openapi_json", lambda: app.api_doc)

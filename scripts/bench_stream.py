@@ -170,7 +170,8 @@ def main() -> None:
         fifo = next(s for s in summary if s["config"] == "fifo" and s["concurrency"] == row["concurrency"])
         row["first_p50_fifo_over_lanes"] = round(fifo["first_p50_s"] / row["first_p50_s"], 2)
     meta = {"engine": "espeak", "database": "postgresql" if db_url else "sqlite", "broker": "redis",
-            "storage": "local disk", "api": "gunicorn 2 workers x 16 threads", "workers": "1 espeak (16 threads, batch 8) + 1 control",
+            "storage": "local disk", "api": "gunicorn 2 workers x 16 threads",
+            "workers": "1 espeak (16 threads, batch 8) + 1 control",
             "format": "mp3 (streamed)", "input": f"{len(TEXT)} chars, 3 sentences",
             "backlog": f"{args.backlog} one-sentence chunks, queued just before each round",
             "reps": args.reps, "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%d")}

@@ -4,7 +4,6 @@ interactive lane, output speed through the engine."""
 from __future__ import annotations
 
 import pytest
-from helpers import submit_job_direct
 from sqlalchemy import select
 
 from core.errors import InvalidInput, NotFound
@@ -12,6 +11,8 @@ from core.models import Chunk, Outbox, Voice
 from core.schemas import SpeechRequest
 from core.speech import resolve_engine, submit_speech
 from core.tenants import get_or_create_tenant
+
+from helpers import submit_job_direct
 
 STORY = ("The lamp was lit at dusk by the keeper of the northern light, as every evening for forty years. "
          "Ships passed. The sea was calm that night and nobody expected the storm that came at dawn.")

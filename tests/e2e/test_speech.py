@@ -17,7 +17,6 @@ import threading
 
 import numpy as np
 import pytest
-from helpers import ApiClient, create_key, start_api, start_worker, wait_for
 from openai import OpenAI
 from sqlalchemy import select
 
@@ -25,6 +24,8 @@ from core.clock import utcnow
 from core.db import Database
 from core.models import Chunk
 from core.stitch import ffmpeg_exe
+
+from helpers import ApiClient, create_key, start_api, start_worker, wait_for
 
 QUEUES = "tts.espeak.interactive,tts.espeak,control,webhooks"
 TEXT = "The farm speaks first. Then it keeps talking while the rest is rendered. Finally, it stops."
