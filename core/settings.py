@@ -141,6 +141,17 @@ class Settings(BaseSettings):
     # Dia-like, a fixed decode-step overhead that batching amortises
     sim_batch_cost_s: tuple[float, float] = (1.0, 0.05)
 
+    # -- zipvoice (ONNX Runtime, zero-shot cloning; worker/engines/zipvoice.py) ----------------
+    zipvoice_model: str = ""  # directory: upstream's ONNX export or a sherpa-onnx zipvoice release
+    zipvoice_vocoder: str | None = None  # default: vocos_24khz.onnx in the model directory
+    zipvoice_precision: str = "auto"  # auto (fp32 when present, else int8) | fp32 | int8
+    zipvoice_device: str = "auto"  # auto = CUDA when onnxruntime-gpu sees a GPU, else CPU
+    zipvoice_threads: int = 0  # onnxruntime intra-op threads; 0 = one per physical core
+    zipvoice_language: str = "en-us"  # espeak-ng voice that turns text into IPA tokens
+    # frame counts are rounded up to a grid 3 % apart, so jobs of similar length share decoder
+    # calls exactly (no padding); speech is then at most ~3 % slower.  0 = exact lengths only
+    zipvoice_length_grid: float = 0.03
+
     # -- OpenAI-compatible speech, priority lanes (issue 15) ------------------------------------
     # jobs at or above this priority ride the interactive lane (tts.<engine>.interactive)
     interactive_priority: int = 50
