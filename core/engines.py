@@ -211,6 +211,7 @@ ENGINES: dict[str, EngineSpec] = {
         defaults={"num_steps": 16, "guidance_scale": 1.0, "speed": 1.0, "t_shift": 0.5, "target_rms": 0.1,
                   "remove_long_silence": False},
         model_setting="zipvoice_model",
+        speed_param=("speed", 1.0, 0.5, 2.0),
     ),
 }
 
