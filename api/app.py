@@ -37,7 +37,7 @@ def services() -> Services:
 def create_app(settings: Settings | None = None, *, publisher: Publisher | None = None,
                store: ObjectStore | None = None) -> OpenAPI:
     from api import auth, errors, metrics, requests
-    from api.views import health, jobs, usage, voices, webhooks
+    from api.views import batches, health, jobs, usage, voices, webhooks
 
     settings = settings or load_settings()
     if publisher is None:
@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
     errors.register(app)
     auth.register(app)  # first: an anonymous request is 401 whatever its body
     requests.register(app)
-    for module in (health, jobs, voices, webhooks, usage):
+    for module in (health, jobs, batches, voices, webhooks, usage):
         app.register_api(module.bp)
     # the spec flask-openapi3 generates from the view models (its doc UI stays off)
     app.add_url_rule("/openapi.json", "openapi_json", lambda: app.api_doc)

@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     # Dia-like, a fixed decode-step overhead that batching amortises
     sim_batch_cost_s: tuple[float, float] = (1.0, 0.05)
 
+    # -- bulk intake: POST /v1/batches (issue 16) -----------------------------------------------
+    batch_max_items: int = Field(default=10_000, ge=1)
+
     @field_validator("engines", "outbound_allowlist", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
