@@ -84,7 +84,23 @@ def _submit(client: Client, p: Plan) -> str:
         if resp.status_code == 200:
             return known["batch_id"]
     key = f"voxfarm-batch-{p.digest[:48]}-{p.seed}"
-    batch = client.call("POST", "/v1/batches", json=batch_config.batch_request(p), headers={"Idempotency-Key": key})
+    try:
+        resp = client.session.post(f"{client.url}/v1/batches", json=batch_config.batch_request(p),
+                                   headers={"Idempotency-Key": key}, timeout=600)
+    except requests.RequestException as exc:
+        raise click.ClickException(f"cannot reach {client.url}: {exc}") from None
+    if resp.status_code >= 400:
+        try:
+            err = resp.json()["error"]
+        except (ValueError, KeyError):
+            raise click.ClickException(f"{resp.status_code}: {resp.text[:300]}") from None
+        details = err.get("details") if isinstance(err.get("details"), dict) else {}
+        if "index" in details:  # name the sample, not only its index in the batch
+            item, inner = p.items[details["index"]], details.get("error") or {}
+            raise click.ClickException(f"the farm refused the batch, nothing was rendered: item {item.index} "
+                                       f"({item.prompt[:60]!r}): {inner.get('code')}: {inner.get('message')}")
+        raise click.ClickException(f"{resp.status_code} {err.get('code')}: {err.get('message')}")
+    batch = resp.json()
     out.mkdir(parents=True, exist_ok=True)
     (out / STATE).write_text(json.dumps({"digest": p.digest, "seed": p.seed, "batch_id": batch["id"]}))
     return batch["id"]
