@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from core import events
@@ -25,7 +25,7 @@ from core.errors import InvalidInput, NotFound, TooLarge, VoxfarmError
 from core.ids import looks_like_id, new_id
 from core.jobs import prepare_job, queue_chunks
 from core.lifecycle import TERMINAL_JOB, ChunkStatus, JobStatus, set_job_chunks_status, set_jobs_status
-from core.models import Batch, Chunk, Job, Voice
+from core.models import Batch, Job, Voice
 from core.pagination import decode_cursor, encode_cursor
 from core.schemas import JobCreate, WebhookSpec
 from core.serialize import iso, result_url
@@ -101,8 +101,8 @@ def submit_batch(session: Session, settings: Settings, store: ObjectStore, tenan
                        code="metadata_too_large")
     batch_id = new_id("bat")
     voices: dict[str, Voice | None] = {}
-    jobs: list[Job] = []
-    chunks: dict[str, list[Chunk]] = defaultdict(list)  # per engine, in item order
+    jobs: list[dict[str, Any]] = []
+    chunks: dict[str, list[dict[str, Any]]] = defaultdict(list)  # per engine, in item order
     for index, item in enumerate(items):
         try:
             if not isinstance(item, dict):
@@ -111,13 +111,14 @@ def submit_batch(session: Session, settings: Settings, store: ObjectStore, tenan
             job, job_chunks = prepare_job(session, settings, store, tenant_id, req, voices=voices)
         except (ValidationError, VoxfarmError) as exc:
             raise _item_error(index, exc) from None
-        job.batch_id, job.batch_index = batch_id, index
+        job["batch_id"], job["batch_index"] = batch_id, index
         jobs.append(job)
-        chunks[job.engine].extend(job_chunks)
+        chunks[job["engine"]].extend(job_chunks)
     session.add(Batch(id=batch_id, tenant_id=tenant_id, total=len(items), metadata_=metadata or {},
                       webhook=webhook.model_dump(exclude_none=True) if webhook else None))
-    session.add_all(jobs)
-    session.flush()  # one multi-row INSERT per table (SQLAlchemy's insertmanyvalues), jobs before chunks
+    session.flush()
+    # plain executemany INSERTs (psycopg pipelines them): no ORM object per row, jobs before chunks
+    session.execute(insert(Job), jobs)
     for engine, engine_chunks in chunks.items():
         queue_chunks(session, settings, tenant_id, engine, engine_chunks)
     return session.get(Batch, batch_id)

@@ -12,8 +12,9 @@ import binascii
 import difflib
 import json
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from core import dispatch, events, outbox
@@ -97,27 +98,29 @@ def _check_language(engine: str, language: str | None) -> None:
 def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_id: str,
                req: JobCreate, document: bytes | None = None) -> Job:
     """Validate, plan and write one job with its chunks and their outbox messages."""
-    job, chunks = prepare_job(session, settings, store, tenant_id, req, document)
+    values, chunks = prepare_job(session, settings, store, tenant_id, req, document)
+    job = Job(**values)
     session.add(job)
     session.flush()  # the job row first: chunks reference it and there is no ORM relationship
     queue_chunks(session, settings, tenant_id, job.engine, chunks)
     return job
 
 
-def queue_chunks(session: Session, settings: Settings, tenant_id: str, engine: str, chunks: list[Chunk]) -> None:
-    """Add chunks (of one tenant and engine, in plan order, their jobs already flushed) and one
-    outbox message for each chunk the tenant's dispatch window admits now; the others are held."""
+def queue_chunks(session: Session, settings: Settings, tenant_id: str, engine: str,
+                 chunks: list[dict[str, Any]]) -> None:
+    """Insert chunks (row values of one tenant and engine, in plan order, their jobs already
+    flushed) and one outbox message for each chunk the tenant's dispatch window admits now; the
+    others are held.  Plain INSERTs, no ORM objects: a 10,000-item batch writes them in seconds."""
     size = dispatch.window(session, settings.dispatch_window, settings.heartbeat_s, engine)
     publish = dispatch.admit_new(session, size, tenant_id, engine, chunks)  # the rest wait, held
-    session.add_all(chunks)
-    session.flush()
-    outbox.add_many(session, [(outbox.RENDER_TASK, [c.id], queue_for(engine)) for c in publish])
+    session.execute(insert(Chunk), chunks)
+    outbox.add_bulk(session, [(outbox.RENDER_TASK, [c["id"]], queue_for(engine)) for c in publish])
 
 
 def prepare_job(session: Session, settings: Settings, store: ObjectStore, tenant_id: str, req: JobCreate,
                 document: bytes | None = None, voices: dict[str, Voice | None] | None = None
-                ) -> tuple[Job, list[Chunk]]:
-    """Validate and plan ``req``: the job and its chunks, built but not added to the session.
+                ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Validate and plan ``req``: the job's and its chunks' row values (nothing is written).
 
     ``voices`` caches cloned-voice lookups across the items of one batch (one query per voice id,
     not per item).  Raises the domain error that the API answers with.
@@ -178,15 +181,16 @@ def prepare_job(session: Session, settings: Settings, store: ObjectStore, tenant
         source["cover_key"] = store.put_bytes(keys.job_file(tenant_id, job_id, f"cover.{ext}"), doc.cover).key
         undo_on_rollback(session, lambda: store.delete(source["cover_key"]))
     now = utcnow()
-    job = Job(id=job_id, tenant_id=tenant_id, status=JobStatus.queued, engine=engine, model=model,
-              text=req.text, source=source, title=req.title or doc.title, author=req.author or doc.author,
-              voice_id=voice.id if voice else None, voice_sha256=voice_sha, params=params,
-              output=req.output.model_dump(), metadata_=req.metadata, priority=req.priority,
-              webhook=req.webhook.model_dump(exclude_none=True) if req.webhook else None,
-              seed=job_seed, progress_total=len(plan.chunks), created_at=now, updated_at=now)
-    chunks = [Chunk(id=new_id("chk"), job_id=job_id, tenant_id=tenant_id, idx=c.idx, chapter=c.chapter,
-                    pause_after=c.pause_after, text=c.text, expected_s=c.expected_s, seed=c.seed,
-                    cache_key=keys.chunk_cache(tenant_id, c.cache_digest), enqueued_at=now)
+    job = dict(id=job_id, tenant_id=tenant_id, status=JobStatus.queued, engine=engine, model=model,
+               text=req.text, source=source, title=req.title or doc.title, author=req.author or doc.author,
+               voice_id=voice.id if voice else None, voice_sha256=voice_sha, params=params,
+               output=req.output.model_dump(), metadata_=req.metadata, priority=req.priority,
+               webhook=req.webhook.model_dump(exclude_none=True) if req.webhook else None,
+               seed=job_seed, progress_total=len(plan.chunks), created_at=now, updated_at=now)
+    chunks = [dict(id=new_id("chk"), job_id=job_id, tenant_id=tenant_id, idx=c.idx, chapter=c.chapter,
+                   pause_after=c.pause_after, text=c.text, expected_s=c.expected_s, seed=c.seed,
+                   cache_key=keys.chunk_cache(tenant_id, c.cache_digest), enqueued_at=now, created_at=now,
+                   updated_at=now)
               for c in plan.chunks]
     return job, chunks
 
