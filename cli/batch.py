@@ -22,7 +22,7 @@ import requests
 
 from cli import batch_config
 from cli.batch_config import ConfigError, Plan
-from cli.client import _key, _url, Client
+from cli.client import Client, _key, _url
 from core.schemas import OutputFormat
 
 STATE = ".voxfarm-batch.json"

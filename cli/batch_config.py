@@ -174,7 +174,8 @@ def batch_request(p: Plan) -> dict[str, Any]:
         defaults["engine"] = p.engine
     items = []
     for it in p.items:
-        item: dict[str, Any] = {"text": it.prompt, "params": it.params, "metadata": {"index": it.index, "name": it.name}}
+        item: dict[str, Any] = {"text": it.prompt, "params": it.params,
+                                "metadata": {"index": it.index, "name": it.name}}
         if it.voice is not None:
             item["voice"] = it.voice
         items.append(item)

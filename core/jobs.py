@@ -181,16 +181,16 @@ def prepare_job(session: Session, settings: Settings, store: ObjectStore, tenant
         source["cover_key"] = store.put_bytes(keys.job_file(tenant_id, job_id, f"cover.{ext}"), doc.cover).key
         undo_on_rollback(session, lambda: store.delete(source["cover_key"]))
     now = utcnow()
-    job = dict(id=job_id, tenant_id=tenant_id, status=JobStatus.queued, engine=engine, model=model,
-               text=req.text, source=source, title=req.title or doc.title, author=req.author or doc.author,
-               voice_id=voice.id if voice else None, voice_sha256=voice_sha, params=params,
-               output=req.output.model_dump(), metadata_=req.metadata, priority=req.priority,
-               webhook=req.webhook.model_dump(exclude_none=True) if req.webhook else None,
-               seed=job_seed, progress_total=len(plan.chunks), created_at=now, updated_at=now)
-    chunks = [dict(id=new_id("chk"), job_id=job_id, tenant_id=tenant_id, idx=c.idx, chapter=c.chapter,
-                   pause_after=c.pause_after, text=c.text, expected_s=c.expected_s, seed=c.seed,
-                   cache_key=keys.chunk_cache(tenant_id, c.cache_digest), enqueued_at=now, created_at=now,
-                   updated_at=now)
+    job = {"id": job_id, "tenant_id": tenant_id, "status": JobStatus.queued, "engine": engine, "model": model,
+           "text": req.text, "source": source, "title": req.title or doc.title,
+           "author": req.author or doc.author, "voice_id": voice.id if voice else None, "voice_sha256": voice_sha,
+           "params": params, "output": req.output.model_dump(), "metadata_": req.metadata, "priority": req.priority,
+           "webhook": req.webhook.model_dump(exclude_none=True) if req.webhook else None,
+           "seed": job_seed, "progress_total": len(plan.chunks), "created_at": now, "updated_at": now}
+    chunks = [{"id": new_id("chk"), "job_id": job_id, "tenant_id": tenant_id, "idx": c.idx, "chapter": c.chapter,
+               "pause_after": c.pause_after, "text": c.text, "expected_s": c.expected_s, "seed": c.seed,
+               "cache_key": keys.chunk_cache(tenant_id, c.cache_digest), "enqueued_at": now, "created_at": now,
+               "updated_at": now}
               for c in plan.chunks]
     return job, chunks
 

@@ -19,11 +19,11 @@ from datetime import timedelta
 import urllib3
 from sqlalchemy import update
 
+from core.batches import batch_resource
 from core.clock import iso, utcnow
 from core.db import Database
 from core.errors import VoxfarmError
 from core.lifecycle import EventStatus, set_event_status
-from core.batches import batch_resource
 from core.models import Batch, Job, Tenant, WebhookAttempt, WebhookEndpoint, WebhookEvent
 from core.netguard import Guard, request
 from core.serialize import job_resource

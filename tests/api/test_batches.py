@@ -79,7 +79,8 @@ def test_jsonl_upload_with_defaults_line(api):
     seen = []
     cursor = None
     while True:
-        page = client.get(f"/v1/batches/{bid}/jobs", params={"limit": 2, **({"cursor": cursor} if cursor else {})}).json()
+        query = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = client.get(f"/v1/batches/{bid}/jobs", params=query).json()
         seen += [j["id"] for j in page["data"]]
         cursor = page["next_cursor"]
         if not cursor:
@@ -122,7 +123,7 @@ def test_progress_manifest_and_batch_completed_once(api):
     assert state["progress"]["jobs_done"] == 2 and state["status"] == "running"
     assert _count(api, WebhookEvent, WebhookEvent.type == "batch.completed") == 0
     canceled = client.post(f"/v1/batches/{bid}/cancel").json()
-    assert canceled["status"] == "completed" and canceled["counts"]["canceled"] == 2
+    assert canceled["status"] == "completed" and canceled["counts"]["canceled"] == 2 and canceled["cancel_requested"]
     assert canceled["counts"]["succeeded"] == 1  # finished jobs keep their outcome
     assert _count(api, WebhookEvent, WebhookEvent.type == "batch.completed", WebhookEvent.job_id == bid) == 1
     client.post(f"/v1/batches/{bid}/cancel")  # again: nothing left to end, no second event

@@ -7,20 +7,21 @@ own summary.  An invalid prompt refuses the whole batch: no job row is created.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import requests
 import soundfile as sf
+from helpers import ROOT, create_key, settings_env, start_api, start_worker
 from sqlalchemy import func, select
 
 from core.db import Database
-from core.models import Job
+from core.models import Job, WebhookEvent
 from core.settings import BatchSettings
-
-from helpers import ROOT, create_key, settings_env, start_api, start_worker
 
 ENV = {"sim_batch_cost_s": "[0.02, 0.002]", "quality_gate": "false"}
 
@@ -65,7 +66,7 @@ def _check(settings, out: Path, names: list[str], prompts: list[str]) -> None:
         audio = out / f"{name}.wav"
         meta = json.loads((out / f"{name}.json").read_text())
         assert meta["prompt"] == prompt and meta["file"] == audio.name
-        digest = __import__("hashlib").sha256(audio.read_bytes()).hexdigest()
+        digest = hashlib.sha256(audio.read_bytes()).hexdigest()
         assert shas[meta["job_id"]] == digest  # what the farm stored is what is on disk
         assert sf.info(str(audio)).duration > 0
 
@@ -96,6 +97,9 @@ def test_inline_config_then_a_rerun_downloads_nothing(farm, tmp_path):
 
 def test_prompts_file_of_200_lines(farm, tmp_path):
     settings, url, key = farm
+    # a tenant endpoint, so batch.completed events get recorded (nothing consumes the webhooks queue)
+    assert requests.put(f"{url}/v1/webhooks/endpoint", json={"url": "http://127.0.0.1:9/hook"},
+                        headers={"Authorization": f"Bearer {key}"}).status_code == 200
     prompts = [f"Line {i} of the dubbing script." for i in range(200)]
     (tmp_path / "script.txt").write_text("\n".join(prompts) + "\n")
     config = tmp_path / "gen.json"
@@ -106,6 +110,14 @@ def test_prompts_file_of_200_lines(farm, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     _check(settings, tmp_path / "out", [f"{i:04d}" for i in range(200)], prompts)
     assert len(_jobs(settings)) == 200
+    batch_id = json.loads((tmp_path / "out" / ".voxfarm-batch.json").read_text())["batch_id"]
+    state = requests.get(f"{url}/v1/batches/{batch_id}", headers={"Authorization": f"Bearer {key}"}).json()
+    assert state["status"] == "completed" and state["counts"]["succeeded"] == 200
+    db = Database(settings)
+    with db.session() as s:  # 16 render threads and 4 finalizers raced to end the last jobs: one event
+        assert s.scalar(select(func.count()).select_from(WebhookEvent)
+                        .where(WebhookEvent.type == "batch.completed", WebhookEvent.job_id == batch_id)) == 1
+    db.dispose()
     before = _snapshot(tmp_path / "out")
     assert _run(settings, url, key, config).returncode == 0
     assert _snapshot(tmp_path / "out") == before
