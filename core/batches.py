@@ -26,6 +26,7 @@ from core.ids import looks_like_id, new_id
 from core.jobs import prepare_job, queue_chunks
 from core.lifecycle import TERMINAL_JOB, ChunkStatus, JobStatus, set_job_chunks_status, set_jobs_status
 from core.models import Batch, Job, Voice
+from core.netguard import Guard
 from core.pagination import decode_cursor, encode_cursor
 from core.schemas import JobCreate, WebhookSpec
 from core.serialize import iso, result_url
@@ -99,6 +100,8 @@ def submit_batch(session: Session, settings: Settings, store: ObjectStore, tenan
     if len(json.dumps(metadata or {})) > settings.max_metadata_bytes:
         raise TooLarge(f"metadata is limited to {settings.max_metadata_bytes} bytes of JSON",
                        code="metadata_too_large")
+    if webhook is not None:
+        Guard(settings.outbound_allowlist).check_literal(webhook.url)
     batch_id = new_id("bat")
     voices: dict[str, Voice | None] = {}
     jobs: list[dict[str, Any]] = []

@@ -63,6 +63,8 @@ def test_batch_limits_and_bad_bodies(make_api):
     assert client.post("/v1/batches", data="items", headers={"Content-Type": "text/plain"}).status_code == 415
     assert client.post("/v1/batches", data="{", headers={"Content-Type": "application/json"}).status_code == 400
     assert client.get("/v1/batches/bat_nope").status_code == 404
+    hook = client.post("/v1/batches", json={"items": [{"text": "x"}], "webhook": {"url": "http://169.254.169.254/x"}})
+    assert hook.status_code == 422 and hook.json()["error"]["code"] == "url_not_allowed"
     assert api.client("other").get("/v1/batches/bat_nope").json()["error"]["code"] == "batch_not_found"
     assert _count(api, Job) == 0
 

@@ -186,3 +186,26 @@ def test_rotation_signs_with_both_secrets_during_grace(farm):
     got = receiver.requests[0]
     assert got.verified_with == [0, 1]  # receivers on either secret accept it
     assert len(got.headers["webhook-signature"].split(" ")) == 2
+
+
+def test_batch_completed_is_delivered_signed_with_the_batch(farm):
+    from core import batches
+    from core.schemas import WebhookSpec
+    from core.tenants import get_or_create_tenant
+
+    receiver = Receiver(lambda: [_secret(farm)])
+    with farm.session() as s:
+        tenant = get_or_create_tenant(s, "acme").id
+        batch = batches.submit_batch(s, farm.test_settings, farm.test_store, tenant, {},
+                                     [{"text": "One."}, {"text": "Two."}],
+                                     webhook=WebhookSpec(url=receiver.url, events=["batch.completed"]))
+        batch_id = batch.id
+    with farm.session() as s:
+        batches.cancel_batch(s, tenant, batch_id)
+        [event] = s.scalars(select(WebhookEvent).where(WebhookEvent.job_id == batch_id)).all()
+        event_id = event.id
+    _run(farm, event_id)
+    receiver.stop()
+    [got] = receiver.requests  # the job.canceled events went nowhere: the batch webhook is for the batch
+    assert got.verified and got.json["type"] == "batch.completed"
+    assert got.json["data"]["id"] == batch_id and got.json["data"]["counts"]["canceled"] == 2
