@@ -20,9 +20,9 @@ def _count(api, model, *where) -> int:
 
 def test_batch_writes_every_item_with_defaults_merged(api):
     client = api.client()
-    body = {"defaults": {"engine": "espeak", "params": {"speed": 150}, "metadata": {"project": "dub"}},
+    body = {"defaults": {"engine": "espeak", "params": {"speed": 150}, "metadata": {"project": "dub"}, "priority": 1},
             "items": [{"text": f"Line number {i}.", "metadata": {"line": i}} for i in range(25)]
-            + [{"text": "Faster line.", "params": {"speed": 220}}]}
+            + [{"text": "Faster line.", "params": {"speed": 220}, "priority": 9}]}
     resp = client.post("/v1/batches", json=body)
     assert resp.status_code == 202, resp.text
     batch = resp.json()
@@ -32,7 +32,8 @@ def test_batch_writes_every_item_with_defaults_merged(api):
         jobs = list(s.scalars(select(Job).where(Job.batch_id == batch["id"]).order_by(Job.batch_index)))
         assert [j.batch_index for j in jobs] == list(range(26))
         assert jobs[3].metadata_ == {"project": "dub", "line": 3} and jobs[3].text == "Line number 3."
-        assert jobs[3].params["speed"] == 150 and jobs[25].params["speed"] == 220
+        assert jobs[3].params["speed"] == 150 and jobs[25].params["speed"] == 220  # the item wins
+        assert jobs[3].priority == 1 and jobs[25].priority == 9
         chunk_ids = set(s.scalars(select(Chunk.id).where(Chunk.job_id.in_([j.id for j in jobs]))))
         published = [o.args[0] for o in s.scalars(select(Outbox).where(Outbox.task == "voxfarm.render_chunk"))]
     assert len(chunk_ids) == 26 and set(published) <= chunk_ids and published
