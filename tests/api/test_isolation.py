@@ -18,7 +18,9 @@ def test_every_route_is_tenant_scoped(api):
                                        "webhook": {"url": "http://127.0.0.1:9/h"}}).json()
     owner.post(f"/v1/jobs/{job['id']}/cancel")  # creates a webhook event (a delivery id)
     deliveries = owner.get(f"/v1/jobs/{job['id']}/webhook-deliveries").json()["data"]
-    ids = {"job_id": job["id"], "voice_id": voice["id"], "delivery_id": deliveries[0]["id"], "name": "chapters.json"}
+    batch = owner.post("/v1/batches", json={"items": [{"text": "Private words in a batch."}]}).json()
+    ids = {"job_id": job["id"], "voice_id": voice["id"], "delivery_id": deliveries[0]["id"], "name": "chapters.json",
+           "batch_id": batch["id"]}
     checked = 0
     for rule in api.app.url_map.iter_rules():
         if rule.rule in PUBLIC or "<" not in rule.rule:
