@@ -9,6 +9,7 @@ from flask_openapi3 import APIBlueprint, FileStorage, Tag
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import idempotency as idem
+from api.contract import IDEMPOTENT
 from api.app import services
 from api.requests import read_upload
 from core import batches as core_batches
@@ -34,7 +35,7 @@ def _submit(scope: str, defaults, items, metadata=None, webhook=None, prepare=la
     return idem.create(scope, 202, build, prepare=prepare)
 
 
-@bp.post("/batches", responses=_WRITE)
+@bp.post("/batches", responses=_WRITE, openapi_extensions=IDEMPOTENT)
 def create_batch(body: BatchCreate):
     """Submit many jobs at once: all are written in one transaction, or none (202 with the batch)."""
     return _submit("POST /v1/batches", body.defaults, body.items, body.metadata, body.webhook)
@@ -48,7 +49,7 @@ class BatchUpload(BaseModel):
     defaults: str | None = Field(None, max_length=1_000_000, description="JSON object: defaults for every item")
 
 
-@bp.post("/batches/upload", responses=_WRITE)
+@bp.post("/batches/upload", responses=_WRITE, openapi_extensions=IDEMPOTENT)
 def upload_batch(form: BatchUpload):
     """Submit a JSONL file of jobs as one batch (202 with the batch)."""
     svc = services()
@@ -68,7 +69,8 @@ def upload_batch(form: BatchUpload):
     return _submit("POST /v1/batches/upload", None, None, prepare=read)
 
 
-@bp.get("/batches/<batch_id>", responses={200: BatchOut})
+# the id converter keeps /batches/upload from matching here too (its Allow would list GET)
+@bp.get('/batches/<id("bat"):batch_id>', responses={200: BatchOut}, operation_id="batches_get_batch")
 def get_batch(path: BatchPath):
     """Counts per job status and progress."""
     svc = services()
