@@ -17,6 +17,7 @@ import time
 import click
 
 from cli import admin, client, usage
+from cli.batch import batch as batch_command
 from core.settings import load_settings
 
 # `voxfarm up` speaks with a neural voice out of the box: Piper with the CC0 en_US-joe-medium voice
@@ -206,6 +207,7 @@ def up(port: int, host: str, data_dir: str | None, engine: str | None) -> None:
 
 main.add_command(admin.keys)
 main.add_command(admin.workers)
+main.add_command(batch_command)
 main.add_command(client.submit)
 main.add_command(client.status)
 main.add_command(client.book)

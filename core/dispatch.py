@@ -19,6 +19,8 @@ tops windows up as a safety net (a job canceled or failed frees its slots withou
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
@@ -52,14 +54,15 @@ def window(session: Session, minimum: int, heartbeat_s: float, engine: str) -> i
     return max(minimum, 2 * live_capacity(session, engine, heartbeat_s))
 
 
-def admit_new(session: Session, window: int, tenant_id: str, engine: str, chunks: list[Chunk]) -> list[Chunk]:
-    """Of a new job's chunks (in plan order, not yet added to the session), the ones to publish
-    now; the others are marked held."""
+def admit_new(session: Session, window: int, tenant_id: str, engine: str,
+              chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Of new chunks (row values in plan order, not yet inserted), the ones to publish now; the
+    others are marked held (``enqueued_at`` None)."""
     if window <= 0:
         return chunks
     room = max(0, window - _in_flight(session, engine, tenant_id).get(tenant_id, 0))
     for chunk in chunks[room:]:
-        chunk.enqueued_at = None
+        chunk["enqueued_at"] = None
     return chunks[:room]
 
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import outbox
 from core.clock import utcnow
 from core.ids import new_id
-from core.lifecycle import EventStatus
-from core.models import Job, Tenant, WebhookEndpoint, WebhookEvent
+from core.lifecycle import TERMINAL_JOB, EventStatus
+from core.models import Batch, Job, Tenant, WebhookEndpoint, WebhookEvent
 
 TERMINAL_EVENTS = ("job.succeeded", "job.failed", "job.canceled")
 
@@ -51,13 +51,58 @@ def _targets(session: Session, job: Job, event_type: str) -> list[str]:
     return [tenant.webhook_url] if tenant is not None and tenant.webhook_url else []
 
 
-def emit(session: Session, job: Job, event_type: str, data: dict | None = None) -> list[WebhookEvent]:
-    """Record ``event_type`` for every endpoint interested in ``job`` (and queue delivery)."""
+def emit(session: Session, job: Job, event_type: str, data: dict | None = None, *,
+         complete_batch: bool = True) -> list[WebhookEvent]:
+    """Record ``event_type`` for every endpoint interested in ``job`` (and queue delivery).
+
+    Every terminal status change emits its ``job.*`` event here, in its transaction: so this is
+    also where a batch whose last job just ended gets its ``batch.completed`` (``complete_batch``
+    False defers that check to a caller ending many jobs at once).
+    """
+    events = _record(session, job.tenant_id, job.id, _targets(session, job, event_type), event_type, data)
+    if complete_batch and event_type in TERMINAL_EVENTS and job.batch_id:
+        complete_batch_if_done(session, job.batch_id)
+    return events
+
+
+def complete_batch_if_done(session: Session, batch_id: str) -> bool:
+    """Mark the batch completed and emit ``batch.completed`` if none of its jobs is live any more.
+
+    Exactly once: the batch row is locked first (SELECT ... FOR UPDATE), so of two transactions
+    ending a batch's last two jobs at once the second waits, then (READ COMMITTED: each statement
+    sees what committed before it) counts zero live jobs but finds ``completed_at`` already set.
+    """
+    batch = session.scalar(select(Batch).where(Batch.id == batch_id).with_for_update()
+                          .execution_options(populate_existing=True))
+    if batch is None or batch.completed_at is not None:
+        return False
+    live = session.scalar(select(func.count()).select_from(Job).where(
+        Job.batch_id == batch_id, Job.status.not_in(sorted(TERMINAL_JOB))))
+    if live:
+        return False
+    won = session.execute(update(Batch).where(Batch.id == batch_id, Batch.completed_at.is_(None))
+                          .values(completed_at=utcnow(), updated_at=utcnow())
+                          .execution_options(synchronize_session=False)).rowcount
+    if not won:
+        return False
+    if batch.webhook:
+        wanted = batch.webhook.get("events") or ["batch.completed"]
+        urls = [batch.webhook["url"]] if "batch.completed" in wanted else []
+    else:
+        tenant = session.get(Tenant, batch.tenant_id)
+        urls = [tenant.webhook_url] if tenant is not None and tenant.webhook_url else []
+    _record(session, batch.tenant_id, batch.id, urls, "batch.completed", None)
+    return True
+
+
+def _record(session: Session, tenant_id: str, subject_id: str, urls: list[str], event_type: str,
+            data: dict | None) -> list[WebhookEvent]:
+    """One event row per endpoint (``job_id`` holds the job's or the batch's id)."""
     events = []
-    for url in _targets(session, job, event_type):
-        ep = endpoint_for(session, job.tenant_id, url)
+    for url in urls:
+        ep = endpoint_for(session, tenant_id, url)
         disabled = ep.disabled_at is not None
-        event = WebhookEvent(id=new_id("msg"), tenant_id=job.tenant_id, job_id=job.id,
+        event = WebhookEvent(id=new_id("msg"), tenant_id=tenant_id, job_id=subject_id,
                              endpoint_id=ep.id, type=event_type, data=data or {},
                              status=EventStatus.disabled if disabled else EventStatus.pending,
                              next_attempt_at=None if disabled else utcnow(),

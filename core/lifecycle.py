@@ -106,6 +106,21 @@ def set_job_status(session: Session, job_id: str, to: JobStatus, *,
     return _cas(session, Job, job_id, JOB_TRANSITIONS, to, allowed_from, where, values)
 
 
+def set_jobs_status(session: Session, where: Iterable[Any], to: JobStatus, *,
+                    allowed_from: Iterable[JobStatus], **values: Any) -> list[str]:
+    """Move every job matching ``where`` and in ``allowed_from`` to ``to`` in one UPDATE (a batch's
+    cancel); returns the ids that moved."""
+    from core.models import Job
+
+    legal = set(sources(JOB_TRANSITIONS, to)) & set(allowed_from)
+    if to.terminal:
+        values.setdefault("finished_at", utcnow())
+    stmt = (update(Job).where(*where, Job.status.in_(sorted(legal)))
+            .values(status=to, updated_at=utcnow(), **values).returning(Job.id)
+            .execution_options(synchronize_session=False))
+    return list(session.scalars(stmt))
+
+
 def set_chunk_status(session: Session, chunk_id: str, to: ChunkStatus, *,
                      allowed_from: Iterable[ChunkStatus] | None = None,
                      where: Iterable[Any] = (), **values: Any) -> bool:
@@ -122,13 +137,15 @@ def set_event_status(session: Session, event_id: str, to: EventStatus, *,
     return _cas(session, WebhookEvent, event_id, EVENT_TRANSITIONS, to, allowed_from, where, values)
 
 
-def set_job_chunks_status(session: Session, job_id: str, to: ChunkStatus, *,
+def set_job_chunks_status(session: Session, job_id: str | list[str], to: ChunkStatus, *,
                           allowed_from: Iterable[ChunkStatus], **values: Any) -> int:
-    """Move every chunk of a job that is in ``allowed_from`` to ``to`` (cancel, fail-fast)."""
+    """Move every chunk of a job (or of several) that is in ``allowed_from`` to ``to`` (cancel,
+    fail-fast)."""
     from core.models import Chunk
 
     legal = set(sources(CHUNK_TRANSITIONS, to)) & set(allowed_from)
-    stmt = (update(Chunk).where(Chunk.job_id == job_id, Chunk.status.in_(sorted(legal)))
+    which = Chunk.job_id.in_(job_id) if isinstance(job_id, list) else Chunk.job_id == job_id
+    stmt = (update(Chunk).where(which, Chunk.status.in_(sorted(legal)))
             .values(status=to, updated_at=utcnow(), **values)
             .execution_options(synchronize_session=False))
     return session.execute(stmt).rowcount or 0

@@ -76,7 +76,8 @@ class Voice(Timestamps, Base):
 class Job(Timestamps, Base):
     __tablename__ = "jobs"
     __table_args__ = (Index("ix_jobs_tenant_created", "tenant_id", "created_at", "id"),
-                      Index("ix_jobs_status", "status"))
+                      Index("ix_jobs_status", "status"),
+                      Index("ix_jobs_batch", "batch_id", "batch_index"))
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
     status: Mapped[JobStatus] = mapped_column(_enum(JobStatus), default=JobStatus.queued)
@@ -117,6 +118,24 @@ class Job(Timestamps, Base):
     finalize_attempts: Mapped[int] = mapped_column(default=0)
     progress_event_at: Mapped[datetime | None]
     progress_event_pct: Mapped[int] = mapped_column(default=0)
+    # bulk intake (core/batches.py): the batch this job belongs to and its item index there
+    batch_id: Mapped[str | None] = mapped_column(String(40))
+    batch_index: Mapped[int | None]
+
+
+class Batch(Timestamps, Base):
+    """Many jobs submitted in one request (POST /v1/batches); its jobs point at it."""
+
+    __tablename__ = "batches"
+    __table_args__ = (Index("ix_batches_tenant_created", "tenant_id", "created_at", "id"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    total: Mapped[int]
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    webhook: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    cancel_requested_at: Mapped[datetime | None]
+    # set once, by the transaction that made the last job terminal (it also emits batch.completed)
+    completed_at: Mapped[datetime | None]
 
 
 class Chunk(Timestamps, Base):

@@ -19,7 +19,7 @@ AudioFormat = Literal["wav", "flac", "mp3", "ogg"]
 OutputFormat = Literal["wav", "flac", "mp3", "ogg", "m4b", "opus", "aac", "m4a", "pcm"]
 # quality presets (core/formats.py); a preset implies its container format
 OutputPreset = Literal["mp3_v0", "mp3_320k", "mp3_128k", "m4a_aac_he_v2_32k", "m4a_aac_he_v2_64k"]
-EventType = Literal["job.succeeded", "job.failed", "job.canceled", "job.progress"]
+EventType = Literal["job.succeeded", "job.failed", "job.canceled", "job.progress", "batch.completed"]
 
 _STRICT = ConfigDict(extra="forbid", str_max_length=2_100_000)
 # What the document adds to the validation: rules the views check themselves (with their own error
@@ -394,3 +394,48 @@ class FormatOut(BaseModel):
 
 class FormatList(BaseModel):
     data: list[FormatOut]
+
+
+# -- bulk intake: POST /v1/batches (issue 16) ---------------------------------------------------
+class BatchCreate(BaseModel):
+    """Items are job objects (the POST /v1/jobs body); ``defaults`` is merged under each item."""
+
+    model_config = ConfigDict(extra="forbid")
+    defaults: dict[str, Any] = Field(default_factory=dict, description="Job fields every item inherits "
+                                     "(params, output and metadata merge key by key)")
+    items: list[dict[str, Any]] = Field(description="The jobs, as POST /v1/jobs bodies; at most "
+                                        "VOXFARM_BATCH_MAX_ITEMS (413 beyond). One invalid item refuses "
+                                        "the batch: error.details = {index, error}")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    webhook: WebhookSpec | None = Field(None, description="Where batch.completed goes (default: the "
+                                        "tenant's endpoint)")
+
+
+class BatchProgress(BaseModel):
+    jobs_done: int
+    jobs_total: int
+    percent: float
+    chunks_done: int
+    chunks_total: int
+
+
+class BatchOut(BaseModel):
+    id: str
+    status: Literal["queued", "running", "completed"]
+    total: int
+    counts: dict[str, int]
+    progress: BatchProgress
+    metadata: dict[str, Any]
+    webhook: dict[str, Any] | None
+    created_at: str | None
+    cancel_requested: bool
+    completed_at: str | None
+
+
+class BatchPath(BaseModel):
+    batch_id: str = _path_id("bat")
+
+
+class BatchJobsQuery(ListQuery):
+    limit: int = Field(100, ge=1, le=1000)
+    cursor: str | None = Field(None, pattern=INDEX_CURSOR, description="next_cursor of the previous page")

@@ -179,6 +179,9 @@ class Settings(BaseSettings):
     speech_poll_s: float = 0.05  # how often a stream looks for its next rendered chunk
     speech_stream_timeout_s: float = 600.0  # a stream waits this long for a chunk, then ends
 
+    # -- bulk intake: POST /v1/batches (issue 16) -----------------------------------------------
+    batch_max_items: int = Field(default=10_000, ge=1)
+
     @field_validator("engines", "outbound_allowlist", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:

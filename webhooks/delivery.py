@@ -19,11 +19,12 @@ from datetime import timedelta
 import urllib3
 from sqlalchemy import update
 
+from core.batches import batch_resource
 from core.clock import iso, utcnow
 from core.db import Database
 from core.errors import VoxfarmError
 from core.lifecycle import EventStatus, set_event_status
-from core.models import Job, Tenant, WebhookAttempt, WebhookEndpoint, WebhookEvent
+from core.models import Batch, Job, Tenant, WebhookAttempt, WebhookEndpoint, WebhookEvent
 from core.netguard import Guard, request
 from core.serialize import job_resource
 from core.settings import Settings
@@ -72,6 +73,10 @@ def _record(session, event_id: str, attempt: int, status: int | None, latency_ms
 
 def build_payload(event: WebhookEvent, job: Job, store: ObjectStore, settings: Settings) -> str:
     data = job_resource(job, store, settings)
+    return _payload(event, data)
+
+
+def _payload(event: WebhookEvent, data: dict) -> str:
     if event.data:
         data = {**data, "event": event.data}
     return json.dumps({"type": event.type, "timestamp": iso(event.created_at), "data": data},
@@ -92,7 +97,10 @@ def deliver(db: Database, store: ObjectStore, settings: Settings, event_id: str)
             set_event_status(s, event.id, EventStatus.disabled, next_attempt_at=None)
             _record(s, event_id, attempt, None, None, "endpoint disabled", None)
             return None
-        body = build_payload(event, s.get(Job, event.job_id), store, settings)
+        if event.type.startswith("batch."):  # a batch event's job_id holds the batch id
+            body = _payload(event, batch_resource(s, s.get(Batch, event.job_id)))
+        else:
+            body = build_payload(event, s.get(Job, event.job_id), store, settings)
         secrets = signing_secrets(s.get(Tenant, event.tenant_id))
         url = endpoint.url
     headers = sign_headers(secrets, event_id, utcnow(), body)

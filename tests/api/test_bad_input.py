@@ -53,7 +53,7 @@ def _hostile_audio() -> list[tuple[str, bytes]]:
 
 
 def _snapshot(api) -> dict:
-    tables = ["tenants", "voices", "jobs", "chunks", "outbox", "idempotency_keys", "webhook_events",
+    tables = ["tenants", "voices", "jobs", "chunks", "outbox", "idempotency_keys", "webhook_events", "batches",
               "webhook_endpoints", "webhook_attempts"]
     with api.db.engine.connect() as conn:
         rows = {t: sorted(map(str, conn.execute(text(f"SELECT * FROM {t}")).all())) for t in tables}
@@ -82,7 +82,9 @@ def victim(make_api, tmp_path):
                        files={"audio_file": ("v.wav", wav_bytes(tone(2.0)))}).json()
     job = owner.post("/v1/jobs", json={"text": "Owner's private job."}).json()
     worker = start_worker(api.settings, tmp_path, engine="espeak", name="survivor")
-    return api, owner, intruder, {"job_id": job["id"], "voice_id": voice["id"], "delivery_id": "msg_x", "name": "x"}, worker
+    batch = owner.post("/v1/batches", json={"items": [{"text": "Owner's private batch."}]}).json()
+    return api, owner, intruder, {"job_id": job["id"], "voice_id": voice["id"], "delivery_id": "msg_x", "name": "x",
+                                  "batch_id": batch["id"]}, worker
 
 
 def test_every_route_rejects_hostile_input_and_nothing_changes(victim):

@@ -211,3 +211,26 @@ def test_the_old_secret_stops_signing_after_the_grace_period(farm):
     assert first.verified_with == [0, 1]  # inside the grace: both secrets verify
     assert second.verified_with == [1]  # after it: only the new secret verifies
     assert len(second.headers["webhook-signature"].split(" ")) == 1
+
+
+def test_batch_completed_is_delivered_signed_with_the_batch(farm):
+    from core import batches
+    from core.schemas import WebhookSpec
+    from core.tenants import get_or_create_tenant
+
+    receiver = Receiver(lambda: [_secret(farm)])
+    with farm.session() as s:
+        tenant = get_or_create_tenant(s, "acme").id
+        batch = batches.submit_batch(s, farm.test_settings, farm.test_store, tenant, {},
+                                     [{"text": "One."}, {"text": "Two."}],
+                                     webhook=WebhookSpec(url=receiver.url, events=["batch.completed"]))
+        batch_id = batch.id
+    with farm.session() as s:
+        batches.cancel_batch(s, tenant, batch_id)
+        [event] = s.scalars(select(WebhookEvent).where(WebhookEvent.job_id == batch_id)).all()
+        event_id = event.id
+    _run(farm, event_id)
+    receiver.stop()
+    [got] = receiver.requests  # the job.canceled events went nowhere: the batch webhook is for the batch
+    assert got.verified and got.json["type"] == "batch.completed"
+    assert got.json["data"]["id"] == batch_id and got.json["data"]["counts"]["canceled"] == 2
