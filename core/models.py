@@ -115,6 +115,9 @@ class Job(Timestamps, Base):
     finalize_owner: Mapped[str | None] = mapped_column(String(200))
     finalize_expires_at: Mapped[datetime | None]
     finalize_attempts: Mapped[int] = mapped_column(default=0)
+    # when the current stretch of infrastructure errors (storage, DB, broker) began for this job:
+    # they never count as attempts; only ``infra_deadline_s`` of them fails the job
+    infra_failing_since: Mapped[datetime | None]
     progress_event_at: Mapped[datetime | None]
     progress_event_pct: Mapped[int] = mapped_column(default=0)
 

@@ -8,6 +8,8 @@ Every step is a conditional UPDATE, so running a message twice is harmless:
 * ``complete_chunk`` succeeds only for the lease owner; a worker that lost its lease (or whose job
   was canceled meanwhile) sees ``None`` and drops its result.  Results live under deterministic
   keys, so a duplicate render overwrites the same object.
+* ``defer_chunk`` hands a chunk back after an infrastructure error without using an attempt
+  (core/failures.py); only ``infra_deadline_s`` of continuous failure fails the job.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from core import events, outbox
 from core.clock import utcnow
+from core.failures import INFRASTRUCTURE_UNAVAILABLE
 from core.lifecycle import (ChunkStatus, JobStatus, set_chunk_status, set_job_chunks_status,
                             set_job_status)
 from core.models import Chunk, Job, Voice
@@ -61,9 +64,15 @@ def claim_chunk(session: Session, chunk_id: str, worker: str, *, lease_s: float,
     the chunk has used its attempts, in which case its job is failed here (in the caller's
     transaction, which must commit: raising instead would roll the failure back)."""
     now = utcnow()
+    # our own lease (this boot): a retry after an outage kept us from handing the chunk back --
+    # re-take it without counting (the runtime never runs two tasks for one chunk at once)
+    got = session.execute(
+        update(Chunk).where(Chunk.id == chunk_id, Chunk.status == ChunkStatus.running, Chunk.lease_owner == worker)
+        .values(lease_expires_at=now + timedelta(seconds=lease_s), updated_at=now)
+        .execution_options(synchronize_session=False)).rowcount
     claimable = or_(Chunk.status == ChunkStatus.pending,
                     (Chunk.status == ChunkStatus.running) & (Chunk.lease_expires_at < now))
-    got = session.execute(
+    got = got or session.execute(
         update(Chunk).where(Chunk.id == chunk_id, claimable, Chunk.attempts < max_attempts)
         .values(status=ChunkStatus.running, lease_owner=worker, worker=worker,
                 lease_expires_at=now + timedelta(seconds=lease_s), attempts=Chunk.attempts + 1,
@@ -129,6 +138,7 @@ def complete_chunk(session: Session, work: ChunkWork, worker: str, result: Chunk
                             finished_at=now, error_code=None, error_message=None):
         return None
     values: dict[str, Any] = {"progress_done": Job.progress_done + 1, "render_worker": worker,
+                              "infra_failing_since": None,  # storage and DB answered: the outage is over
                               "cache_hits": Job.cache_hits + (1 if result.cache_hit else 0)}
     if result.batch_size is not None:
         values["render_batch_size"] = result.batch_size
@@ -153,6 +163,32 @@ def release_chunk(session: Session, chunk_id: str, worker: str, *, count_attempt
         values["error_code"], values["error_message"] = error
     return set_chunk_status(session, chunk_id, ChunkStatus.pending, allowed_from=[ChunkStatus.running],
                             where=[Chunk.lease_owner == worker], enqueued_at=utcnow(), **values)
+
+
+def defer_chunk(session: Session, chunk_id: str, worker: str, *, error: tuple[str, str],
+                deadline_s: float) -> bool:
+    """Hand a leased chunk back after an infrastructure error: its attempt is not counted.  Returns
+    True when the job has now failed for lasting ``deadline_s`` in continuous infrastructure failure."""
+    release_chunk(session, chunk_id, worker, count_attempt=False, error=error)
+    chunk = session.get(Chunk, chunk_id, populate_existing=True)
+    if chunk is None:
+        return False
+    return note_infra_failure(session, chunk.job_id, deadline_s, f"{error[0]}: {error[1]}")
+
+
+def note_infra_failure(session: Session, job_id: str, deadline_s: float, message: str) -> bool:
+    """Start the job's outage clock (if it is not running) and fail the job once the clock has run
+    ``deadline_s``.  Any completed chunk stops the clock (``complete_chunk``)."""
+    now = utcnow()
+    session.execute(update(Job).where(Job.id == job_id, Job.infra_failing_since.is_(None))
+                    .values(infra_failing_since=now).execution_options(synchronize_session=False))
+    job = session.get(Job, job_id, populate_existing=True)
+    if job is None or job.status.terminal or job.infra_failing_since is None:
+        return False
+    if (now - job.infra_failing_since).total_seconds() < deadline_s:
+        return False
+    return fail_job(session, job, None, INFRASTRUCTURE_UNAVAILABLE,
+                    f"infrastructure unavailable for {deadline_s:.0f} s without a break; last error: {message}")
 
 
 def fail_job(session: Session, job: Job, chunk: Chunk | None, code: str, message: str) -> bool:

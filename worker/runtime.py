@@ -3,6 +3,10 @@
 One ``Runtime`` per worker process, built at boot (before the worker consumes anything), so the
 model is loaded exactly once.  Celery tasks are thin: they call ``render_chunk`` / ``finalize_job``
 with an id and translate the two control-flow exceptions below into Celery's vocabulary.
+
+Failure accounting (core/failures.py): engine errors and quality failures use a chunk's attempts;
+storage, database and broker errors hand the chunk back uncounted and retry with a capped,
+jittered backoff until the outage ends or ``infra_deadline_s`` fails the job.
 """
 
 from __future__ import annotations
@@ -15,21 +19,25 @@ import socket
 import tempfile
 import threading
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from core.audio import decode_bytes, encode
 from core.db import Database
 from core.engines import ENGINES
 from core.errors import StorageError
-from core.finalize import build_single, build_stitched, claim_finalize, release_finalize, succeed_job
+from core.failures import infra_delay, is_infrastructure
+from core.finalize import (build_single, build_stitched, claim_finalize, defer_finalize, release_finalize,
+                           succeed_job)
 from core.lifecycle import release_stale_leases
 from core.outbox import Publisher, unit_of_work
 from core.planning import derive_seed
 from core.quality import QualityIssue, check_chunk
-from core.render import (ChunkResult, ChunkWork, claim_chunk, complete_chunk, fail_chunk,
+from core.render import (ChunkResult, ChunkWork, claim_chunk, complete_chunk, defer_chunk, fail_chunk,
                          job_is_live, queue_finalize, release_chunk)
 from core.settings import Settings
 from core.storage import open_store
@@ -39,6 +47,27 @@ from worker.heartbeat import Heartbeat
 from worker.voices import VoiceCache
 
 log = logging.getLogger(__name__)
+
+# Boot runs before the worker consumes (cli worker), so a task never waits for it in practice;
+# the bound only guarantees that nothing blocks forever if that order is ever broken.
+BOOT_WAIT_S = 120.0
+_INFRA_EXTRA = (BrokerError,)
+
+
+def _infra(exc: BaseException) -> bool:
+    return is_infrastructure(exc, _INFRA_EXTRA)
+
+
+@contextmanager
+def _storage():
+    """Errors of the object store are outages, whatever the backend (S3 wraps its own already);
+    a missing object stays FileNotFoundError (a cache miss)."""
+    try:
+        yield
+    except (FileNotFoundError, StorageError):
+        raise
+    except OSError as exc:
+        raise StorageError(f"object storage error: {exc}") from exc
 
 
 class HandBack(Exception):
@@ -156,21 +185,32 @@ class Runtime:
             (kind.add if on else kind.discard)(key)
 
     # -- rendering -----------------------------------------------------------------------------
-    def render_chunk(self, chunk_id: str) -> None:
-        self._booted.wait()
-        self._hold(self.held_chunks, chunk_id, True)
+    def _wait_booted(self) -> None:
+        if not self._booted.wait(BOOT_WAIT_S):
+            raise RetryLater(f"worker {self.worker_id} has not booted after {BOOT_WAIT_S:.0f} s", countdown=5.0)
+
+    def _backoff(self, retries: int) -> float:
+        return infra_delay(retries, self.settings.infra_retry_cap_s)
+
+    def render_chunk(self, chunk_id: str, retries: int = 0) -> None:
+        """Render one chunk.  ``retries``: how many times this message was retried (the backoff)."""
+        self._wait_booted()
+        with self._held_lock:
+            if chunk_id in self.held_chunks:  # a duplicate message while a task here renders it
+                return
+            self.held_chunks.add(chunk_id)
         try:
-            self._render_chunk(chunk_id)
+            self._render_chunk(chunk_id, retries)
         finally:
             self._hold(self.held_chunks, chunk_id, False)
 
-    def _render_chunk(self, chunk_id: str) -> None:
+    def _render_chunk(self, chunk_id: str, retries: int = 0) -> None:
         s_ = self.settings
         try:
             with self.uow() as s:
                 work = claim_chunk(s, chunk_id, self.worker_id, lease_s=s_.lease_s, max_attempts=s_.max_attempts)
-        except (OperationalError, DBAPIError) as exc:  # the database is down: come back soon
-            raise RetryLater(f"database unavailable: {exc}", countdown=3.0) from exc
+        except (OperationalError, DBAPIError) as exc:  # the database is down: come back later
+            raise RetryLater(f"database unavailable: {exc}", countdown=self._backoff(retries)) from exc
         if work is None:
             return
         if self.engine is None or work.engine != self.engine.name:
@@ -190,7 +230,12 @@ class Runtime:
                 fail_chunk(s, work, f"quality_{exc.issue.code}",
                            f"failed the quality gate after {exc.tries} renders: {exc.issue.message}")
             return
-        except (ItemFailed, StorageError, OSError, RuntimeError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - classified: outages wait, engine errors count
+            if _infra(exc):
+                self._defer(work.chunk_id, exc)
+                raise RetryLater(f"infrastructure: {exc}", countdown=self._backoff(retries)) from exc
+            if not isinstance(exc, (ItemFailed, RuntimeError, ValueError, OSError)):
+                log.exception("unexpected error rendering %s (counted as an attempt)", work.chunk_id)
             self._release_quietly(work.chunk_id, exc, count_attempt=True)
             raise RetryLater(str(exc), countdown=min(30.0, 2.0 ** work.attempts)) from exc
         try:
@@ -198,9 +243,10 @@ class Runtime:
                 job = complete_chunk(s, work, self.worker_id, result, s_.progress_min_interval_s)
                 if job is not None and job.progress_total > 1:
                     queue_finalize(s, job.id)
-        except Exception as exc:  # DB trouble after the audio is stored: retry soon (a cache hit)
-            self._release_quietly(work.chunk_id, exc, count_attempt=False)
-            raise RetryLater(f"recording chunk {work.chunk_id} failed: {exc}", countdown=2.0) from exc
+        except Exception as exc:  # DB trouble after the audio is stored: retry (a cache hit), uncounted
+            self._defer(work.chunk_id, exc)
+            raise RetryLater(f"recording chunk {work.chunk_id} failed: {exc}",
+                             countdown=self._backoff(retries)) from exc
         if job is not None and job.progress_total == 1:
             try:
                 self.finalize_job(job.id, audio=audio)
@@ -210,6 +256,17 @@ class Runtime:
                         queue_finalize(s, job.id)
                 except (OperationalError, DBAPIError):  # the reconciler re-queues orphaned finalizers
                     log.warning("could not queue finalization of %s; the reconciler will", job.id)
+
+    def _defer(self, chunk_id: str, exc: Exception) -> None:
+        """Hand a chunk back after an outage, uncounted.  If the DB itself is down, the lease
+        stays ours and the retried message re-takes it without counting (``claim_chunk``)."""
+        try:
+            with self.uow() as s:
+                if defer_chunk(s, chunk_id, self.worker_id, error=(type(exc).__name__, str(exc)[:500]),
+                               deadline_s=self.settings.infra_deadline_s):
+                    log.error("job of chunk %s failed: infrastructure unavailable past the deadline", chunk_id)
+        except Exception:  # noqa: BLE001
+            log.warning("could not hand back %s; the retry re-takes its lease", chunk_id, exc_info=True)
 
     def _release_quietly(self, chunk_id: str, exc: Exception, *, count_attempt: bool) -> None:
         try:
@@ -222,13 +279,15 @@ class Runtime:
     def _produce(self, work: ChunkWork) -> tuple[ChunkResult, object]:
         rate = self.engine.spec.sample_rate
         try:
-            data = self.store.open_bytes(work.cache_key)
+            with _storage():
+                data = self.store.open_bytes(work.cache_key)
         except FileNotFoundError:
             data = None
         if data is not None:  # content-addressed cache hit: rendered before, by any job
             audio, _ = decode_bytes(data)
             return ChunkResult(hashlib.sha256(data).hexdigest(), audio.size / rate, None, True), audio
-        voice = self.voices.get(work.voice) if work.voice else None
+        with _storage():
+            voice = self.voices.get(work.voice) if work.voice else None
         seed, retries = work.seed, 0
         while True:
             request = RenderRequest(work.chunk_id, work.text, work.params, seed, voice)
@@ -244,26 +303,30 @@ class Runtime:
         flac, _ = encode(audio, rate, "flac")
         # write-once: two chunks with the same content key (a repeated sentence, a resubmitted
         # book) may render concurrently; the first stored object wins and both record it
-        info, stored = self.store.put_bytes_if_absent(work.cache_key, flac, "audio/flac")
+        with _storage():
+            info, stored = self.store.put_bytes_if_absent(work.cache_key, flac, "audio/flac")
         audio, _ = decode_bytes(stored)  # finalize from what is stored, whichever path runs it
         return ChunkResult(info.sha256, audio.size / rate, outcome.batch_size, False, retries), audio
 
     # -- finalization --------------------------------------------------------------------------
-    def finalize_job(self, job_id: str, audio=None) -> None:
-        self._booted.wait()
-        self._hold(self.held_jobs, job_id, True)
+    def finalize_job(self, job_id: str, audio=None, retries: int = 0) -> None:
+        self._wait_booted()
+        with self._held_lock:
+            if job_id in self.held_jobs:  # a duplicate message while a task here finalizes it
+                return
+            self.held_jobs.add(job_id)
         try:
-            self._finalize_job(job_id, audio)
+            self._finalize_job(job_id, audio, retries)
         finally:
             self._hold(self.held_jobs, job_id, False)
 
-    def _finalize_job(self, job_id: str, audio=None) -> None:
+    def _finalize_job(self, job_id: str, audio=None, retries: int = 0) -> None:
         s_ = self.settings
         try:
             with self.uow() as s:
                 work = claim_finalize(s, job_id, self.worker_id, lease_s=s_.lease_s, max_attempts=s_.max_attempts)
         except (OperationalError, DBAPIError) as exc:
-            raise RetryLater(f"database unavailable: {exc}", countdown=3.0) from exc
+            raise RetryLater(f"database unavailable: {exc}", countdown=self._backoff(retries)) from exc
         if work is None:
             return
         try:
@@ -277,10 +340,18 @@ class Runtime:
             with self.uow() as s:
                 succeed_job(s, job_id, self.worker_id, result)
         except Exception as exc:  # noqa: BLE001 - release the lease; the attempt cap bounds retries
-            log.exception("finalize of %s failed", job_id)
+            infra = _infra(exc)
+            if infra:
+                log.warning("finalize of %s waits for infrastructure: %s", job_id, exc)
+            else:
+                log.exception("finalize of %s failed", job_id)
             try:
-                with self.db.session() as s:
-                    release_finalize(s, job_id, self.worker_id)
-            except Exception:  # noqa: BLE001 - the lease lapses instead
+                with self.uow() as s:
+                    if infra:  # an outage: uncounted, backoff, the deadline bounds it
+                        defer_finalize(s, job_id, self.worker_id, error=f"{type(exc).__name__}: {exc}"[:500],
+                                       deadline_s=s_.infra_deadline_s)
+                    else:
+                        release_finalize(s, job_id, self.worker_id)
+            except Exception:  # noqa: BLE001 - the DB is down too: the retry re-takes our lease
                 log.warning("could not release the finalize lease of %s", job_id, exc_info=True)
-            raise RetryLater(str(exc), countdown=5.0) from exc
+            raise RetryLater(str(exc), countdown=self._backoff(retries) if infra else 5.0) from exc
