@@ -142,6 +142,10 @@ class Runtime:
         log.info("worker %s ready: engine=%s model=%s device=%s", self.worker_id, self.engine_name,
                  self.engine.model_id if self.engine else "-", self.engine.device if self.engine else "-")
 
+    @property
+    def booted(self) -> bool:
+        return self._booted.is_set()
+
     def begin_shutdown(self) -> None:
         """Warm shutdown: the batch on the engine finishes; buffered requests are handed back."""
         if self.batcher is not None:
