@@ -79,6 +79,23 @@ ENGINES: dict[str, EngineSpec] = {
         defaults={"temperature": 1.2, "top_p": 0.95, "top_k": 45, "cfg_scale": 3.0,
                   "max_new_tokens": 3072},
     ),
+    # Test/benchmark engine (worker/engines/tone.py): deterministic tones, no speech.  Served only
+    # where VOXFARM_ENGINES lists it; the fault suite compares results with fault-free renders of it.
+    "tone": EngineSpec(
+        name="tone",
+        target="worker.engines.tone:ToneEngine",
+        sample_rate=22_050,
+        clones_voices=False,
+        dialogue_tags=False,
+        max_batch_size=64,
+        default_batch=BatchSettings(max_batch_size=8, max_wait_ms=20),
+        chunk_target_s=20.0,
+        chunk_max_chars=2000,
+        chars_per_second=14.5,
+        params=("seed",),
+        deterministic=True,
+        defaults={"model": "tone-1"},
+    ),
 }
 
 
