@@ -61,7 +61,8 @@ def main() -> None:
                 db = f"vf_rel_{secrets.token_hex(3)}"
                 with admin.connect() as conn:
                     conn.execute(text(f'CREATE DATABASE "{db}"'))
-                farm = Farm(Path(tempfile.mkdtemp(prefix=f"{name}-{run}-")), pg_url=args.pg.rsplit("/", 1)[0] + f"/{db}",
+                farm = Farm(Path(tempfile.mkdtemp(prefix=f"{name}-{run}-")),
+                            pg_url=args.pg.rsplit("/", 1)[0] + f"/{db}",
                             s3_endpoint=s3, reference=reference)
                 t0 = time.monotonic()
                 try:
@@ -71,7 +72,8 @@ def main() -> None:
                 finally:
                     farm.close()
                     with admin.connect() as conn:
-                        conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'"))
+                        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                          f"WHERE datname = '{db}'"))
                         conn.execute(text(f'DROP DATABASE IF EXISTS "{db}"'))
                 row["run_s"] = round(time.monotonic() - t0, 1)
                 results.setdefault(name, []).append(row)

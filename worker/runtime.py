@@ -19,24 +19,22 @@ import socket
 import tempfile
 import threading
 import uuid
-from contextlib import contextmanager
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 
-from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from core.audio import decode_bytes, encode
 from core.db import Database
 from core.engines import ENGINES
-from core.errors import StorageError
-from core.failures import infra_delay, is_infrastructure
+from core.failures import infra_delay
 from core.finalize import (build_single, build_stitched, claim_finalize, defer_finalize, release_finalize,
                            succeed_job)
 from core.lifecycle import release_stale_leases
 from core.outbox import Publisher, unit_of_work
 from core.planning import derive_seed
-from core.quality import QualityIssue, check_chunk
+from core.quality import check_chunk
 from core.render import (ChunkResult, ChunkWork, claim_chunk, complete_chunk, defer_chunk, fail_chunk,
                          job_is_live, queue_finalize, release_chunk)
 from core.settings import Settings
@@ -44,53 +42,17 @@ from core.storage import open_store
 from worker.batcher import BatcherClosed, Dropped, ItemFailed, MicroBatcher
 from worker.engines.base import Engine, RenderRequest, RenderResult, create_engine
 from worker.heartbeat import Heartbeat
+from worker.outcomes import (BATCH_WAIT_S, BOOT_WAIT_S, HandBack, QualityFailed, RetryLater, is_outage,
+                             storage_errors)
 from worker.voices import VoiceCache
 
 log = logging.getLogger(__name__)
-
-# Boot runs before the worker consumes (cli worker), so a task never waits for it in practice;
-# the bound only guarantees that nothing blocks forever if that order is ever broken.
-BOOT_WAIT_S = 120.0
-_INFRA_EXTRA = (BrokerError,)
-
-
-def _infra(exc: BaseException) -> bool:
-    return is_infrastructure(exc, _INFRA_EXTRA)
-
-
-@contextmanager
-def _storage():
-    """Errors of the object store are outages, whatever the backend (S3 wraps its own already);
-    a missing object stays FileNotFoundError (a cache miss)."""
-    try:
-        yield
-    except (FileNotFoundError, StorageError):
-        raise
-    except OSError as exc:
-        raise StorageError(f"object storage error: {exc}") from exc
-
-
-class HandBack(Exception):
-    """The worker is shutting down before this chunk rendered: requeue the message."""
-
-
-class RetryLater(Exception):
-    def __init__(self, reason: str, countdown: float) -> None:
-        super().__init__(reason)
-        self.countdown = countdown
-
 
 @dataclass
 class _Item:
     job_id: str
     request: RenderRequest
     solo: bool = False  # a chunk that already crashed a worker once renders alone (see boot)
-
-
-class QualityFailed(Exception):
-    def __init__(self, issue: QualityIssue, tries: int) -> None:
-        super().__init__(issue.message)
-        self.issue, self.tries = issue, tries
 
 
 class Runtime:
@@ -235,7 +197,7 @@ class Runtime:
                            f"failed the quality gate after {exc.tries} renders: {exc.issue.message}")
             return
         except Exception as exc:  # noqa: BLE001 - classified: outages wait, engine errors count
-            if _infra(exc):
+            if is_outage(exc):
                 self._defer(work.chunk_id, exc)
                 raise RetryLater(f"infrastructure: {exc}", countdown=self._backoff(retries)) from exc
             if not isinstance(exc, (ItemFailed, RuntimeError, ValueError, OSError)):
@@ -283,19 +245,23 @@ class Runtime:
     def _produce(self, work: ChunkWork) -> tuple[ChunkResult, object]:
         rate = self.engine.spec.sample_rate
         try:
-            with _storage():
+            with storage_errors():
                 data = self.store.open_bytes(work.cache_key)
         except FileNotFoundError:
             data = None
         if data is not None:  # content-addressed cache hit: rendered before, by any job
             audio, _ = decode_bytes(data)
             return ChunkResult(hashlib.sha256(data).hexdigest(), audio.size / rate, None, True), audio
-        with _storage():
+        with storage_errors():
             voice = self.voices.get(work.voice) if work.voice else None
         seed, retries = work.seed, 0
         while True:
             request = RenderRequest(work.chunk_id, work.text, work.params, seed, voice)
-            outcome = self.batcher.submit(_Item(work.job_id, request, solo=work.attempts > 1)).result()
+            future = self.batcher.submit(_Item(work.job_id, request, solo=work.attempts > 1))
+            try:
+                outcome = future.result(timeout=BATCH_WAIT_S)
+            except FutureTimeout:
+                raise RuntimeError(f"the engine gave no result within {BATCH_WAIT_S:.0f} s") from None
             audio = outcome.result.audio
             issue = check_chunk(audio, rate, work.expected_s) if self.settings.quality_gate else None
             if issue is None:
@@ -307,7 +273,7 @@ class Runtime:
         flac, _ = encode(audio, rate, "flac")
         # write-once: two chunks with the same content key (a repeated sentence, a resubmitted
         # book) may render concurrently; the first stored object wins and both record it
-        with _storage():
+        with storage_errors():
             info, stored = self.store.put_bytes_if_absent(work.cache_key, flac, "audio/flac")
         audio, _ = decode_bytes(stored)  # finalize from what is stored, whichever path runs it
         return ChunkResult(info.sha256, audio.size / rate, outcome.batch_size, False, retries), audio
@@ -344,7 +310,7 @@ class Runtime:
             with self.uow() as s:
                 succeed_job(s, job_id, self.worker_id, result)
         except Exception as exc:  # noqa: BLE001 - release the lease; the attempt cap bounds retries
-            infra = _infra(exc)
+            infra = is_outage(exc)
             if infra:
                 log.warning("finalize of %s waits for infrastructure: %s", job_id, exc)
             else:

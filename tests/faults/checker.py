@@ -84,8 +84,8 @@ def check(farm, recovery_s: float, *, webhook_wait_s: float = 30) -> Outcome:
                      f"{farm.expected.get(j, 'succeeded')}")
 
     s3 = boto3.client("s3", endpoint_url=farm.s3_direct)
-    stored = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=farm.bucket, Prefix="farm/tenants/")
-              for o in page.get("Contents", [])]
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=farm.bucket, Prefix="farm/tenants/")
+    stored = [o["Key"] for page in pages for o in page.get("Contents", [])]
     succeeded = [j for j, s in status.items() if s == "succeeded"]
     references = dict(zip(succeeded, farm.reference.sha256([farm.bodies[j] for j in succeeded])))
     duplicated: set[str] = set()
