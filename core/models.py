@@ -142,6 +142,9 @@ class Chunk(Timestamps, Base):
     attempts: Mapped[int] = mapped_column(default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None]
+    # set when this claim's render reached the engine: a worker death costs an attempt only to the
+    # chunks on the engine, never to those still buffered in its batcher (core/render.py)
+    engine_at: Mapped[datetime | None]
     enqueued_at: Mapped[datetime | None]
     enqueue_count: Mapped[int] = mapped_column(default=0)
     cache_hit: Mapped[bool] = mapped_column(Boolean, default=False)

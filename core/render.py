@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core import events, outbox
@@ -72,10 +72,13 @@ def claim_chunk(session: Session, chunk_id: str, worker: str, *, lease_s: float,
         .execution_options(synchronize_session=False)).rowcount
     claimable = or_(Chunk.status == ChunkStatus.pending,
                     (Chunk.status == ChunkStatus.running) & (Chunk.lease_expires_at < now))
+    # an expired lease whose render never reached the engine (it sat in a batcher when its worker
+    # died, e.g. killed by a batch-mate): that claim is refunded, only engine runs pay for deaths
+    refund = case(((Chunk.status == ChunkStatus.running) & Chunk.engine_at.is_(None), 1), else_=0)
     got = got or session.execute(
-        update(Chunk).where(Chunk.id == chunk_id, claimable, Chunk.attempts < max_attempts)
-        .values(status=ChunkStatus.running, lease_owner=worker, worker=worker,
-                lease_expires_at=now + timedelta(seconds=lease_s), attempts=Chunk.attempts + 1,
+        update(Chunk).where(Chunk.id == chunk_id, claimable, Chunk.attempts - refund < max_attempts)
+        .values(status=ChunkStatus.running, lease_owner=worker, worker=worker, engine_at=None,
+                lease_expires_at=now + timedelta(seconds=lease_s), attempts=Chunk.attempts + 1 - refund,
                 started_at=func.coalesce(Chunk.started_at, now), updated_at=now)
         .execution_options(synchronize_session=False)).rowcount
     chunk = session.get(Chunk, chunk_id, populate_existing=True)
@@ -85,7 +88,8 @@ def claim_chunk(session: Session, chunk_id: str, worker: str, *, lease_s: float,
     if not got:
         stale = chunk.status == ChunkStatus.pending or (
             chunk.status == ChunkStatus.running and chunk.lease_expires_at and chunk.lease_expires_at < now)
-        if stale and chunk.attempts >= max_attempts:
+        refunded = chunk.status == ChunkStatus.running and chunk.engine_at is None
+        if stale and chunk.attempts - (1 if refunded else 0) >= max_attempts:
             last = f"; last error: {chunk.error_message}" if chunk.error_message else ""
             fail_job(session, job, chunk, "poison_chunk",
                      f"attempted {chunk.attempts} times without finishing (it crashed, stalled or "
@@ -108,6 +112,13 @@ def claim_chunk(session: Session, chunk_id: str, worker: str, *, lease_s: float,
     return ChunkWork(chunk.id, job.id, job.tenant_id, job.engine, job.model, chunk.idx, job.progress_total,
                      chunk.text, dict(job.params), chunk.seed, job.seed, chunk.cache_key, chunk.expected_s,
                      chunk.attempts, voice)
+
+
+def mark_on_engine(session: Session, chunk_ids: list[str], worker: str) -> None:
+    """These chunks' renders start on the engine now: from here a worker death costs them an attempt."""
+    session.execute(update(Chunk).where(Chunk.id.in_(chunk_ids), Chunk.lease_owner == worker,
+                                        Chunk.status == ChunkStatus.running)
+                    .values(engine_at=utcnow()).execution_options(synchronize_session=False))
 
 
 def job_is_live(session: Session, job_ids: list[str]) -> set[str]:

@@ -36,7 +36,7 @@ from core.outbox import Publisher, unit_of_work
 from core.planning import derive_seed
 from core.quality import check_chunk
 from core.render import (ChunkResult, ChunkWork, claim_chunk, complete_chunk, defer_chunk, fail_chunk,
-                         job_is_live, queue_finalize, release_chunk)
+                         job_is_live, mark_on_engine, queue_finalize, release_chunk)
 from core.settings import Settings
 from core.storage import open_store
 from worker.batcher import BatcherClosed, Dropped, ItemFailed, MicroBatcher
@@ -124,6 +124,11 @@ class Runtime:
 
     # -- batching ------------------------------------------------------------------------------
     def _run_batch(self, items: list[_Item]) -> list[RenderResult]:
+        try:  # from here a death of this process costs these chunks (and only these) an attempt
+            with self.db.session() as s:
+                mark_on_engine(s, [it.request.key for it in items], self.worker_id)
+        except Exception:  # noqa: BLE001 - the DB is down: render anyway (a death then costs nothing)
+            log.warning("could not mark %d chunks as on the engine", len(items), exc_info=True)
         fault = self.settings.fault or ""
         if fault.startswith("poison:") and any(fault[7:] in it.request.text for it in items):
             os.kill(os.getpid(), signal.SIGKILL)  # test hook: an input that kills its worker (OOM-like)
