@@ -36,8 +36,8 @@ def services() -> Services:
 
 def create_app(settings: Settings | None = None, *, publisher: Publisher | None = None,
                store: ObjectStore | None = None) -> OpenAPI:
-    from api import auth, errors, requests
-    from api.views import health, jobs, voices, webhooks
+    from api import auth, errors, metrics, requests
+    from api.views import health, jobs, usage, voices, webhooks
 
     settings = settings or load_settings()
     if publisher is None:
@@ -62,10 +62,11 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
         JSON_SORT_KEYS=False,
     )
     app.extensions["voxfarm"] = Services(settings, Database(settings), store or open_store(settings), publisher)
+    metrics.register(app, app.extensions["voxfarm"])  # first: its timer sees every request
     errors.register(app)
     auth.register(app)  # first: an anonymous request is 401 whatever its body
     requests.register(app)
-    for module in (health, jobs, voices, webhooks):
+    for module in (health, jobs, voices, webhooks, usage):
         app.register_api(module.bp)
     # the spec flask-openapi3 generates from the view models (its doc UI stays off)
     app.add_url_rule("/openapi.json", "openapi_json", lambda: app.api_doc)

@@ -7,7 +7,7 @@ from flask import Flask, g, request
 from core.errors import Unauthorized
 from core.tenants import authenticate, get_or_create_tenant
 
-PUBLIC_ENDPOINTS = {"health.healthz", "health.readyz", "openapi_json", "static"}
+PUBLIC_ENDPOINTS = {"health.healthz", "health.readyz", "openapi_json", "metrics.expose", "static"}
 
 
 def register(app: Flask) -> None:

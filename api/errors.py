@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, current_app, jsonify, request
 from pydantic import ValidationError
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -64,7 +64,10 @@ def register(app: Flask) -> None:
         status = exc.code or 500
         message = exc.description or exc.name
         if status == 413:
-            message = "the request body is larger than this server accepts"
+            limit = current_app.config.get("MAX_CONTENT_LENGTH")
+            sent = f"{request.content_length} bytes" if request.content_length is not None else "larger"
+            message = (f"the request body is {sent}; this server accepts at most {limit} bytes "
+                       "(VOXFARM_MAX_REQUEST_BYTES)")
         return error_response(status, _HTTP_CODES.get(status, "http_error"), message)
 
     @app.errorhandler(OperationalError)

@@ -11,11 +11,12 @@ import re
 from flask import Flask, request
 from werkzeug.exceptions import BadRequest
 
-from core.errors import UnsupportedMedia, VoxfarmError
+from core.errors import TooLarge, UnsupportedMedia, VoxfarmError
 
 # endpoint -> accepted mimetypes; requests to other endpoints may carry no body that matters
 BODY_TYPES: dict[str, tuple[str, ...]] = {
     "jobs.create_job": ("application/json",),
+    "jobs.upload_job": ("multipart/form-data",),
     "voices.create_voice": ("application/json", "multipart/form-data"),
     "webhooks.set_endpoint": ("application/json",),
 }
@@ -51,6 +52,16 @@ def _refuse_bad_characters() -> None:
         raise InvalidCharacters("NUL bytes and unpaired surrogates are not accepted in the URL")
 
 
+def read_upload(stream, cap: int, what: str, setting: str) -> bytes:
+    """A file part's bytes, or 413 naming the size sent and the limit.  Past the cap the rest is
+    only counted (werkzeug already spooled it, and MAX_CONTENT_LENGTH bounds it), never kept."""
+    data = stream.read(cap + 1)
+    if len(data) <= cap:
+        return data
+    size = len(data) + sum(len(block) for block in iter(lambda: stream.read(1 << 20), b""))
+    raise TooLarge(f"the {what} is {size} bytes; the limit is {cap} ({setting})")
+
+
 def register(app: Flask) -> None:
     @app.before_request
     def _check_body():
@@ -61,7 +72,8 @@ def register(app: Flask) -> None:
         if accepted is None:
             return None
         if request.mimetype not in accepted:
-            raise UnsupportedMedia(f"send {' or '.join(accepted)} (got {request.mimetype or 'no content type'})")
+            hint = " (EPUB files as multipart: POST /v1/jobs/upload)" if request.endpoint == "jobs.create_job" else ""
+            raise UnsupportedMedia(f"send {' or '.join(accepted)} (got {request.mimetype or 'no content type'}){hint}")
         if request.mimetype == "application/json":
             try:
                 request.get_json(force=False, silent=False)

@@ -1,8 +1,10 @@
-"""Administration commands that talk to the database directly: API keys, workers."""
+"""Administration commands that talk to the database directly: API keys, workers.
+
+They find the database as every other command does (``--data-dir``, ``VOXFARM_DATA_DIR``,
+``VOXFARM_DATABASE_URL``) and refuse, in one line naming it, a database without the schema.
+"""
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 import click
 from sqlalchemy import select
@@ -10,7 +12,23 @@ from sqlalchemy import select
 from core.clock import iso, utcnow
 from core.db import Database
 from core.errors import VoxfarmError
-from core.settings import load_settings
+from core.migrate import require_schema
+from core.settings import Settings, load_settings
+from core.workers import is_live
+
+data_dir_option = click.option("--data-dir", default=None, type=click.Path(file_okay=False),
+                               help="The farm's data dir (env VOXFARM_DATA_DIR; default ./var); "
+                                    "VOXFARM_DATABASE_URL wins for the database.")
+
+
+def admin_settings(data_dir: str | None) -> Settings:
+    """Settings for an admin command, after checking that their database holds the schema."""
+    settings = load_settings(data_dir=data_dir)
+    try:
+        require_schema(settings)
+    except VoxfarmError as exc:
+        raise click.ClickException(exc.message) from None
+    return settings
 
 
 @click.group()
@@ -20,11 +38,12 @@ def keys() -> None:
 
 @keys.command("create")
 @click.option("--tenant", required=True, help="Tenant name (created if new).")
-def keys_create(tenant: str) -> None:
+@data_dir_option
+def keys_create(tenant: str, data_dir: str | None) -> None:
     """Create a key; the key alone is printed on the last line (it is not stored)."""
     from core.tenants import create_key
 
-    with Database(load_settings()).session() as s:
+    with Database(admin_settings(data_dir)).session() as s:
         try:
             created = create_key(s, tenant)
         except VoxfarmError as exc:
@@ -35,10 +54,11 @@ def keys_create(tenant: str) -> None:
 
 @keys.command("list")
 @click.option("--tenant", default=None)
-def keys_list(tenant: str | None) -> None:
+@data_dir_option
+def keys_list(tenant: str | None, data_dir: str | None) -> None:
     from core.tenants import list_keys
 
-    with Database(load_settings()).session() as s:
+    with Database(admin_settings(data_dir)).session() as s:
         rows = list_keys(s, tenant)
     for k in rows:
         state = f"revoked {iso(k.revoked_at)}" if k.revoked_at else "active"
@@ -47,10 +67,11 @@ def keys_list(tenant: str | None) -> None:
 
 @keys.command("revoke")
 @click.argument("key_id_or_prefix")
-def keys_revoke(key_id_or_prefix: str) -> None:
+@data_dir_option
+def keys_revoke(key_id_or_prefix: str, data_dir: str | None) -> None:
     from core.tenants import revoke_key
 
-    with Database(load_settings()).session() as s:
+    with Database(admin_settings(data_dir)).session() as s:
         try:
             info = revoke_key(s, key_id_or_prefix)
         except VoxfarmError as exc:
@@ -60,17 +81,18 @@ def keys_revoke(key_id_or_prefix: str) -> None:
 
 @click.command()
 @click.option("--all", "show_all", is_flag=True, help="Include stopped and silent workers.")
-def workers(show_all: bool) -> None:
+@data_dir_option
+def workers(show_all: bool, data_dir: str | None) -> None:
     """Workers and what they serve: engine, model, device, batch settings, batches run."""
     from core.models import WorkerRow
 
-    settings = load_settings()
-    fresh = utcnow() - timedelta(seconds=max(30.0, 3 * settings.heartbeat_s))
+    settings = admin_settings(data_dir)
+    now = utcnow()
     with Database(settings).session() as s:
         rows = s.scalars(select(WorkerRow).order_by(WorkerRow.started_at.desc())).all()
     shown = 0
     for w in rows:
-        alive = w.stopped_at is None and w.heartbeat_at > fresh
+        alive = is_live(w, settings, now)
         if not (alive or show_all):
             continue
         shown += 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import sys
 import time
@@ -10,6 +9,8 @@ from pathlib import Path
 
 import click
 import requests
+
+from cli.textfile import read_text
 
 TERMINAL = {"succeeded", "failed", "canceled"}
 _url = click.option("--url", envvar="VOXFARM_URL", default="http://127.0.0.1:8000", show_default=True,
@@ -42,9 +43,15 @@ class Client:
         from tqdm import tqdm
 
         bar = None
+        told = None
         try:
             while True:
                 job = self.call("GET", f"/v1/jobs/{job_id}")
+                if job.get("waiting_for") != told:  # say once why it waits, and again if that changes
+                    told = job.get("waiting_for")
+                    if told:
+                        click.echo(f"job {job_id} is waiting for a {told.replace('_', ' ')}: "
+                                   f"{job.get('waiting_message')}", err=True)
                 prog = job["progress"]
                 if progress and bar is None and prog["total"]:
                     bar = tqdm(total=prog["total"], unit="chunk", desc=job_id[-8:], file=sys.stderr)
@@ -60,8 +67,10 @@ class Client:
             if bar is not None:
                 bar.close()
 
-    def download(self, job: dict, dest: Path) -> Path:
-        resp = self.session.get(f"{self.url}/v1/jobs/{job['id']}/audio", stream=True, timeout=300)
+    def download(self, job: dict, dest: Path, name: str | None = None) -> Path:
+        """The job's audio, or its result file ``name`` (a per-chapter file, chapters.json...)."""
+        path = f"/v1/jobs/{job['id']}/files/{name}" if name else f"/v1/jobs/{job['id']}/audio"
+        resp = self.session.get(self.url + path, stream=True, timeout=300)
         if resp.status_code >= 400:
             raise click.ClickException(f"download failed: {resp.status_code} {resp.text[:200]}")
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -71,10 +80,10 @@ class Client:
         return dest
 
 
-def _finish(client: Client, job: dict, wait: bool, output: str | None) -> None:
+def _finish(client: Client, job: dict, wait: bool, output: str | None) -> dict:
     if not wait and not output:
         click.echo(json.dumps(job, indent=2))
-        return
+        return job
     job = client.wait(job["id"])
     if job["status"] != "succeeded":
         err = job.get("error") or {}
@@ -85,6 +94,7 @@ def _finish(client: Client, job: dict, wait: bool, output: str | None) -> None:
         click.echo(str(path.resolve()))
     else:
         click.echo(json.dumps(job, indent=2))
+    return job
 
 
 @click.command()
@@ -105,7 +115,7 @@ def submit(text, url, key, engine, voice_id, fmt, params, markdown, webhook, ide
     if text == "-":
         text = sys.stdin.read()
     elif text.startswith("@"):
-        text = Path(text[1:]).read_text(encoding="utf-8")
+        text = read_text(Path(text[1:]))
     body: dict = {"text": text, "text_format": "markdown" if markdown else "plain"}
     if engine:
         body["engine"] = engine
@@ -141,6 +151,8 @@ def status(job_id, url, key, wait):
     client = Client(url, key)
     job = client.wait(job_id) if wait else client.call("GET", f"/v1/jobs/{job_id}")
     click.echo(json.dumps(job, indent=2))
+    if job.get("waiting_for"):
+        click.echo(f"waiting for a {job['waiting_for'].replace('_', ' ')}: {job.get('waiting_message')}", err=True)
 
 
 @click.command()
@@ -159,10 +171,9 @@ def book(file, url, key, voice_id, engine, seed, title, author, per_chapter, out
     path = Path(file)
     fmt = Path(output).suffix.lstrip(".").lower() or "m4b"
     body: dict = {"output": {"format": fmt, "per_chapter": per_chapter}}
-    if path.suffix.lower() == ".epub":
-        body["document_base64"] = base64.b64encode(path.read_bytes()).decode()
-    else:
-        body["text"] = path.read_text(encoding="utf-8")
+    epub = path.suffix.lower() == ".epub"
+    if not epub:
+        body["text"] = read_text(path)
         body["text_format"] = "markdown" if path.suffix.lower() in (".md", ".markdown") else "plain"
     for name, value in (("voice_id", voice_id), ("engine", engine), ("title", title), ("author", author)):
         if value:
@@ -170,9 +181,21 @@ def book(file, url, key, voice_id, engine, seed, title, author, per_chapter, out
     if seed is not None:
         body["params"] = {"seed": seed}
     client = Client(url, key)
-    job = client.call("POST", "/v1/jobs", json=body)
+    if epub:  # the file itself, as multipart: no base64 inflation, the full document limit
+        with open(path, "rb") as fh:
+            job = client.call("POST", "/v1/jobs/upload", data={"job": json.dumps(body)},
+                              files={"document": (path.name, fh, "application/epub+zip")})
+    else:
+        job = client.call("POST", "/v1/jobs", json=body)
     click.echo(f"submitted {job['id']}: {job['progress']['total']} chunks", err=True)
-    _finish(client, job, True, output)
+    job = _finish(client, job, True, output)
+    if per_chapter:
+        # beside the book: novel.m4b -> novel-chapters/chapter-001.m4b, ...
+        folder = Path(output).with_name(Path(output).stem + "-chapters")
+        names = sorted(n for n in job["result"]["files"] if n.startswith("chapter-"))
+        for name in names:
+            click.echo(str(client.download(job, folder / name, name=name).resolve()))
+        click.echo(f"{len(names)} chapter files in {folder.resolve()}", err=True)
 
 
 @click.group()

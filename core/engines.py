@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.catalog import engine_voices
+from core.params import ParamSpec
 from core.settings import BatchSettings, Settings
 
 
@@ -26,13 +28,22 @@ class EngineSpec:
     chunk_target_s: float  # long texts are packed into chunks of about this much speech
     chunk_max_chars: int  # hard cap per chunk (Dia's encoder takes 1024 bytes of text)
     chars_per_second: float  # speaking rate used for expected durations and ETAs
-    params: tuple[str, ...]  # sampling params this engine honours
+    param_specs: tuple[ParamSpec, ...]  # the params this engine honours, with types and ranges
     deterministic: bool  # same request + seed -> bit-identical audio, whatever the batch
     defaults: dict[str, Any] = field(default_factory=dict)
+    model_setting: str | None = None  # the Settings field naming the model (it joins cache keys)
+    voices: str | None = None  # "catalog": pre-made voices listed by core/catalog.py, picked by `voice`
+    for_tests: bool = False  # benchmarks and tests only: never listed unless a farm names it
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.param_specs)
 
     def model_id(self, settings: Settings) -> str:
         if self.name == "dia":
             return settings.dia_model
+        if self.model_setting and getattr(settings, self.model_setting, None):
+            return str(getattr(settings, self.model_setting))
         return self.defaults.get("model", self.name)
 
     def batch(self, settings: Settings) -> BatchSettings:
@@ -41,6 +52,11 @@ class EngineSpec:
     def target_seconds(self, settings: Settings) -> float:
         return settings.chunk_target_s.get(self.name, self.chunk_target_s)
 
+
+_SEED = ParamSpec("seed", "int", 0, 2**31 - 1, help="another take: a different seed, different audio")
+# A pre-made voice name; kokoro also takes a weighted blend "af_bella:0.7,af_sky:0.3"
+_VOICE = ParamSpec("voice", "str", pattern=r"[A-Za-z0-9_.\-]+(:[0-9.]+)?(,[A-Za-z0-9_.\-]+(:[0-9.]+)?){0,7}",
+                   max_length=200, help="a pre-made voice from GET /v1/engines")
 
 ENGINES: dict[str, EngineSpec] = {
     "espeak": EngineSpec(
@@ -56,7 +72,10 @@ ENGINES: dict[str, EngineSpec] = {
         chunk_target_s=20.0,
         chunk_max_chars=2000,
         chars_per_second=14.5,  # espeak-ng default 175 words/min, measured 14-15 chars/s
-        params=("seed", "speed", "pitch", "language"),
+        param_specs=(_SEED, ParamSpec("speed", "int", 80, 450, help="words per minute"),
+                     ParamSpec("pitch", "int", 0, 99, help="base pitch"),
+                     ParamSpec("language", "str", pattern=r"[a-z]{2,8}(-[a-z0-9]{1,8})*", max_length=20,
+                               help="espeak-ng voice/language name, e.g. en-us")),
         # espeak-ng's output varies by a few samples (~0.01 % of length) between identical calls,
         # even after espeak_ng_SetRandSeed: library state we cannot reset, so no bit-identity
         deterministic=False,
@@ -74,13 +93,75 @@ ENGINES: dict[str, EngineSpec] = {
         chunk_target_s=12.0,  # Dia is most stable on 5-20 s of speech per generation
         chunk_max_chars=600,
         chars_per_second=15.0,
-        params=("temperature", "top_p", "top_k", "cfg_scale", "seed", "max_new_tokens"),
+        param_specs=(ParamSpec("temperature", "float", 0, 3.0, min_exclusive=True),
+                     ParamSpec("top_p", "float", 0, 1.0, min_exclusive=True), ParamSpec("top_k", "int", 1, 1024),
+                     ParamSpec("cfg_scale", "float", 1.0, 10.0), _SEED, ParamSpec("max_new_tokens", "int", 1, 3072)),
         deterministic=True,  # per-item generators and mask-derived positions (worker/engines/dia.py)
         defaults={"temperature": 1.2, "top_p": 0.95, "top_k": 45, "cfg_scale": 3.0,
                   "max_new_tokens": 3072},
     ),
-    # Test/benchmark engine (worker/engines/tone.py): deterministic tones, no speech.  Served only
-    # where VOXFARM_ENGINES lists it; the fault suite compares results with fault-free renders of it.
+    "piper": EngineSpec(
+        name="piper",
+        target="worker.engines.piper:PiperEngine",
+        sample_rate=22_050,  # the bundled voice's rate; 16 kHz voices are resampled to it
+        clones_voices=False,
+        dialogue_tags=False,
+        # Measured (NOTES.md, bench/engines-cpu.md): padded batches run 2.3x slower than one item
+        # at a time on CPU, so a batch is rendered item by item; batching still amortises the
+        # DB and storage round trips around the model.
+        max_batch_size=32,
+        default_batch=BatchSettings(max_batch_size=8, max_wait_ms=20),
+        chunk_target_s=20.0,
+        chunk_max_chars=1000,
+        chars_per_second=14.0,
+        param_specs=(_SEED, _VOICE, ParamSpec("speaker", "str", pattern=r"[A-Za-z0-9_.\- ]{1,64}", max_length=64,
+                                              help="speaker name or id of a multi-speaker voice"),
+                     ParamSpec("speed", "float", 0.25, 4.0, help="1.0 = the voice's own pace (length_scale = 1/speed)"),
+                     ParamSpec("noise_scale", "float", 0.0, 2.0, help="default: the voice's json (0.667)"),
+                     ParamSpec("noise_w", "float", 0.0, 2.0, help="phoneme duration noise; default: the voice's json")),
+        # the graph's RandomNormalLike ops are rewired to a seeded noise table at load
+        # (worker/engines/onnx_noise.py), so the same text + seed gives the same samples
+        deterministic=True,
+        defaults={"model": "piper", "voice": "en_US-joe-medium", "speed": 1.0},
+        voices="catalog",
+    ),
+    "kokoro": EngineSpec(
+        name="kokoro",
+        target="worker.engines.kokoro:KokoroEngine",
+        sample_rate=24_000,
+        clones_voices=False,
+        dialogue_tags=False,
+        # the ONNX export takes one item per call ([1, tokens] and one style row), so a batch is
+        # rendered item by item, like piper's
+        max_batch_size=32,
+        default_batch=BatchSettings(max_batch_size=8, max_wait_ms=20),
+        chunk_target_s=15.0,
+        chunk_max_chars=400,  # 510 phoneme tokens per call; longer chunks are split at word gaps
+        chars_per_second=14.0,
+        param_specs=(_SEED, _VOICE, ParamSpec("speed", "float", 0.5, 2.0, help="kokoro-onnx's range")),
+        deterministic=True,
+        defaults={"model": "kokoro", "voice": "af_bella", "speed": 1.0},
+        model_setting="kokoro_model",
+        voices="catalog",
+    ),
+    # Scale-out benchmarks (scripts/bench_scale.py) and tests: sleeps a modelled batch cost
+    "sim": EngineSpec(
+        name="sim",
+        target="worker.engines.sim:SimEngine",
+        sample_rate=16_000,
+        clones_voices=False,
+        dialogue_tags=False,
+        max_batch_size=64,
+        default_batch=BatchSettings(max_batch_size=16, max_wait_ms=50),
+        chunk_target_s=10.0,
+        chunk_max_chars=1000,
+        chars_per_second=15.0,
+        param_specs=(_SEED,),
+        deterministic=True,
+        for_tests=True,
+    ),
+    # Fault suite and tests (worker/engines/tone.py): deterministic tones from text + seed, with a
+    # per-render log; the fault suite compares every result with a fault-free render of it
     "tone": EngineSpec(
         name="tone",
         target="worker.engines.tone:ToneEngine",
@@ -92,9 +173,10 @@ ENGINES: dict[str, EngineSpec] = {
         chunk_target_s=20.0,
         chunk_max_chars=2000,
         chars_per_second=14.5,
-        params=("seed",),
+        param_specs=(_SEED,),
         deterministic=True,
         defaults={"model": "tone-1"},
+        for_tests=True,
     ),
 }
 
@@ -108,6 +190,15 @@ def get_spec(name: str) -> EngineSpec:
 
 def served_engines(settings: Settings) -> list[str]:
     return [name for name in settings.engines if name in ENGINES]
+
+
+def describe_engine(spec: EngineSpec, settings: Settings) -> dict[str, Any]:
+    """What ``GET /v1/engines`` says about one engine (no model is loaded to say it)."""
+    return {"name": spec.name, "model": spec.model_id(settings), "sample_rate": spec.sample_rate,
+            "clones_voices": spec.clones_voices, "dialogue_tags": spec.dialogue_tags,
+            "deterministic": spec.deterministic, "max_batch_size": spec.batch(settings).max_batch_size,
+            "params": [p.describe(spec.defaults.get(p.name)) for p in spec.param_specs],
+            "voices": engine_voices(spec.name, settings) if spec.voices == "catalog" else None}
 
 
 def queue_for(engine: str) -> str:

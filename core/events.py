@@ -40,15 +40,15 @@ def endpoint_for(session: Session, tenant_id: str, url: str) -> WebhookEndpoint:
 
 
 def _targets(session: Session, job: Job, event_type: str) -> list[str]:
-    urls: list[str] = []
+    """Where ``event_type`` of ``job`` goes.  The rule: a job's own ``webhook`` replaces the
+    tenant's default endpoint for that job (with its ``events`` filter, if any: an event it
+    leaves out goes nowhere); a job without one reports to the default endpoint.  One event,
+    one delivery -- a receiver never gets the same news twice from two subscriptions."""
     if job.webhook:
         wanted = job.webhook.get("events") or (*TERMINAL_EVENTS, "job.progress")
-        if event_type in wanted:
-            urls.append(job.webhook["url"])
+        return [job.webhook["url"]] if event_type in wanted else []
     tenant = session.get(Tenant, job.tenant_id)
-    if tenant is not None and tenant.webhook_url and tenant.webhook_url not in urls:
-        urls.append(tenant.webhook_url)
-    return urls
+    return [tenant.webhook_url] if tenant is not None and tenant.webhook_url else []
 
 
 def emit(session: Session, job: Job, event_type: str, data: dict | None = None) -> list[WebhookEvent]:

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import json
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import events, outbox
+from core import dispatch, events, outbox
+from core.catalog import check_voice
 from core.clock import utcnow
 from core.db import undo_on_rollback
+from core.engine_languages import LANGUAGES
 from core.engines import ENGINES, queue_for, served_engines
 from core.errors import Conflict, InvalidInput, NotFound, TooLarge
 from core.ids import looks_like_id, new_id
@@ -25,6 +28,7 @@ from core.lifecycle import ChunkStatus, JobStatus, set_job_chunks_status, set_jo
 from core.models import Chunk, Job, Voice
 from core.netguard import Guard
 from core.pagination import decode_cursor, encode_cursor, newest_first
+from core.params import validate_params
 from core.planning import DEFAULT_SEED, plan_document
 from core.schemas import JobCreate
 from core.settings import Settings
@@ -47,6 +51,11 @@ def _parse(req: JobCreate, settings: Settings, document: bytes | None) -> Intake
     if req.document_base64 is not None:
         if document is not None:
             raise InvalidInput("send the EPUB either as a file or as document_base64, not both")
+        # 4 base64 characters per 3 bytes: refuse by length before decoding megabytes for nothing
+        encoded_limit = 4 * -(-settings.max_document_bytes // 3)
+        if len(req.document_base64) > encoded_limit + 4:
+            raise TooLarge(f"the document is about {len(req.document_base64) * 3 // 4} bytes; the limit is "
+                           f"{settings.max_document_bytes} (VOXFARM_MAX_DOCUMENT_BYTES)", code="document_too_large")
         try:
             document = base64.b64decode(req.document_base64, validate=True)
         except (binascii.Error, ValueError):
@@ -55,13 +64,15 @@ def _parse(req: JobCreate, settings: Settings, document: bytes | None) -> Intake
         raise InvalidInput("give either text or a document, not both", code="ambiguous_input")
     if document is not None:
         if len(document) > settings.max_document_bytes:
-            raise TooLarge(f"the document is {len(document)} bytes; the limit is {settings.max_document_bytes}")
+            raise TooLarge(f"the document is {len(document)} bytes; the limit is {settings.max_document_bytes} "
+                           "(VOXFARM_MAX_DOCUMENT_BYTES)", code="document_too_large")
         doc = parse_epub(document)
     else:
         if req.text is None or not req.text.strip():
             raise InvalidInput("text must not be empty", code="empty_text")
         if len(req.text) > settings.max_text_chars:
-            raise TooLarge(f"text is {len(req.text)} characters; the limit is {settings.max_text_chars}",
+            raise TooLarge(f"text is {len(req.text)} characters; the limit is {settings.max_text_chars} "
+                           "(VOXFARM_MAX_TEXT_CHARS)",
                            code="text_too_long")
         doc = parse_markdown(req.text, req.title) if req.text_format == "markdown" else from_plain(req.text, req.title)
     if doc.chars > settings.max_text_chars:
@@ -70,6 +81,17 @@ def _parse(req: JobCreate, settings: Settings, document: bytes | None) -> Intake
     if doc.chars == 0:
         raise InvalidInput("the text has nothing to say", code="empty_text")
     return Intake(req, doc, document)
+
+
+def _check_language(engine: str, language: str | None) -> None:
+    """A language the engine does not know is refused now: accepted, it would fail every chunk."""
+    known = LANGUAGES.get(engine)
+    if language is None or known is None or language.lower() in known:
+        return
+    close = difflib.get_close_matches(language.lower(), sorted(known), n=4, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise InvalidInput(f"engine {engine!r} has no language {language!r}{hint} (GET /v1/engines lists all "
+                       f"{len(known)})", code="unknown_language")
 
 
 def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_id: str,
@@ -82,11 +104,17 @@ def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_
     if engine not in served_engines(settings):
         raise InvalidInput(f"engine {engine!r} is not served by this farm "
                            f"(serving: {', '.join(served_engines(settings))})", code="engine_not_served")
-    given = req.params.model_dump(exclude_none=True)
-    unsupported = sorted(set(given) - set(spec.params))
-    if unsupported:
-        raise InvalidInput(f"engine {engine!r} does not use {', '.join(unsupported)}; "
-                           f"it accepts {', '.join(spec.params)}", code="unsupported_param")
+    given = dict(req.params)
+    if req.voice is not None:
+        if given.get("voice", req.voice) != req.voice:
+            raise InvalidInput("voice and params.voice disagree; give one", code="ambiguous_input")
+        given["voice"] = req.voice
+    if isinstance(given.get("language"), str):
+        given["language"] = given["language"].lower()
+    given = validate_params(engine, spec.param_specs, given, spec.defaults)
+    _check_language(engine, given.get("language"))
+    if spec.voices == "catalog":
+        check_voice(engine, given.get("voice", spec.defaults.get("voice", "")), settings)
     voice = None
     if req.voice_id is not None:
         if not spec.clones_voices:
@@ -137,9 +165,11 @@ def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_
                     pause_after=c.pause_after, text=c.text, expected_s=c.expected_s, seed=c.seed,
                     cache_key=keys.chunk_cache(tenant_id, c.cache_digest), enqueued_at=now)
               for c in plan.chunks]
+    size = dispatch.window(session, settings.dispatch_window, settings.heartbeat_s, engine)
+    publish = dispatch.admit_new(session, size, tenant_id, engine, chunks)  # the rest wait, held
     session.add_all(chunks)
     session.flush()
-    outbox.add_many(session, [(outbox.RENDER_TASK, [c.id], queue_for(engine)) for c in chunks])
+    outbox.add_many(session, [(outbox.RENDER_TASK, [c.id], queue_for(engine)) for c in publish])
     return job
 
 

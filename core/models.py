@@ -127,7 +127,8 @@ class Chunk(Timestamps, Base):
 
     __tablename__ = "chunks"
     __table_args__ = (UniqueConstraint("job_id", "idx"),
-                      Index("ix_chunks_status_enqueued", "status", "enqueued_at"))
+                      Index("ix_chunks_status_enqueued", "status", "enqueued_at"),
+                      Index("ix_chunks_tenant_finished", "tenant_id", "finished_at"))
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"))
     tenant_id: Mapped[str] = mapped_column(String(40))
@@ -152,6 +153,8 @@ class Chunk(Timestamps, Base):
     duration_s: Mapped[float | None]
     sha256: Mapped[str | None] = mapped_column(String(64))
     batch_size: Mapped[int | None]
+    # this chunk's share of its batch's engine wall time (usage accounting; 0 for a cache hit)
+    engine_s: Mapped[float | None]
     worker: Mapped[str | None] = mapped_column(String(200))
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

@@ -26,10 +26,10 @@ from datetime import timedelta
 
 from sqlalchemy import func, or_, select, update
 
-from core import idempotency, outbox
+from core import dispatch, idempotency, metrics, outbox
 from core.clock import utcnow
 from core.db import Database
-from core.engines import queue_for
+from core.engines import queue_for, served_engines
 from core.lifecycle import ChunkStatus, EventStatus, JobStatus
 from core.models import Chunk, Job, WebhookEvent
 from core.settings import Settings
@@ -47,6 +47,7 @@ class Report:
     requeued_chunks: int = 0
     finalizers: int = 0
     webhooks: int = 0
+    released: int = 0  # held chunks published to fill tenants' dispatch windows
     pruned: int = 0
 
     def as_dict(self) -> dict[str, int]:
@@ -118,6 +119,13 @@ def reconcile(db: Database, publisher: outbox.Publisher, settings: Settings,
 
         report.pruned = idempotency.purge_expired(s) + outbox.prune(s)
 
+    # 6. fair dispatch: windows that emptied without a completion (canceled or failed jobs)
+    with outbox.unit_of_work(db, publisher) as s:
+        report.released = dispatch.top_up(s, settings.dispatch_window, settings.heartbeat_s,
+                                          served_engines(settings))
+    metrics.LEASE_EXPIRIES.inc(report.expired_leases)
+    for kind in ("requeued_chunks", "finalizers", "webhooks", "released"):
+        metrics.RESENDS.labels(kind).inc(getattr(report, kind))
     if messages:
         try:
             for start in range(0, len(messages), 500):
@@ -139,6 +147,7 @@ def _shortfall(session, engine: str, stale_ids: list[str], queue_depth: QueueDep
         return stale_ids
     pending = session.scalar(select(func.count()).select_from(Chunk).join(Job, Job.id == Chunk.job_id)
                              .where(Chunk.status == ChunkStatus.pending, Job.engine == engine,
+                                    Chunk.enqueued_at.is_not(None),  # held chunks have no message
                                     Job.status.in_([JobStatus.queued, JobStatus.running]))) or 0
     missing = max(0, pending - depth)
     return stale_ids[:missing]

@@ -135,6 +135,7 @@ class ChunkResult:
     batch_size: int | None
     cache_hit: bool
     quality_retries: int = 0
+    engine_s: float = 0.0  # engine wall time attributed to this chunk (usage accounting)
 
 
 def complete_chunk(session: Session, work: ChunkWork, worker: str, result: ChunkResult,
@@ -146,6 +147,7 @@ def complete_chunk(session: Session, work: ChunkWork, worker: str, result: Chunk
                             where=[Chunk.lease_owner == worker], lease_owner=None, lease_expires_at=None,
                             sha256=result.sha256, duration_s=result.duration_s, cache_hit=result.cache_hit,
                             batch_size=result.batch_size, quality_retries=result.quality_retries,
+                            engine_s=result.engine_s,
                             finished_at=now, error_code=None, error_message=None):
         return None
     values: dict[str, Any] = {"progress_done": Job.progress_done + 1, "render_worker": worker,

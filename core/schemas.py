@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator
 
 AudioFormat = Literal["wav", "flac", "mp3", "ogg"]
 OutputFormat = Literal["wav", "flac", "mp3", "ogg", "m4b"]
@@ -18,21 +18,10 @@ EventType = Literal["job.succeeded", "job.failed", "job.canceled", "job.progress
 _STRICT = ConfigDict(extra="forbid", str_max_length=2_100_000)
 
 
-class SamplingParams(BaseModel):
-    """Sampling parameters; each engine honours its own subset (core/engines.py) and fills
-    defaults for the rest."""
-
-    model_config = _STRICT
-    temperature: float | None = Field(None, gt=0, le=3.0)
-    top_p: float | None = Field(None, gt=0, le=1.0)
-    top_k: int | None = Field(None, ge=1, le=1024)
-    cfg_scale: float | None = Field(None, ge=1.0, le=10.0)
-    seed: int | None = Field(None, ge=0, le=2**31 - 1)
-    max_new_tokens: int | None = Field(None, ge=1, le=3072)
-    speed: int | None = Field(None, ge=80, le=450, description="espeak: words per minute")
-    pitch: int | None = Field(None, ge=0, le=99, description="espeak: base pitch")
-    language: str | None = Field(None, pattern=r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$", max_length=20,
-                                 description="espeak: voice/language name, e.g. en-us")
+# A job's params: JSON scalars by name.  Which names, types and ranges an engine accepts is data
+# in core/engines.py (ParamSpec), checked at submit (core/params.py) and listed by GET /v1/engines.
+ParamValue = StrictBool | StrictInt | StrictFloat | StrictStr
+SamplingParams = dict[str, ParamValue]
 
 
 class OutputSpec(BaseModel):
@@ -49,13 +38,21 @@ class WebhookSpec(BaseModel):
 
 
 class JobCreate(BaseModel):
-    model_config = _STRICT
-    text: str | None = Field(None, description="Plain text or Markdown ('#' headings start chapters)")
+    # no blanket string cap here: text and documents are limited by the documented settings
+    # (max_text_chars, max_document_bytes, max_request_bytes) and answered with 413 in core/jobs.py
+    model_config = ConfigDict(extra="forbid")
+    text: str | None = Field(None, description="Plain text or Markdown ('#' headings start chapters); "
+                                               "at most VOXFARM_MAX_TEXT_CHARS characters (413 beyond)")
     text_format: Literal["plain", "markdown"] = "plain"
-    document_base64: str | None = Field(None, description="An EPUB file, base64-encoded")
+    document_base64: str | None = Field(None, description="An EPUB file, base64-encoded (at most "
+                                                          "VOXFARM_MAX_DOCUMENT_BYTES decoded; larger books: "
+                                                          "POST /v1/jobs/upload)")
     engine: str | None = Field(None, max_length=32)
     voice_id: str | None = Field(None, max_length=40)
-    params: SamplingParams = Field(default_factory=SamplingParams)
+    voice: str | None = Field(None, max_length=200, description="A pre-made voice of the engine (piper, kokoro; "
+                              "kokoro blends: 'af_bella:0.7,af_sky:0.3'); same as params.voice")
+    params: SamplingParams = Field(default_factory=dict, max_length=32,
+                                   description="Engine params; GET /v1/engines lists each engine's names and ranges")
     output: OutputSpec = Field(default_factory=OutputSpec)
     metadata: dict[str, Any] = Field(default_factory=dict)
     priority: int = Field(0, ge=-100, le=100)
@@ -119,6 +116,10 @@ class JobOut(BaseModel):
     error: ErrorBody | None
     render: RenderInfo
     webhook: dict[str, Any] | None
+    waiting_for: Literal["worker", "control_worker"] | None = Field(
+        None, description="Why an unfinished job cannot progress now: no live worker for its engine, or no "
+                          "control worker to finalize it (null when nothing is missing)")
+    waiting_message: str | None = None
 
 
 class JobList(BaseModel):
@@ -139,6 +140,9 @@ class ChunkOut(BaseModel):
     attempts: int
     batch_size: int | None
     worker: str | None = Field(None, description="The worker that last claimed it (null until claimed)")
+    started_at: str | None = Field(None, description="First claimed by a worker (RFC 3339)")
+    finished_at: str | None = Field(None, description="Rendered (RFC 3339)")
+    engine_s: float | None = Field(None, description="Its share of its batch's engine time (usage)")
     error: ErrorBody | None
 
 
@@ -223,12 +227,30 @@ class DeliveryList(BaseModel):
     data: list[DeliveryOut]
 
 
+class ParamOut(BaseModel):
+    name: str
+    type: Literal["int", "float", "str", "bool"]
+    default: Any | None = None
+    minimum: float | None = None
+    exclusive_minimum: float | None = None
+    maximum: float | None = None
+    pattern: str | None = None
+    description: str | None = None
+
+
 class EngineOut(BaseModel):
     name: str
+    model: str
     sample_rate: int
     clones_voices: bool
     dialogue_tags: bool
-    params: list[str]
+    deterministic: bool
+    max_batch_size: int
+    params: list[ParamOut]
+    voices: list[dict[str, Any]] | None = Field(None, description="Pre-made voices (null: none, or not visible "
+                                                "from the API host)")
+    live_workers: int = Field(0, description="Workers serving this engine with a recent heartbeat")
+    languages: list[str] | None = Field(None, description="Values the `language` param accepts (null: any)")
 
 
 class EngineList(BaseModel):
@@ -238,6 +260,8 @@ class EngineList(BaseModel):
 class Health(BaseModel):
     status: str
     checks: dict[str, str] = Field(default_factory=dict)
+    workers: dict[str, int] | None = Field(
+        None, description="readyz: live workers per served engine, and `control` (finalize, webhooks)")
 
 
 class ListQuery(BaseModel):

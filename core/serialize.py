@@ -8,6 +8,7 @@ from core.clock import iso, utcnow
 from core.models import Chunk, Job, Voice, WebhookAttempt, WebhookEvent
 from core.settings import Settings
 from core.storage import ObjectStore
+from core.workers import LiveWorkers
 
 
 def result_url(job: Job, store: ObjectStore, settings: Settings) -> str | None:
@@ -31,7 +32,10 @@ def eta_seconds(job: Job) -> float | None:
     return round(elapsed / job.progress_done * remaining, 1)
 
 
-def job_resource(job: Job, store: ObjectStore, settings: Settings) -> dict[str, Any]:
+def job_resource(job: Job, store: ObjectStore, settings: Settings,
+                 live: LiveWorkers | None = None) -> dict[str, Any]:
+    """The job as the API shows it; with ``live`` (a worker snapshot) it also says what an
+    unfinished job waits for (``waiting_for``: ``worker`` or ``control_worker``)."""
     result = None
     if job.status == "succeeded":
         extras = job.result_extras or {}
@@ -41,6 +45,7 @@ def job_resource(job: Job, store: ObjectStore, settings: Settings) -> dict[str, 
                   "files": {name: file_url(job, name, key, store, settings)
                             for name, key in extras.get("files", {}).items()}}
     error = {"code": job.error_code, "message": job.error_message or ""} if job.error_code else None
+    waiting = live.waiting_for(job) if live is not None else None
     return {
         "id": job.id,
         "status": str(job.status),
@@ -64,6 +69,8 @@ def job_resource(job: Job, store: ObjectStore, settings: Settings) -> dict[str, 
                    "attempts": job.attempts, "started_at": iso(job.started_at),
                    "finished_at": iso(job.finished_at)},
         "webhook": job.webhook,
+        "waiting_for": waiting[0] if waiting else None,
+        "waiting_message": waiting[1] if waiting else None,
     }
 
 
@@ -73,6 +80,8 @@ def chunk_resource(chunk: Chunk) -> dict[str, Any]:
         "expected_s": chunk.expected_s, "status": str(chunk.status), "seed": chunk.seed,
         "cache_key": chunk.cache_key, "cache_hit": chunk.cache_hit, "duration_s": chunk.duration_s,
         "attempts": chunk.attempts, "batch_size": chunk.batch_size, "worker": chunk.worker,
+        "started_at": iso(chunk.started_at), "finished_at": iso(chunk.finished_at),
+        "engine_s": round(chunk.engine_s, 4) if chunk.engine_s is not None else None,
         "error": {"code": chunk.error_code, "message": chunk.error_message or ""} if chunk.error_code else None,
     }
 

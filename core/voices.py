@@ -49,7 +49,8 @@ def fetch_audio_url(settings: Settings, url: str) -> bytes:
 def register_voice(session: Session, settings: Settings, store: ObjectStore, tenant_id: str, *,
                    name: str, transcript: str, data: bytes) -> Voice:
     if len(data) > settings.voice_max_bytes:
-        raise TooLarge(f"the audio file is {len(data)} bytes; the limit is {settings.voice_max_bytes}")
+        raise TooLarge(f"the audio file is {len(data)} bytes; the limit is {settings.voice_max_bytes} "
+                       "(VOXFARM_VOICE_MAX_BYTES)")
     if not transcript.strip():
         raise InvalidInput("the transcript must not be empty", code="empty_transcript")
     decoded = decode_untrusted(data, settings.voice_max_bytes, settings.max_decoded_samples)

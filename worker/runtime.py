@@ -18,6 +18,7 @@ import signal
 import socket
 import tempfile
 import threading
+import time
 import uuid
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from core import dispatch, metrics
 from core.audio import decode_bytes, encode
 from core.db import Database
 from core.engines import ENGINES
@@ -53,6 +55,17 @@ class _Item:
     job_id: str
     request: RenderRequest
     solo: bool = False  # a chunk that already crashed a worker once renders alone (see boot)
+
+
+def attribute_batch_time(results: list[RenderResult], seconds: float, rate: int, engine: str,
+                         worker: str) -> None:
+    """Split one engine call's wall time between its items in proportion to the audio each got
+    (a 2 s line batched with a 20 s paragraph costs a tenth of it), and record the batch metrics."""
+    samples = [r.audio.size if r.ok else 0 for r in results]
+    total = sum(samples)
+    for r, n in zip(results, samples, strict=True):
+        r.engine_s = seconds * (n / total if total else 1 / len(results))
+    metrics.record_batch(engine, worker, len(results), seconds, total / rate)
 
 
 class Runtime:
@@ -92,6 +105,7 @@ class Runtime:
                 is_error=lambda r: r.error, admit=self._admit, on_batch=self._on_batch,
                 name=f"batcher-{self.engine_name}").start()
         self.heartbeat = Heartbeat(self).start()
+        metrics.serve(self.settings.metrics_port)
         with self.db.session() as s:
             reclaimed = release_stale_leases(s, self.name + "#", self.worker_id)
         if reclaimed and self.engine_name:
@@ -132,7 +146,11 @@ class Runtime:
         fault = self.settings.fault or ""
         if fault.startswith("poison:") and any(fault[7:] in it.request.text for it in items):
             os.kill(os.getpid(), signal.SIGKILL)  # test hook: an input that kills its worker (OOM-like)
-        return self.engine.generate_batch([it.request for it in items])
+        started = time.perf_counter()
+        results = self.engine.generate_batch([it.request for it in items])
+        attribute_batch_time(results, time.perf_counter() - started, self.engine.spec.sample_rate,
+                             self.engine_name, self.name)
+        return results
 
     def _group_key(self, item: _Item):
         # suspects (second attempt or later) never share a batch: if an input kills the process,
@@ -212,6 +230,9 @@ class Runtime:
         try:
             with self.uow() as s:
                 job = complete_chunk(s, work, self.worker_id, result, s_.progress_min_interval_s)
+                # a slot in the broker freed: the least-served tenant's next held chunk takes it
+                dispatch.release(s, dispatch.window(s, s_.dispatch_window, s_.heartbeat_s, work.engine),
+                                 work.engine)
                 if job is not None and job.progress_total > 1:
                     queue_finalize(s, job.id)
         except Exception as exc:  # DB trouble after the audio is stored: retry (a cache hit), uncounted
@@ -259,7 +280,7 @@ class Runtime:
             return ChunkResult(hashlib.sha256(data).hexdigest(), audio.size / rate, None, True), audio
         with storage_errors():
             voice = self.voices.get(work.voice) if work.voice else None
-        seed, retries = work.seed, 0
+        seed, retries, spent = work.seed, 0, 0.0
         while True:
             request = RenderRequest(work.chunk_id, work.text, work.params, seed, voice)
             future = self.batcher.submit(_Item(work.job_id, request, solo=work.attempts > 1))
@@ -267,6 +288,7 @@ class Runtime:
                 outcome = future.result(timeout=BATCH_WAIT_S)
             except FutureTimeout:
                 raise RuntimeError(f"the engine gave no result within {BATCH_WAIT_S:.0f} s") from None
+            spent += outcome.result.engine_s  # every take costs engine time, kept or not
             audio = outcome.result.audio
             issue = check_chunk(audio, rate, work.expected_s) if self.settings.quality_gate else None
             if issue is None:
@@ -281,7 +303,7 @@ class Runtime:
         with storage_errors():
             info, stored = self.store.put_bytes_if_absent(work.cache_key, flac, "audio/flac")
         audio, _ = decode_bytes(stored)  # finalize from what is stored, whichever path runs it
-        return ChunkResult(info.sha256, audio.size / rate, outcome.batch_size, False, retries), audio
+        return ChunkResult(info.sha256, audio.size / rate, outcome.batch_size, False, retries, spent), audio
 
     # -- finalization --------------------------------------------------------------------------
     def finalize_job(self, job_id: str, audio=None, retries: int = 0) -> None:

@@ -6,8 +6,10 @@ from flask_openapi3 import APIBlueprint, Tag
 from sqlalchemy import text
 
 from api.app import services
-from core.engines import ENGINES, served_engines
+from core.engine_languages import LANGUAGES
+from core.engines import ENGINES, describe_engine, served_engines
 from core.schemas import EngineList, ErrorResponse, Health
+from core.workers import LiveWorkers
 
 bp = APIBlueprint("health", __name__, abp_tags=[Tag(name="health")])
 
@@ -20,7 +22,9 @@ def healthz():
 
 @bp.get("/readyz", responses={200: Health, 503: Health})
 def readyz():
-    """Database, broker and object storage are all reachable."""
+    """Database, broker and object storage are all reachable (200, else 503).  ``workers`` counts
+    live workers per served engine and on the control queue; the status is ``degraded`` (still
+    200: jobs are accepted and wait, saying why) while any of them has none."""
     svc = services()
     checks: dict[str, str] = {}
     for name, probe in (("database", lambda: _db(svc)), ("broker", svc.publisher.ping),
@@ -31,7 +35,16 @@ def readyz():
         except Exception as exc:  # noqa: BLE001 - report, do not raise
             checks[name] = f"error: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())
-    return {"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+    if not ready:
+        return {"status": "unavailable", "checks": checks}, 503
+    live = _live(svc)
+    workers = {name: live.engines[name] for name in served_engines(svc.settings)} | {"control": live.control}
+    return {"status": "ready" if all(workers.values()) else "degraded", "checks": checks, "workers": workers}, 200
+
+
+def _live(svc) -> LiveWorkers:
+    with svc.db.session() as s:
+        return LiveWorkers.load(s, svc.settings)
 
 
 def _db(svc) -> None:
@@ -41,8 +54,10 @@ def _db(svc) -> None:
 
 @bp.get("/v1/engines", responses={200: EngineList, 401: ErrorResponse}, security=[{"bearer": []}])
 def list_engines():
-    """Engines this farm serves and what each can do."""
-    settings = services().settings
-    return {"data": [{"name": n, "sample_rate": ENGINES[n].sample_rate, "clones_voices": ENGINES[n].clones_voices,
-                      "dialogue_tags": ENGINES[n].dialogue_tags, "params": list(ENGINES[n].params)}
-                     for n in served_engines(settings)]}
+    """Engines this farm serves: params with ranges and defaults, pre-made voices, capabilities,
+    and how many live workers serve each now."""
+    svc = services()
+    live = _live(svc)
+    return {"data": [{**describe_engine(ENGINES[n], svc.settings), "live_workers": live.engines[n],
+                      "languages": sorted(LANGUAGES[n]) if n in LANGUAGES else None}
+                     for n in served_engines(svc.settings)]}

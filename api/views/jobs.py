@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from flask import Response, g, redirect, stream_with_context
-from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, Field
+from flask_openapi3 import APIBlueprint, FileStorage, Tag
+from pydantic import BaseModel, ConfigDict, Field
 
 from api import idempotency as idem
 from api.app import services
+from api.requests import read_upload
 from core import jobs as core_jobs
 from core.audio import CONTENT_TYPES
 from core.errors import Conflict, NotFound
 from core.schemas import (ChunkListQuery, ChunkPlanOut, ErrorResponse, JobCreate, JobList, JobListQuery,
                           JobOut, JobPath)
 from core.serialize import chunk_resource, job_resource
+from core.workers import LiveWorkers
 
 bp = APIBlueprint("jobs", __name__, url_prefix="/v1", abp_tags=[Tag(name="jobs")],
                   abp_security=[{"bearer": []}],
@@ -34,9 +36,36 @@ def create_job(body: JobCreate):
     def build(session, _):
         job = core_jobs.submit_job(session, svc.settings, svc.store, g.tenant.id, body)
         session.flush()
-        return job_resource(job, svc.store, svc.settings)
+        return job_resource(job, svc.store, svc.settings, LiveWorkers.load(session, svc.settings))
 
     return idem.create("POST /v1/jobs", 202, build)
+
+
+class JobUpload(BaseModel):
+    """multipart/form-data: the EPUB as a file part, the rest of the job as a JSON part."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    document: FileStorage = Field(description="The EPUB file (at most VOXFARM_MAX_DOCUMENT_BYTES; 413 beyond)")
+    job: JobCreate | None = Field(None, description="JSON: the job's other fields (engine, output, ...)")
+
+
+@bp.post("/jobs/upload", responses={202: JobOut, 400: ErrorResponse, 409: ErrorResponse, 413: ErrorResponse,
+                                    415: ErrorResponse})
+def upload_job(form: JobUpload):
+    """Submit an EPUB as a file upload (no base64 inflation); answers 202 with the queued job."""
+    svc = services()
+    req = form.job or JobCreate()
+
+    def read() -> bytes:
+        return read_upload(form.document.stream, svc.settings.max_document_bytes, "document",
+                           "VOXFARM_MAX_DOCUMENT_BYTES")
+
+    def build(session, document):
+        job = core_jobs.submit_job(session, svc.settings, svc.store, g.tenant.id, req, document=document)
+        session.flush()
+        return job_resource(job, svc.store, svc.settings, LiveWorkers.load(session, svc.settings))
+
+    return idem.create("POST /v1/jobs/upload", 202, build, prepare=read)
 
 
 @bp.get("/jobs", responses={200: JobList})
@@ -46,14 +75,16 @@ def list_jobs(query: JobListQuery):
     with svc.db.session() as s:
         rows, cursor = core_jobs.list_jobs(s, g.tenant.id, status=query.status, limit=query.limit,
                                            cursor=query.cursor)
-        return {"data": [job_resource(j, svc.store, svc.settings) for j in rows], "next_cursor": cursor}
+        live = LiveWorkers.load(s, svc.settings)
+        return {"data": [job_resource(j, svc.store, svc.settings, live) for j in rows], "next_cursor": cursor}
 
 
 @bp.get("/jobs/<job_id>", responses={200: JobOut})
 def get_job(path: JobPath):
     svc = services()
     with svc.db.session() as s:
-        return job_resource(core_jobs.get_job(s, g.tenant.id, path.job_id), svc.store, svc.settings)
+        job = core_jobs.get_job(s, g.tenant.id, path.job_id)
+        return job_resource(job, svc.store, svc.settings, LiveWorkers.load(s, svc.settings))
 
 
 @bp.post("/jobs/<job_id>/cancel", responses={200: JobOut, 409: ErrorResponse})

@@ -11,6 +11,7 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from api import idempotency as idem
 from api.app import services
+from api.requests import read_upload
 from core import voices as core_voices
 from core.errors import InvalidInput, TooLarge
 from core.schemas import ErrorResponse, ListQuery, VoiceCreateForm, VoiceCreateJson, VoiceList, VoiceOut, VoicePath
@@ -31,7 +32,8 @@ def _read_request() -> tuple[str, str, bytes]:
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("audio_file")
         fields = {"name": request.form.get("name"), "transcript": request.form.get("transcript")}
-        data = upload.stream.read(svc.settings.voice_max_bytes + 1) if upload else None
+        data = read_upload(upload.stream, svc.settings.voice_max_bytes, "audio file",
+                           "VOXFARM_VOICE_MAX_BYTES") if upload else None
         form = VoiceCreateForm.model_validate({**fields, "audio_file": data or b""} if upload else fields)
         if not form.audio_file:
             raise InvalidInput("audio_file is empty", code="invalid_audio")
@@ -42,7 +44,8 @@ def _read_request() -> tuple[str, str, bytes]:
     if body.audio_url is not None:
         return body.name, body.transcript, core_voices.fetch_audio_url(svc.settings, body.audio_url)
     if len(body.audio_base64) > (svc.settings.voice_max_bytes * 4) // 3 + 8:
-        raise TooLarge(f"the audio is larger than {svc.settings.voice_max_bytes} bytes")
+        raise TooLarge(f"the audio is about {len(body.audio_base64) * 3 // 4} bytes (base64-decoded); the limit "
+                       f"is {svc.settings.voice_max_bytes} (VOXFARM_VOICE_MAX_BYTES)")
     try:
         data = base64.b64decode(body.audio_base64, validate=True)
     except (binascii.Error, ValueError):

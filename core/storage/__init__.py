@@ -23,5 +23,5 @@ def open_store(settings: Settings, url: str | None = None) -> ObjectStore:
 
         if not parsed.netloc:
             raise ValueError("VOXFARM_STORAGE_URL must name a bucket: s3://bucket/prefix")
-        return S3Store(parsed.netloc, parsed.path)
+        return S3Store(parsed.netloc, parsed.path, public_endpoint=settings.s3_public_endpoint)
     raise ValueError(f"unsupported storage URL scheme {parsed.scheme!r} (use file:// or s3://)")

@@ -21,15 +21,22 @@ MAX_PRESIGN_S = 7 * 24 * 3600
 
 
 class S3Store(ObjectStore):
-    def __init__(self, bucket: str, prefix: str = "", client=None) -> None:
+    def __init__(self, bucket: str, prefix: str = "", client=None, public_endpoint: str | None = None) -> None:
+        """``public_endpoint``: where clients reach the store (``VOXFARM_S3_PUBLIC_ENDPOINT``), when
+        the farm's own address is a name only its network resolves (``http://minio:9000`` in
+        Compose).  Presigned URLs are signed for that host; every other call uses the farm's."""
         import boto3
         from botocore.config import Config
 
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-        self.client = client or boto3.client(
-            "s3", config=Config(signature_version="s3v4", retries={"max_attempts": 4, "mode": "standard"},
-                                connect_timeout=5, read_timeout=60))
+        config = Config(signature_version="s3v4", retries={"max_attempts": 4, "mode": "standard"},
+                        connect_timeout=5, read_timeout=60)
+        self.client = client or boto3.client("s3", config=config)
+        # SigV4 signs the Host header, so a URL rewritten after signing would be refused: sign with
+        # a client for the public endpoint (signing is local: this client never connects)
+        self.presign_client = (boto3.client("s3", config=config, endpoint_url=public_endpoint)
+                               if public_endpoint else self.client)
 
     def _k(self, key: str) -> str:
         return self.prefix + check_key(key)
@@ -118,7 +125,7 @@ class S3Store(ObjectStore):
         params = {"Bucket": self.bucket, "Key": self._k(key)}
         if filename:
             params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
-        return self.client.generate_presigned_url(
+        return self.presign_client.generate_presigned_url(
             "get_object", Params=params, ExpiresIn=max(1, min(int(expires_s), MAX_PRESIGN_S)))
 
     def check(self):

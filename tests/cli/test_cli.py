@@ -65,7 +65,9 @@ def test_embedded_up_submit_status_workers(tmp_path):
         status = voxfarm("status", listed[0]["id"], "--url", url, "--key", key, env=env)
         assert json.loads(status.stdout)["status"] == "succeeded"
         workers = voxfarm("workers", env=env).stdout
-        assert "engine=espeak" in workers and "device=cpu" in workers and "batch=8/20ms" in workers
+        # the embedded stack speaks with piper and its bundled voice unless told otherwise
+        assert json.loads(status.stdout)["engine"] == "piper"
+        assert "engine=piper" in workers and "device=cpu" in workers and "batch=8/20ms" in workers
         failing = voxfarm("submit", "", "--url", url, "--key", key, env=env)
         assert failing.returncode != 0 and "empty_text" in failing.stderr
     finally:

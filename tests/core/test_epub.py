@@ -10,7 +10,9 @@ from core.errors import InvalidInput
 from core.text.epub import parse_epub
 
 
-def make_epub(chapters: list[tuple[str, str]], title="The Test Book", author="Ada Author", cover=True) -> bytes:
+def make_epub(chapters: list[tuple[str, str]], title="The Test Book", author="Ada Author",
+              cover: bool | bytes = True) -> bytes:
+    """An EPUB; ``cover`` is True (a tiny PNG), False, or the cover image's bytes."""
     from ebooklib import epub
 
     book = epub.EpubBook()
@@ -18,7 +20,9 @@ def make_epub(chapters: list[tuple[str, str]], title="The Test Book", author="Ad
     book.set_title(title)
     book.set_language("en")
     book.add_author(author)
-    if cover:
+    if isinstance(cover, bytes):
+        book.set_cover("cover.png", cover)
+    elif cover:
         import numpy as np
         import soundfile  # noqa: F401 - keeps imports symmetrical; PNG made below
         png = _png(np.zeros((8, 8), dtype=np.uint8))
@@ -37,6 +41,13 @@ def make_epub(chapters: list[tuple[str, str]], title="The Test Book", author="Ad
     buf = io.BytesIO()
     epub.write_epub(buf, book)
     return buf.getvalue()
+
+
+def noise_png(side: int, seed: int = 0) -> bytes:
+    """A grey PNG of random pixels: incompressible, so it weighs about side*side bytes."""
+    import numpy as np
+
+    return _png(np.random.default_rng(seed).integers(0, 256, (side, side), dtype=np.uint8))
 
 
 def _png(pixels) -> bytes:

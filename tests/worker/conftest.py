@@ -10,8 +10,9 @@ _loaded = {}
 
 
 @pytest.fixture(scope="session")
-def engine_settings(tiny_dia, tmp_path_factory):
-    return Settings(data_dir=tmp_path_factory.mktemp("var"), dia_model=str(tiny_dia), engines=list(ENGINES))
+def engine_settings(tiny_dia, tiny_kokoro, tmp_path_factory):
+    return Settings(data_dir=tmp_path_factory.mktemp("var"), dia_model=str(tiny_dia), engines=list(ENGINES),
+                    kokoro_model=str(tiny_kokoro), onnx_intra_op_threads=1, sim_batch_cost_s=(0.01, 0.001))
 
 
 @pytest.fixture(params=sorted(ENGINES))

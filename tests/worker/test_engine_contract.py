@@ -57,6 +57,10 @@ def test_an_item_error_stays_with_its_item(engine):
     good = RenderRequest("g", "Fine text.", _params(engine), seed=1)
     if engine.name == "espeak":
         bad = RenderRequest("b", "Fine text.", _params(engine, language="zz-nope"), seed=1)
+    elif engine.name in ("piper", "kokoro"):  # a voice the engine does not have
+        bad = RenderRequest("b", "Fine text.", _params(engine, voice="no_such_voice"), seed=1)
+    elif engine.name == "sim":
+        bad = RenderRequest("b", "Fine text. <sim-error>", _params(engine), seed=1)
     else:  # fewer new tokens than Dia's codebook delay: nothing decodable
         bad = RenderRequest("b", "Fine text.", _params(engine, max_new_tokens=4), seed=1)
     groups = {engine.batch_key(good), engine.batch_key(bad)}

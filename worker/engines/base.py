@@ -46,6 +46,7 @@ class RenderResult:
     audio: np.ndarray | None = None  # mono float32 at the engine's sample rate
     error: str | None = None
     steps: int = 0  # decoder steps this item needed (tokens generated)
+    engine_s: float = 0.0  # this item's share of its batch's wall time (set by the worker runtime)
 
     @property
     def ok(self) -> bool:

@@ -54,6 +54,53 @@ def _init() -> tuple[ctypes.CDLL, int]:
     return _LIB, _RATE
 
 
+class _Voice(ctypes.Structure):  # espeak_VOICE from speak_lib.h
+    _fields_ = [("name", ctypes.c_char_p), ("languages", ctypes.c_void_p), ("identifier", ctypes.c_char_p),
+                ("gender", ctypes.c_ubyte), ("age", ctypes.c_ubyte), ("variant", ctypes.c_ubyte),
+                ("xx1", ctypes.c_ubyte), ("score", ctypes.c_int), ("spare", ctypes.c_void_p)]
+
+
+def voice_names() -> set[str]:
+    """Every lower-case name ``espeak_SetVoiceByName`` accepts for the installed voices (voice
+    file names such as ``en-us`` and the language codes the voices declare) and that speaks: the
+    wheel lacks some dictionaries (fo, kaa, xex), and those voices give a few ms of noise.
+    core/engine_languages.py holds this list as data for the API (which never loads the
+    library); a test keeps the two equal."""
+    with _LOCK:
+        lib, _ = _init()
+        lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_Voice))
+        voices = lib.espeak_ListVoices(None)
+        candidates: set[str] = set()
+        i = 0
+        while voices[i]:
+            voice = voices[i].contents
+            candidates.add(voice.identifier.decode().rsplit("/", 1)[-1].lower())
+            ptr = voice.languages  # (priority byte, NUL-terminated code)*, then a 0 priority
+            while ctypes.c_ubyte.from_address(ptr).value:
+                code = ctypes.string_at(ptr + 1)
+                candidates.add(code.decode().lower())
+                ptr += 2 + len(code)
+            i += 1
+        return {name for name in candidates if lib.espeak_SetVoiceByName(name.encode()) == 0 and _speaks(lib)}
+
+
+def _speaks(lib: ctypes.CDLL) -> bool:
+    """Whether the current voice says "one two" for at least 0.1 s (real voices: ~0.5 s)."""
+    _BUF.clear()
+    lib.espeak_Synth(b"one two", 8, 0, 0, 0, 0, None, None)
+    lib.espeak_Synchronize()
+    samples = sum(part.size for part in _BUF)
+    _BUF.clear()
+    return samples >= _RATE // 10
+# Public handles for other users of the same library (IPA phonemes for piper and kokoro).
+LOCK = _LOCK
+
+
+def library() -> ctypes.CDLL:
+    """The initialised library; call with ``LOCK`` held."""
+    return _init()[0]
+
+
 class EspeakEngine(Engine):
     spec = ENGINES["espeak"]
 

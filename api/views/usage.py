@@ -1,0 +1,22 @@
+"""Usage: characters, audio-seconds and engine-seconds per tenant, engine and job."""
+
+from __future__ import annotations
+
+from flask import g
+from flask_openapi3 import APIBlueprint, Tag
+
+from api.app import services
+from core.schemas import ErrorResponse
+from core.usage import UsageOut, UsageQuery, usage
+
+bp = APIBlueprint("usage", __name__, url_prefix="/v1", abp_tags=[Tag(name="usage")],
+                  abp_security=[{"bearer": []}], abp_responses={401: ErrorResponse, 422: ErrorResponse})
+
+
+@bp.get("/usage", responses={200: UsageOut})
+def get_usage(query: UsageQuery):
+    """What this tenant consumed in [from, to): chunks finished in the window, cache hits included."""
+    svc = services()
+    with svc.db.session() as s:
+        return UsageOut.model_validate(usage(s, g.tenant.id, g.tenant.name, query, svc.settings.usage_max_jobs)
+                                       ).model_dump(mode="json", by_alias=True)

@@ -1,0 +1,160 @@
+"""Kokoro-82M on onnxruntime, from a local folder in the kokoro-onnx or the sherpa-onnx layout.
+
+Files (resolved by core/catalog.py, checked at load): the model, a voices file and a vocabulary.
+* kokoro-onnx: ``kokoro-v1.0.onnx``, ``voices-v1.0.bin`` (npz: name -> [510, 1, 256]) and a
+  ``config.json`` whose ``vocab`` maps phoneme symbols to ids (hexgrad/Kokoro-82M's config).
+* sherpa-onnx: ``model.onnx`` (metadata ``speaker_names``, ``style_dim``), ``voices.bin`` (raw
+  float32, one [510, 1, 256] block per speaker in that order) and ``tokens.txt`` ("sym id").
+
+Per call the model takes ``tokens`` [1, T] int64 (the ids with a 0 pad at both ends), ``style``
+[1, 256] (the voice's row for the unpadded token count) and ``speed`` [1], and returns the
+24 kHz waveform.  Text goes through espeak-ng IPA with punctuation kept (the fallback path that
+kokoro-onnx uses); symbols outside the vocabulary are dropped; more than 510 tokens are split at
+word gaps and the pieces' audio concatenated.  A voice may be a weighted blend
+("af_bella:0.7,af_sky:0.3"): the style rows are mixed with the normalised weights.  One item per
+run (the export's batch axis is 1), with in-graph noise seeded per item (onnx_noise.py).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from core.catalog import KokoroFiles, kokoro_files, kokoro_voice_names, parse_blend
+from core.engines import ENGINES
+from core.text.chunking import clean_tags
+from worker.engines.base import BatchStats, Engine, RenderRequest, RenderResult
+
+MAX_TOKENS = 510  # the style table has one row per token count, 0..509, plus the two pads
+# Kokoro's voice names start with a language letter (a = American English, b = British, ...)
+_ESPEAK_VOICE = {"a": "en-us", "b": "en-gb", "e": "es", "f": "fr-fr", "h": "hi", "i": "it", "p": "pt-br",
+                 "j": "ja", "z": "cmn"}
+
+
+def read_vocab(files: KokoroFiles) -> dict[str, int]:
+    if files.vocab.name == "config.json":
+        return {str(k): int(v) for k, v in json.loads(files.vocab.read_text(encoding="utf-8"))["vocab"].items()}
+    table = {}
+    for line in files.vocab.read_text(encoding="utf-8").splitlines():
+        fields = line.split()
+        if len(fields) == 2:
+            table[fields[0]] = int(fields[1])
+        elif len(fields) == 1 and line.strip():  # a bare id is the space symbol
+            table[" "] = int(fields[0])
+    return table
+
+
+def read_voices(files: KokoroFiles, meta: dict[str, str]) -> dict[str, np.ndarray]:
+    if files.voices_npz:
+        with np.load(files.voices) as z:
+            return {name: np.asarray(z[name], np.float32) for name in z.files}
+    names = kokoro_voice_names(files)
+    dims = [int(d) for d in meta.get("style_dim", f"{MAX_TOKENS},1,256").split(",")]
+    raw = np.fromfile(files.voices, dtype=np.float32)
+    if not names or raw.size != len(names) * int(np.prod(dims)):
+        raise ValueError(f"kokoro: {files.voices} holds {raw.size} floats, not {len(names)} voices of {dims}")
+    return dict(zip(names, raw.reshape(len(names), *dims), strict=True))
+
+
+class KokoroEngine(Engine):
+    spec = ENGINES["kokoro"]
+
+    def __init__(self, settings) -> None:
+        super().__init__(settings)
+        self.session: Any = None
+        self.vocab: dict[str, int] = {}
+        self.styles: dict[str, np.ndarray] = {}
+        self._device = "cpu"
+        self._ids_input = "tokens"
+
+    @property
+    def device(self) -> str:
+        return self._device
+
+    def load(self) -> None:
+        import onnx
+
+        from worker.engines.onnx_noise import seed_random_normals
+        from worker.engines.onnx_session import ModelFileMissing, create_session, metadata, session_device
+
+        try:
+            files = kokoro_files(self.settings.kokoro_model)
+        except FileNotFoundError as exc:
+            raise ModelFileMissing(str(exc)) from None
+        model = onnx.load(str(files.model))
+        seed_random_normals(model)
+        s = self.settings
+        self.session = create_session(model.SerializeToString(), device=s.onnx_device,
+                                      intra_op_threads=s.onnx_intra_op_threads,
+                                      inter_op_threads=s.onnx_inter_op_threads)
+        self._device = session_device(self.session)
+        names = {i.name for i in self.session.get_inputs()}
+        self._ids_input = "input_ids" if "input_ids" in names else "tokens"  # onnx-community export
+        self.vocab = read_vocab(files)
+        self.styles = read_voices(files, metadata(self.session))
+        self.loaded = True
+
+    def voices(self) -> list[str]:
+        return sorted(self.styles)
+
+    # -- inputs --------------------------------------------------------------------------------
+    def style_table(self, voice: str) -> np.ndarray:
+        """[rows, 1, 256] for a voice or a blend; ``ValueError`` names an unknown voice."""
+        parts = parse_blend(voice)
+        missing = [n for n, _ in parts if n not in self.styles]
+        if missing:
+            raise ValueError(f"kokoro has no voice {', '.join(missing)}; it has {', '.join(self.voices())}")
+        return sum(w * self.styles[n] for n, w in parts).astype(np.float32)
+
+    def token_pieces(self, text: str, espeak_voice: str) -> list[list[int]]:
+        """Token ids, cut at spaces into pieces of at most MAX_TOKENS."""
+        from worker.engines.phonemes import ipa
+
+        phonemes = "".join(ch for ch in ipa(clean_tags(text), espeak_voice) if ch in self.vocab)
+        pieces, current = [], ""
+        for word in phonemes.split(" "):
+            if current and len(current) + 1 + len(word) > MAX_TOKENS:
+                pieces.append(current)
+                current = ""
+            current = f"{current} {word}" if current else word[:MAX_TOKENS]
+        if current.strip():
+            pieces.append(current)
+        return [[self.vocab[ch] for ch in piece] for piece in pieces]
+
+    def _run(self, ids: list[int], table: np.ndarray, speed: float, seed: int) -> np.ndarray:
+        from worker.engines.onnx_noise import noise_feed
+
+        style = table[min(len(ids), table.shape[0] - 1)].reshape(1, -1)
+        speed_in = np.array([speed], np.int32 if self._ids_input == "input_ids" else np.float32)
+        feed = {self._ids_input: np.array([[0, *ids, 0]], np.int64), "style": style, "speed": speed_in}
+        if "noise_seed" in {i.name for i in self.session.get_inputs()}:
+            feed.update(noise_feed(seed))
+        return self.session.run(None, feed)[0].reshape(-1).astype(np.float32)
+
+    # -- rendering -----------------------------------------------------------------------------
+    def _render(self, request: RenderRequest) -> RenderResult:
+        params = {**self.spec.defaults, **request.params}
+        try:
+            table = self.style_table(str(params["voice"]))
+            lang = _ESPEAK_VOICE.get(parse_blend(str(params["voice"]))[0][0][:1], "en-us")
+            pieces = self.token_pieces(request.text, lang)
+        except ValueError as exc:
+            return RenderResult(error=str(exc))
+        if not pieces:
+            return RenderResult(error="the text has no speakable phonemes for kokoro")
+        audio = np.concatenate([self._run(ids, table, float(params["speed"]), request.seed + i)
+                                for i, ids in enumerate(pieces)])
+        return RenderResult(audio=np.clip(audio, -1.0, 1.0), steps=sum(len(p) for p in pieces))
+
+    def generate_batch(self, requests: list[RenderRequest]) -> list[RenderResult]:
+        if not self.loaded:
+            raise RuntimeError("engine not loaded")
+        results = [self._render(r) for r in requests]  # the export runs one item per call
+        steps = sum(r.steps for r in results)
+        self.last_stats = BatchStats(len(requests), steps, steps)
+        return results
+
+    def batch_key(self, request: RenderRequest) -> str:
+        return "kokoro"  # item by item: any mix of voices and speeds may share a batch
