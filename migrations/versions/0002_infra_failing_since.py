@@ -1,7 +1,7 @@
 """jobs.infra_failing_since (start of a job's current outage), chunks.engine_at (render reached the engine)
 
 Revision ID: 0002
-Revises: 0001
+Revises: 0010
 """
 from alembic import op
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ import core.db
 
 
 revision = '0002'
-down_revision = '0001'
+down_revision = '0010'  # re-chained after merging main (was 0001)
 branch_labels = None
 depends_on = None
 

@@ -30,7 +30,8 @@ def test_a_30s_s3_outage_fails_no_job_and_the_embedded_stack_stays_up(tmp_path, 
     upgrade(settings)
     port = free_port()
     env = {**settings_env(settings, public_url=f"http://127.0.0.1:{port}"), "AWS_ENDPOINT_URL": proxy.url}
-    up = Proc(["up", "--data-dir", str(settings.data_dir), "--port", str(port)], env, tmp_path / "up.log")
+    up = Proc(["up", "--data-dir", str(settings.data_dir), "--port", str(port), "--engine", "espeak"], env,
+              tmp_path / "up.log")
     client = ApiClient(f"http://127.0.0.1:{port}", create_key(settings, "outage"))
     try:
         wait_for(lambda: " ready." in up.log() and _healthy(client) or not up.alive(), timeout=180,
