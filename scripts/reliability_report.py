@@ -106,7 +106,7 @@ def write(results: dict[str, list[dict]], runs: int) -> None:
              "* recovery: from the end of the fault to the last terminal job.", "",
              "| scenario | runs | errored runs | accepted | " + " | ".join(c.replace("_", " ") for c in COLUMNS)
              + " | max renders/chunk | max deliveries/event | recovery s (min/median/max) |",
-             "|---|" + "---:|" * (4 + len(COLUMNS) + 3)]
+             "|---|" + "---:|" * (3 + len(COLUMNS) + 3)]
     totals = {c: 0 for c in ("accepted", *COLUMNS)}
     for name, rows in results.items():
         ok = [r for r in rows if r["error"] is None]
