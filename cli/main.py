@@ -111,7 +111,7 @@ def worker(engine: str | None, queues: str | None, concurrency: int | None, beat
     try:  # before Celery starts: a worker that cannot serve never takes a message
         boot()
     except Exception as exc:  # noqa: BLE001 - any reason is fatal here; say it and exit non-zero
-        logging.getLogger("voxfarm.worker").critical("worker %s cannot start: %s: %s", name,
+        logging.getLogger("voxfarm.worker").critical("worker boot failed: %s cannot start: %s: %s", name,
                                                      type(exc).__name__, exc, exc_info=True)
         click.echo(f"voxfarm worker {name}: cannot start ({'engine ' + engine if engine else 'control'}): "
                    f"{type(exc).__name__}: {exc}", err=True)

@@ -12,7 +12,8 @@ work per worker), every job one chunk, all queued before the clock starts.
 Throughput is chunks / (last finished_at - first started_at), both recorded by the farm;
 efficiency at N workers is throughput(N) / (N * throughput(1)), medians over ``--reps``.  The
 machine's CPU use during each run is sampled (psutil) to name what limits the scaling.
-Writes bench/scale.{json,md}.
+Writes bench/scale.{json,md}.  Workers use 4 + 4 PostgreSQL connections each (8 x 30 would pass
+PostgreSQL's default max_connections of 100), and a control worker runs the reconciler.
 """
 
 from __future__ import annotations
@@ -97,13 +98,19 @@ def run(n_workers: int, jobs: int, cost: tuple[float, float], redis_url: str, ad
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("VOXFARM_")},
            "VOXFARM_DATA_DIR": str(data), "VOXFARM_BROKER_URL": redis_url, "VOXFARM_DATABASE_URL": db_url,
            "VOXFARM_ENGINES": "sim", "VOXFARM_QUALITY_GATE": "false", "PYTHONPATH": str(ROOT),
-           "VOXFARM_DISPATCH_WINDOW": str(window),
+           "VOXFARM_DISPATCH_WINDOW": str(window), "VOXFARM_DB_POOL_SIZE": "4", "VOXFARM_DB_MAX_OVERFLOW": "4",
+           "VOXFARM_RECONCILE_INTERVAL_S": "5", "VOXFARM_LEASE_S": "20",
            "VOXFARM_SIM_BATCH_COST_S": json.dumps(list(cost)),
            "VOXFARM_BATCH": json.dumps({"sim": {"max_batch_size": BATCH, "max_wait_ms": 50}})}
     logs = [open(data / f"worker-{i}.log", "wb") for i in range(n_workers)]
     procs = [subprocess.Popen([sys.executable, "-m", "cli", "worker", "--engine", "sim", "--name", f"sim{i}",
                                "--concurrency", str(2 * BATCH)], env=env, stdout=log, stderr=log,
                               start_new_session=True) for i, log in enumerate(logs)]
+    # the farm's control worker: its reconciler re-sends what a transient failure left behind
+    control_log = open(data / "control.log", "wb")
+    procs.append(subprocess.Popen([sys.executable, "-m", "cli", "worker", "--queues", "control", "--beat",
+                                   "--name", "control"], env=env, stdout=control_log, stderr=control_log,
+                                  start_new_session=True))
     db = Database(settings)
     try:
         _wait(lambda: all(b" ready." in (data / f"worker-{i}.log").read_bytes() for i in range(n_workers)),

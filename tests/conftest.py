@@ -141,6 +141,14 @@ def tiny_kokoro(tmp_path_factory) -> Path:
     return make_tiny_kokoro(tmp_path_factory.mktemp("models") / "kokoro-tiny")
 
 
+@pytest.fixture(scope="session")
+def tiny_zipvoice(tmp_path_factory) -> Path:
+    """A random tiny ZipVoice ONNX export plus Vocos (scripts/make_tiny_zipvoice.py)."""
+    from scripts.make_tiny_zipvoice import make_tiny_zipvoice
+
+    return make_tiny_zipvoice(tmp_path_factory.mktemp("models") / "zipvoice-tiny")
+
+
 @pytest.fixture
 def settings(tmp_path):
     """Embedded settings in a private data dir (SQLite, local disk, filesystem broker)."""

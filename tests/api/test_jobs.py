@@ -167,3 +167,30 @@ def test_health_and_readiness(api):
     assert ApiClient(api.url).get("/healthz").json()["status"] == "ok"
     ready = ApiClient(api.url).get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "broker": "ok", "storage": "ok"}
+
+
+@pytest.mark.parametrize("engine,params,code", [
+    ("zipvoice", {"speed": 3.0}, "invalid_param"),  # zipvoice's speed is a rate, 0.5-2
+    ("zipvoice", {"num_steps": 65}, "invalid_param"),
+    ("zipvoice", {"t_shift": 0}, "invalid_param"),
+    ("zipvoice", {"max_new_tokens": 10}, "unsupported_param"),
+    ("espeak", {"speed": 1.5}, "invalid_param"),  # espeak's speed is whole words per minute
+])
+def test_params_are_checked_against_the_engine(make_api, engine, params, code):
+    api = make_api(engines=["espeak", "zipvoice"])
+    resp = api.client().post("/v1/jobs", json={"text": "Hello.", "engine": engine, "params": params})
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == code, resp.text
+    if "speed" in params:
+        allowed = resp.json()["error"]["details"]["allowed"]
+        assert "speed" in resp.json()["error"]["message"] and any(p["name"] == "speed" for p in allowed)
+    assert _jobs(api) == 0
+
+
+def test_zipvoice_params_are_stored_with_defaults(make_api):
+    api = make_api(engines=["espeak", "zipvoice"])
+    resp = api.client().post("/v1/jobs", json={"text": "Hello.", "engine": "zipvoice",
+                                               "params": {"num_steps": 8, "guidance_scale": 3.0, "speed": 1.2}})
+    assert resp.status_code == 202, resp.text
+    params = resp.json()["params"]
+    assert params["num_steps"] == 8 and params["speed"] == 1.2 and params["t_shift"] == 0.5
+    assert params["remove_long_silence"] is False
