@@ -202,7 +202,7 @@ def up(port: int, host: str, data_dir: str | None, engine: str | None) -> None:
     while not stopping and all(p.poll() is None for p in procs):
         time.sleep(0.2)
     exit_code = 0
-    for what, p in zip(("worker", "API"), procs):
+    for what, p in zip(("worker", "API"), procs, strict=True):
         if not stopping and p.poll() is not None:  # a part died on its own: the stack cannot serve
             exit_code = p.returncode or 1
             reason = " (it could not start: see its reason above)" if p.returncode == EXIT_BOOT_FAILED else ""

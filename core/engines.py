@@ -174,7 +174,6 @@ ENGINES: dict[str, EngineSpec] = {
         deterministic=True,
         for_tests=True,
     ),
-<<<<<<< HEAD
     # Fault suite and tests (worker/engines/tone.py): deterministic tones from text + seed, with a
     # per-render log; the fault suite compares every result with a fault-free render of it
     "tone": EngineSpec(
@@ -192,7 +191,7 @@ ENGINES: dict[str, EngineSpec] = {
         deterministic=True,
         defaults={"model": "tone-1"},
         for_tests=True,
-=======
+    ),
     "zipvoice": EngineSpec(
         name="zipvoice",
         target="worker.engines.zipvoice:ZipVoiceEngine",
@@ -221,7 +220,6 @@ ENGINES: dict[str, EngineSpec] = {
         defaults={"num_steps": 16, "guidance_scale": 1.0, "speed": 1.0, "t_shift": 0.5, "target_rms": 0.1,
                   "remove_long_silence": False},
         model_setting="zipvoice_model",
->>>>>>> main
     ),
 }
 

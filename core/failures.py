@@ -17,7 +17,8 @@ from __future__ import annotations
 import errno
 import random
 
-from sqlalchemy.exc import DBAPIError, OperationalError, TimeoutError as PoolTimeout
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from core.errors import ChecksumMismatch, StorageError
 

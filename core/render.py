@@ -24,8 +24,7 @@ from sqlalchemy.orm import Session
 from core import events, outbox
 from core.clock import utcnow
 from core.failures import INFRASTRUCTURE_UNAVAILABLE
-from core.lifecycle import (ChunkStatus, JobStatus, set_chunk_status, set_job_chunks_status,
-                            set_job_status)
+from core.lifecycle import ChunkStatus, JobStatus, set_chunk_status, set_job_chunks_status, set_job_status
 from core.models import Chunk, Job, Voice
 
 

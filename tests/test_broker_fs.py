@@ -18,6 +18,7 @@ from pathlib import Path
 from kombu import Connection
 
 from core.settings import Settings
+
 from helpers import ROOT, settings_env, wait_for
 
 PRODUCERS, CONSUMERS, PER_PRODUCER = 4, 3, 1500

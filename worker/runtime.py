@@ -31,21 +31,29 @@ from core.audio import decode_bytes, encode
 from core.db import Database
 from core.engines import ENGINES
 from core.failures import infra_delay
-from core.finalize import (build_single, build_stitched, claim_finalize, defer_finalize, release_finalize,
-                           succeed_job)
+from core.finalize import build_single, build_stitched, claim_finalize, defer_finalize, release_finalize, succeed_job
 from core.lifecycle import release_stale_leases
 from core.outbox import Publisher, unit_of_work
 from core.planning import derive_seed
 from core.quality import check_chunk
-from core.render import (ChunkResult, ChunkWork, claim_chunk, complete_chunk, defer_chunk, fail_chunk,
-                         job_is_live, mark_on_engine, queue_finalize, release_chunk)
+from core.render import (
+    ChunkResult,
+    ChunkWork,
+    claim_chunk,
+    complete_chunk,
+    defer_chunk,
+    fail_chunk,
+    job_is_live,
+    mark_on_engine,
+    queue_finalize,
+    release_chunk,
+)
 from core.settings import Settings
 from core.storage import open_store
 from worker.batcher import BatcherClosed, Dropped, ItemFailed, MicroBatcher
 from worker.engines.base import Engine, RenderRequest, RenderResult, create_engine
 from worker.heartbeat import Heartbeat
-from worker.outcomes import (BATCH_WAIT_S, BOOT_WAIT_S, HandBack, QualityFailed, RetryLater, is_outage,
-                             storage_errors)
+from worker.outcomes import BATCH_WAIT_S, BOOT_WAIT_S, HandBack, QualityFailed, RetryLater, is_outage, storage_errors
 from worker.voices import VoiceCache
 
 log = logging.getLogger(__name__)

@@ -3,10 +3,10 @@
 Revision ID: 0002
 Revises: 0010
 """
-from alembic import op
 import sqlalchemy as sa
-import core.db
+from alembic import op
 
+import core.db
 
 revision = '0002'
 down_revision = '0010'  # re-chained after merging main (was 0001)

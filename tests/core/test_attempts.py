@@ -15,6 +15,7 @@ from core.clock import utcnow
 from core.lifecycle import release_stale_leases
 from core.models import Chunk, Job
 from core.render import claim_chunk, mark_on_engine
+
 from helpers import submit_job_direct as _job
 
 

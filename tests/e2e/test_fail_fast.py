@@ -14,6 +14,7 @@ import sys
 from celery_config import CeleryPublisher, make_celery
 from core.outbox import RENDER_TASK
 from core.settings import Settings
+
 from helpers import ROOT, free_port, settings_env
 
 

@@ -87,7 +87,7 @@ def check(farm, recovery_s: float, *, webhook_wait_s: float = 30) -> Outcome:
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=farm.bucket, Prefix="farm/tenants/")
     stored = [o["Key"] for page in pages for o in page.get("Contents", [])]
     succeeded = [j for j, s in status.items() if s == "succeeded"]
-    references = dict(zip(succeeded, farm.reference.sha256([farm.bodies[j] for j in succeeded])))
+    references = dict(zip(succeeded, farm.reference.sha256([farm.bodies[j] for j in succeeded]), strict=True))
     duplicated: set[str] = set()
     mismatched = 0
     for j in succeeded:

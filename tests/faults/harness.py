@@ -28,10 +28,11 @@ from pathlib import Path
 import boto3
 
 from core.settings import BatchSettings, Settings
-from helpers import ApiClient, Proc, create_key, free_port, start_api, start_worker, wait_for
 from tests.faults.checker import Outcome, check
 from tests.faults.reference import Reference
 from tests.webhooks.receiver import Receiver
+
+from helpers import ApiClient, Proc, create_key, free_port, start_api, start_worker, wait_for
 
 # infra_retry_cap_s: outages here last seconds, not hours; 4 s keeps recovery visible in the figures
 FAST = dict(lease_s=4, heartbeat_s=1, reconcile_interval_s=1, requeue_after_s=3, resend_grace_s=2,
@@ -192,7 +193,7 @@ class S3FaultProxy:
                     self.wfile.write(data)
                 conn.close()
 
-            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle  # noqa: N815 - http.server names
 
             def log_message(self, *a):
                 pass

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from core.migrate import upgrade
 from core.settings import BatchSettings, Settings
+
 from helpers import ApiClient, Proc, create_key, start_api, start_worker
 
 

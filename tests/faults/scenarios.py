@@ -11,8 +11,9 @@ import time
 
 import requests
 
-from helpers import ApiClient, start_api, wait_for
 from tests.faults.harness import Farm
+
+from helpers import ApiClient, start_api, wait_for
 
 
 def _running(farm: Farm) -> int:

@@ -17,8 +17,9 @@ import pytest
 
 from core.migrate import upgrade
 from core.settings import Settings
-from helpers import ApiClient, Proc, create_key, free_port, settings_env, wait_for
 from tests.faults.harness import S3FaultProxy
+
+from helpers import ApiClient, Proc, create_key, free_port, settings_env, wait_for
 
 OUTAGE_S = 30
 
@@ -45,7 +46,8 @@ def test_a_30s_s3_outage_fails_no_job_and_the_embedded_stack_stays_up(tmp_path, 
                 resp = client.post("/v1/jobs", json={"text": f"Outage wave {wave}, sentence {i}, still fine."})
                 assert resp.status_code == 202, resp.text
                 accepted.append(resp.json()["id"])
-            wait_for(lambda: time.monotonic() - started >= (wave + 1) * OUTAGE_S / 3, timeout=OUTAGE_S + 10,
+            until = started + (wave + 1) * OUTAGE_S / 3
+            wait_for(lambda until=until: time.monotonic() >= until, timeout=OUTAGE_S + 10,
                      interval=0.5, what="the next wave")
             assert up.alive(), up.log()[-3000:]
         proxy.failing = False

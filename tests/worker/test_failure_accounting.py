@@ -20,11 +20,12 @@ from core.models import Chunk, Job
 from core.settings import Settings
 from core.storage import open_store
 from core.storage.local import LocalStore
-from helpers import ListPublisher, submit_job_direct, tone
 from worker.batcher import MicroBatcher
 from worker.engines.base import Engine, RenderRequest, RenderResult
 from worker.heartbeat import Heartbeat
 from worker.runtime import RetryLater, Runtime
+
+from helpers import ListPublisher, submit_job_direct, tone
 
 
 class SwitchableStore(LocalStore):
