@@ -11,12 +11,14 @@ import base64
 import binascii
 import difflib
 import json
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import dispatch, events, outbox
+from core.audio import check_output_rate
 from core.catalog import check_voice
 from core.clock import utcnow
 from core.db import undo_on_rollback
@@ -27,7 +29,7 @@ from core.ids import looks_like_id, new_id
 from core.lifecycle import ChunkStatus, JobStatus, set_job_chunks_status, set_job_status
 from core.models import Chunk, Job, Voice
 from core.netguard import Guard
-from core.pagination import decode_cursor, encode_cursor, newest_first
+from core.pagination import INDEX_CURSOR, newest_first
 from core.params import validate_params
 from core.planning import DEFAULT_SEED, plan_document
 from core.schemas import JobCreate
@@ -35,7 +37,7 @@ from core.settings import Settings
 from core.storage import ObjectStore, keys
 from core.text.document import Document, from_plain
 from core.text.epub import parse_epub
-from core.text.markdown import parse_markdown
+from core.text.markdown import has_headings, parse_markdown
 
 
 @dataclass
@@ -45,6 +47,14 @@ class Intake:
     request: JobCreate
     document: Document
     upload: bytes | None = None
+    fmt: str = "epub"  # what the text was read as: plain | markdown | epub
+
+
+def text_format(req: JobCreate) -> str:
+    """The format a text is read as: ``auto`` is Markdown when the text has Markdown headings."""
+    if req.text_format == "auto":
+        return "markdown" if has_headings(req.text or "") else "plain"
+    return req.text_format
 
 
 def _parse(req: JobCreate, settings: Settings, document: bytes | None) -> Intake:
@@ -74,13 +84,14 @@ def _parse(req: JobCreate, settings: Settings, document: bytes | None) -> Intake
             raise TooLarge(f"text is {len(req.text)} characters; the limit is {settings.max_text_chars} "
                            "(VOXFARM_MAX_TEXT_CHARS)",
                            code="text_too_long")
-        doc = parse_markdown(req.text, req.title) if req.text_format == "markdown" else from_plain(req.text, req.title)
+        fmt = text_format(req)
+        doc = parse_markdown(req.text, req.title) if fmt == "markdown" else from_plain(req.text, req.title)
     if doc.chars > settings.max_text_chars:
         raise TooLarge(f"the document holds {doc.chars} characters; the limit is {settings.max_text_chars}",
                        code="text_too_long")
     if doc.chars == 0:
         raise InvalidInput("the text has nothing to say", code="empty_text")
-    return Intake(req, doc, document)
+    return Intake(req, doc, document, "epub" if document is not None else fmt)
 
 
 def _check_language(engine: str, language: str | None) -> None:
@@ -124,6 +135,7 @@ def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_
                                                    Voice.deleted_at.is_(None))) if looks_like_id(req.voice_id, "voice") else None
         if voice is None:
             raise NotFound(f"voice {req.voice_id} not found", code="voice_not_found")
+    check_output_rate(req.output.format, req.output.sample_rate)
     if len(json.dumps(req.metadata)) > settings.max_metadata_bytes:
         raise TooLarge(f"metadata is limited to {settings.max_metadata_bytes} bytes of JSON",
                        code="metadata_too_large")
@@ -141,7 +153,7 @@ def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_
         raise InvalidInput("the text has nothing to say", code="empty_text")
 
     job_id = new_id("job")
-    source = {"type": "epub" if intake.upload else req.text_format, "chapters": plan.chapters,
+    source = {"type": intake.fmt, "chapters": plan.chapters,
               "expected_s": round(plan.expected_s, 1)}
     if intake.upload is not None:
         source["document_key"] = store.put_bytes(keys.job_file(tenant_id, job_id, "source.epub"),
@@ -215,11 +227,12 @@ def cancel_job(session: Session, tenant_id: str, job_id: str) -> Job:
 def list_chunks(session: Session, tenant_id: str, job_id: str, *, limit: int,
                 cursor: str | None) -> tuple[Job, list[Chunk], str | None]:
     job = get_job(session, tenant_id, job_id)
-    after = decode_cursor(cursor)
-    start = int(after) if after and after.isdigit() else -1
+    if cursor and not re.match(INDEX_CURSOR, cursor):
+        raise InvalidInput("malformed cursor", code="invalid_cursor")
+    start = int(cursor) if cursor else -1
     rows = list(session.scalars(select(Chunk).where(Chunk.job_id == job.id, Chunk.idx > start)
                                 .order_by(Chunk.idx).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
-    return job, rows, (encode_cursor(str(rows[-1].idx)) if more and rows else None)
+    return job, rows, (str(rows[-1].idx) if more and rows else None)
 

@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# the project root first: tests/core, tests/api, ... must never shadow core, api, ... (a shadowed
+# package silently resolved its modules through the editable install of another checkout)
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_ADMIN = os.environ.get("VOXFARM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -8,10 +8,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api import idempotency as idem
 from api.app import services
+from api.contract import IDEMPOTENT
 from api.requests import read_upload
 from core import jobs as core_jobs
 from core.audio import CONTENT_TYPES
 from core.errors import Conflict, NotFound
+from core.ids import id_pattern
 from core.schemas import (ChunkListQuery, ChunkPlanOut, ErrorResponse, JobCreate, JobList, JobListQuery,
                           JobOut, JobPath)
 from core.serialize import chunk_resource, job_resource
@@ -23,12 +25,12 @@ bp = APIBlueprint("jobs", __name__, url_prefix="/v1", abp_tags=[Tag(name="jobs")
 
 
 class FilePath(BaseModel):
-    job_id: str = Field(max_length=64)
+    job_id: str = Field(max_length=64, json_schema_extra={"pattern": id_pattern("job")})
     name: str = Field(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 @bp.post("/jobs", responses={202: JobOut, 400: ErrorResponse, 409: ErrorResponse, 413: ErrorResponse,
-                             415: ErrorResponse})
+                             415: ErrorResponse}, openapi_extensions=IDEMPOTENT)
 def create_job(body: JobCreate):
     """Submit text (or an EPUB) for synthesis; answers 202 with the queued job."""
     svc = services()
@@ -38,7 +40,7 @@ def create_job(body: JobCreate):
         session.flush()
         return job_resource(job, svc.store, svc.settings, LiveWorkers.load(session, svc.settings))
 
-    return idem.create("POST /v1/jobs", 202, build)
+    return idem.create("POST /v1/jobs", 202, build, location=lambda job: f"/v1/jobs/{job['id']}")
 
 
 class JobUpload(BaseModel):
@@ -50,7 +52,7 @@ class JobUpload(BaseModel):
 
 
 @bp.post("/jobs/upload", responses={202: JobOut, 400: ErrorResponse, 409: ErrorResponse, 413: ErrorResponse,
-                                    415: ErrorResponse})
+                                    415: ErrorResponse}, openapi_extensions=IDEMPOTENT)
 def upload_job(form: JobUpload):
     """Submit an EPUB as a file upload (no base64 inflation); answers 202 with the queued job."""
     svc = services()
@@ -65,7 +67,8 @@ def upload_job(form: JobUpload):
         session.flush()
         return job_resource(job, svc.store, svc.settings, LiveWorkers.load(session, svc.settings))
 
-    return idem.create("POST /v1/jobs/upload", 202, build, prepare=read)
+    return idem.create("POST /v1/jobs/upload", 202, build, prepare=read,
+                       location=lambda job: f"/v1/jobs/{job['id']}")
 
 
 @bp.get("/jobs", responses={200: JobList})
@@ -79,7 +82,8 @@ def list_jobs(query: JobListQuery):
         return {"data": [job_resource(j, svc.store, svc.settings, live) for j in rows], "next_cursor": cursor}
 
 
-@bp.get("/jobs/<job_id>", responses={200: JobOut})
+# the id converter keeps /jobs/upload from matching here too; the operation id stays what it was
+@bp.get('/jobs/<id("job"):job_id>', responses={200: JobOut}, operation_id="jobs_get_job_jobs__job_id__get")
 def get_job(path: JobPath):
     svc = services()
     with svc.db.session() as s:
@@ -139,6 +143,9 @@ def get_file(path: FilePath):
     svc = services()
     with svc.db.session() as s:
         job = core_jobs.get_job(s, g.tenant.id, path.job_id)
+    if job.status != "succeeded":  # as for /audio: the files come with the result
+        raise Conflict(f"job {job.id} is {job.status}; its files exist once it has succeeded",
+                       code="result_not_ready")
     files = (job.result_extras or {}).get("files", {})
     if path.name not in files:
         raise NotFound(f"job {job.id} has no file {path.name!r}", code="file_not_found")

@@ -27,6 +27,10 @@ BAD = [
     ('{"text": "x", "voice_id": "voice_01ABCDEFGHJKMNPQRSTVWXYZ01"}', "application/json", 422, "engine_cannot_clone"),
     ('{"text": "x", "engine": "dia", "voice_id": "voice_01ABCDEFGHJKMNPQRSTVWXYZ01"}', "application/json", 404,
      "voice_not_found"),
+    ('{"text": "x", "output": {"format": "mp3", "sample_rate": 9000}}', "application/json", 422,
+     "unsupported_sample_rate"),
+    ('{"text": "x", "output": {"format": "m4b", "sample_rate": 44000}}', "application/json", 422,
+     "unsupported_sample_rate"),
 ]
 
 
@@ -57,6 +61,18 @@ def test_body_over_the_request_cap_is_413(make_api):
     resp = api.client().post("/v1/jobs", data=json.dumps({"text": "x" * 20_000}),
                              headers={"Content-Type": "application/json"})
     assert resp.status_code == 413 and resp.json()["error"]["code"] == "payload_too_large"
+
+
+def test_a_rate_the_encoder_lacks_is_refused_with_the_allowed_rates(api):
+    client = api.client()
+    resp = client.post("/v1/jobs", json={"text": "x", "output": {"format": "mp3", "sample_rate": 9000}})
+    error = resp.json()["error"]
+    assert resp.status_code == 422 and "9000" in error["message"] and "8000, 11025" in error["message"]
+    allowed = error["details"]["allowed_sample_rates"]
+    assert allowed["mp3"] == allowed["m4b"] == [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000]
+    assert allowed["wav"] == allowed["flac"] == allowed["ogg"] == "8000-48000"
+    ok = client.post("/v1/jobs", json={"text": "x", "output": {"format": "ogg", "sample_rate": 9000}})
+    assert ok.status_code == 202 and ok.json()["output"]["sample_rate"] == 9000
 
 
 def test_job_resource_metadata_priority_and_plan(api):
