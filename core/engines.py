@@ -183,6 +183,24 @@ ENGINES: dict[str, EngineSpec] = {
         deterministic=True,
         for_tests=True,
     ),
+    # Fault suite and tests (worker/engines/tone.py): deterministic tones from text + seed, with a
+    # per-render log; the fault suite compares every result with a fault-free render of it
+    "tone": EngineSpec(
+        name="tone",
+        target="worker.engines.tone:ToneEngine",
+        sample_rate=22_050,
+        clones_voices=False,
+        dialogue_tags=False,
+        max_batch_size=64,
+        default_batch=BatchSettings(max_batch_size=8, max_wait_ms=20),
+        chunk_target_s=20.0,
+        chunk_max_chars=2000,
+        chars_per_second=14.5,
+        param_specs=(_SEED,),
+        deterministic=True,
+        defaults={"model": "tone-1"},
+        for_tests=True,
+    ),
     "zipvoice": EngineSpec(
         name="zipvoice",
         target="worker.engines.zipvoice:ZipVoiceEngine",

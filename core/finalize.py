@@ -28,7 +28,7 @@ from core.engines import ENGINES
 from core.lifecycle import JobStatus, set_job_status
 from core.mastering import HEADROOM_DB, encode_under_ceiling
 from core.models import Chunk, Job
-from core.render import fail_job
+from core.render import fail_job, note_infra_failure
 from core.settings import Settings
 from core.stitch import Pauses, Piece, assemble, cue_sheet, encode, ffmetadata, measure_loudness, normalize, output_rate
 from core.storage import ObjectStore, keys
@@ -64,7 +64,13 @@ class FinalResult:
 def claim_finalize(session: Session, job_id: str, worker: str, *, lease_s: float,
                    max_attempts: int) -> FinalizeWork | None:
     now = utcnow()
+    # our own lease (this boot), left behind when an outage kept us from releasing it: re-take it
+    # without counting an attempt
     got = session.execute(
+        update(Job).where(Job.id == job_id, Job.status == JobStatus.running, Job.finalize_owner == worker)
+        .values(finalize_expires_at=now + timedelta(seconds=lease_s))
+        .execution_options(synchronize_session=False)).rowcount
+    got = got or session.execute(
         update(Job).where(Job.id == job_id, Job.status == JobStatus.running,
                           Job.progress_done >= Job.progress_total, Job.finalize_attempts < max_attempts,
                           or_(Job.finalize_owner.is_(None), Job.finalize_expires_at < now))
@@ -97,6 +103,16 @@ def release_finalize(session: Session, job_id: str, worker: str) -> None:
     session.execute(update(Job).where(Job.id == job_id, Job.finalize_owner == worker)
                     .values(finalize_owner=None, finalize_expires_at=None)
                     .execution_options(synchronize_session=False))
+
+
+def defer_finalize(session: Session, job_id: str, worker: str, *, error: str, deadline_s: float) -> bool:
+    """Give the finalize lease back after an infrastructure error without using an attempt.
+    Returns True when the job has now failed ``infrastructure_unavailable`` (core/failures.py)."""
+    session.execute(update(Job).where(Job.id == job_id, Job.finalize_owner == worker)
+                    .values(finalize_owner=None, finalize_expires_at=None,
+                            finalize_attempts=Job.finalize_attempts - 1)
+                    .execution_options(synchronize_session=False))
+    return note_infra_failure(session, job_id, deadline_s, error)
 
 
 def succeed_job(session: Session, job_id: str, worker: str, result: FinalResult) -> bool:

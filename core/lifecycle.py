@@ -153,8 +153,9 @@ def set_job_chunks_status(session: Session, job_id: str | list[str], to: ChunkSt
 
 def release_stale_leases(session: Session, owner_prefix: str, current_owner: str) -> list[str]:
     """A worker restarting under the same name reclaims what its dead predecessor held: its
-    chunks go back to pending (the attempt stays counted) and its finalize leases lapse."""
-    from sqlalchemy import select
+    chunks go back to pending (the attempt stays counted if the render had reached the engine,
+    core/render.py) and its finalize leases lapse."""
+    from sqlalchemy import case, select
 
     from core.models import Chunk, Job
 
@@ -163,7 +164,8 @@ def release_stale_leases(session: Session, owner_prefix: str, current_owner: str
     if ids:
         session.execute(update(Chunk).where(Chunk.id.in_(ids), Chunk.status == ChunkStatus.running)
                         .values(status=ChunkStatus.pending, lease_owner=None, lease_expires_at=None,
-                                updated_at=utcnow())
+                                attempts=Chunk.attempts - case((Chunk.engine_at.is_(None), 1), else_=0),
+                                engine_at=None, updated_at=utcnow())
                         .execution_options(synchronize_session=False))
     session.execute(update(Job).where(Job.finalize_owner.like(owner_prefix + "%"),
                                       Job.finalize_owner != current_owner)

@@ -10,8 +10,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Enum, Float, ForeignKey, Index, Integer, String,
-                        Text, UniqueConstraint)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from core.clock import utcnow
@@ -116,6 +127,9 @@ class Job(Timestamps, Base):
     finalize_owner: Mapped[str | None] = mapped_column(String(200))
     finalize_expires_at: Mapped[datetime | None]
     finalize_attempts: Mapped[int] = mapped_column(default=0)
+    # when the current stretch of infrastructure errors (storage, DB, broker) began for this job:
+    # they never count as attempts; only ``infra_deadline_s`` of them fails the job
+    infra_failing_since: Mapped[datetime | None]
     progress_event_at: Mapped[datetime | None]
     progress_event_pct: Mapped[int] = mapped_column(default=0)
     # bulk intake (core/batches.py): the batch this job belongs to and its item index there
@@ -159,6 +173,9 @@ class Chunk(Timestamps, Base):
     attempts: Mapped[int] = mapped_column(default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None]
+    # set when this claim's render reached the engine: a worker death costs an attempt only to the
+    # chunks on the engine, never to those still buffered in its batcher (core/render.py)
+    engine_at: Mapped[datetime | None]
     enqueued_at: Mapped[datetime | None]
     enqueue_count: Mapped[int] = mapped_column(default=0)
     cache_hit: Mapped[bool] = mapped_column(Boolean, default=False)

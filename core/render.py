@@ -8,6 +8,8 @@ Every step is a conditional UPDATE, so running a message twice is harmless:
 * ``complete_chunk`` succeeds only for the lease owner; a worker that lost its lease (or whose job
   was canceled meanwhile) sees ``None`` and drops its result.  Results live under deterministic
   keys, so a duplicate render overwrites the same object.
+* ``defer_chunk`` hands a chunk back after an infrastructure error without using an attempt
+  (core/failures.py); only ``infra_deadline_s`` of continuous failure fails the job.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core import events, outbox
 from core.clock import utcnow
-from core.lifecycle import (ChunkStatus, JobStatus, set_chunk_status, set_job_chunks_status,
-                            set_job_status)
+from core.failures import INFRASTRUCTURE_UNAVAILABLE
+from core.lifecycle import ChunkStatus, JobStatus, set_chunk_status, set_job_chunks_status, set_job_status
 from core.models import Chunk, Job, Voice
 
 
@@ -62,12 +64,21 @@ def claim_chunk(session: Session, chunk_id: str, worker: str, *, lease_s: float,
     the chunk has used its attempts, in which case its job is failed here (in the caller's
     transaction, which must commit: raising instead would roll the failure back)."""
     now = utcnow()
+    # our own lease (this boot): a retry after an outage kept us from handing the chunk back --
+    # re-take it without counting (the runtime never runs two tasks for one chunk at once)
+    got = session.execute(
+        update(Chunk).where(Chunk.id == chunk_id, Chunk.status == ChunkStatus.running, Chunk.lease_owner == worker)
+        .values(lease_expires_at=now + timedelta(seconds=lease_s), updated_at=now)
+        .execution_options(synchronize_session=False)).rowcount
     claimable = or_(Chunk.status == ChunkStatus.pending,
                     (Chunk.status == ChunkStatus.running) & (Chunk.lease_expires_at < now))
-    got = session.execute(
-        update(Chunk).where(Chunk.id == chunk_id, claimable, Chunk.attempts < max_attempts)
-        .values(status=ChunkStatus.running, lease_owner=worker, worker=worker,
-                lease_expires_at=now + timedelta(seconds=lease_s), attempts=Chunk.attempts + 1,
+    # an expired lease whose render never reached the engine (it sat in a batcher when its worker
+    # died, e.g. killed by a batch-mate): that claim is refunded, only engine runs pay for deaths
+    refund = case(((Chunk.status == ChunkStatus.running) & Chunk.engine_at.is_(None), 1), else_=0)
+    got = got or session.execute(
+        update(Chunk).where(Chunk.id == chunk_id, claimable, Chunk.attempts - refund < max_attempts)
+        .values(status=ChunkStatus.running, lease_owner=worker, worker=worker, engine_at=None,
+                lease_expires_at=now + timedelta(seconds=lease_s), attempts=Chunk.attempts + 1 - refund,
                 started_at=func.coalesce(Chunk.started_at, now), updated_at=now)
         .execution_options(synchronize_session=False)).rowcount
     chunk = session.get(Chunk, chunk_id, populate_existing=True)
@@ -77,7 +88,8 @@ def claim_chunk(session: Session, chunk_id: str, worker: str, *, lease_s: float,
     if not got:
         stale = chunk.status == ChunkStatus.pending or (
             chunk.status == ChunkStatus.running and chunk.lease_expires_at and chunk.lease_expires_at < now)
-        if stale and chunk.attempts >= max_attempts:
+        refunded = chunk.status == ChunkStatus.running and chunk.engine_at is None
+        if stale and chunk.attempts - (1 if refunded else 0) >= max_attempts:
             last = f"; last error: {chunk.error_message}" if chunk.error_message else ""
             fail_job(session, job, chunk, "poison_chunk",
                      f"attempted {chunk.attempts} times without finishing (it crashed, stalled or "
@@ -100,6 +112,13 @@ def claim_chunk(session: Session, chunk_id: str, worker: str, *, lease_s: float,
     return ChunkWork(chunk.id, job.id, job.tenant_id, job.engine, job.model, chunk.idx, job.progress_total,
                      chunk.text, dict(job.params), chunk.seed, job.seed, chunk.cache_key, chunk.expected_s,
                      chunk.attempts, voice, job.priority)
+
+
+def mark_on_engine(session: Session, chunk_ids: list[str], worker: str) -> None:
+    """These chunks' renders start on the engine now: from here a worker death costs them an attempt."""
+    session.execute(update(Chunk).where(Chunk.id.in_(chunk_ids), Chunk.lease_owner == worker,
+                                        Chunk.status == ChunkStatus.running)
+                    .values(engine_at=utcnow()).execution_options(synchronize_session=False))
 
 
 def job_is_live(session: Session, job_ids: list[str]) -> set[str]:
@@ -132,6 +151,7 @@ def complete_chunk(session: Session, work: ChunkWork, worker: str, result: Chunk
                             finished_at=now, error_code=None, error_message=None):
         return None
     values: dict[str, Any] = {"progress_done": Job.progress_done + 1, "render_worker": worker,
+                              "infra_failing_since": None,  # storage and DB answered: the outage is over
                               "cache_hits": Job.cache_hits + (1 if result.cache_hit else 0)}
     if result.batch_size is not None:
         values["render_batch_size"] = result.batch_size
@@ -156,6 +176,32 @@ def release_chunk(session: Session, chunk_id: str, worker: str, *, count_attempt
         values["error_code"], values["error_message"] = error
     return set_chunk_status(session, chunk_id, ChunkStatus.pending, allowed_from=[ChunkStatus.running],
                             where=[Chunk.lease_owner == worker], enqueued_at=utcnow(), **values)
+
+
+def defer_chunk(session: Session, chunk_id: str, worker: str, *, error: tuple[str, str],
+                deadline_s: float) -> bool:
+    """Hand a leased chunk back after an infrastructure error: its attempt is not counted.  Returns
+    True when the job has now failed for lasting ``deadline_s`` in continuous infrastructure failure."""
+    release_chunk(session, chunk_id, worker, count_attempt=False, error=error)
+    chunk = session.get(Chunk, chunk_id, populate_existing=True)
+    if chunk is None:
+        return False
+    return note_infra_failure(session, chunk.job_id, deadline_s, f"{error[0]}: {error[1]}")
+
+
+def note_infra_failure(session: Session, job_id: str, deadline_s: float, message: str) -> bool:
+    """Start the job's outage clock (if it is not running) and fail the job once the clock has run
+    ``deadline_s``.  Any completed chunk stops the clock (``complete_chunk``)."""
+    now = utcnow()
+    session.execute(update(Job).where(Job.id == job_id, Job.infra_failing_since.is_(None))
+                    .values(infra_failing_since=now).execution_options(synchronize_session=False))
+    job = session.get(Job, job_id, populate_existing=True)
+    if job is None or job.status.terminal or job.infra_failing_since is None:
+        return False
+    if (now - job.infra_failing_since).total_seconds() < deadline_s:
+        return False
+    return fail_job(session, job, None, INFRASTRUCTURE_UNAVAILABLE,
+                    f"infrastructure unavailable for {deadline_s:.0f} s without a break; last error: {message}")
 
 
 def fail_job(session: Session, job: Job, chunk: Chunk | None, code: str, message: str) -> bool:

@@ -182,6 +182,19 @@ class Settings(BaseSettings):
     # -- bulk intake: POST /v1/batches (issue 16) -----------------------------------------------
     batch_max_items: int = Field(default=10_000, ge=1)
 
+    # -- failure accounting (issue 11) ---------------------------------------------------------
+    # Infrastructure errors (object storage, database, broker) never use a chunk's attempts: the
+    # work backs off (exponential from 1 s, capped here, with jitter) and retries while the outage
+    # lasts.  Only this long a stretch of continuous failure ends a job, as
+    # ``infrastructure_unavailable``; any success for the job restarts the clock.
+    infra_retry_cap_s: float = 30.0
+    infra_deadline_s: float = 24 * 3600.0
+    # The ``tone`` engine (worker/engines/tone.py) is a deterministic test/benchmark engine: never
+    # served unless listed in ENGINES.  It sleeps this long per batch (a stand-in for a forward pass)
+    # and, when a path is set, appends one line per rendered item there (the fault suite's own record).
+    tone_batch_ms: float = 0.0
+    tone_render_log: str | None = None
+
     @field_validator("engines", "outbound_allowlist", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:

@@ -2,7 +2,9 @@
 
 ``configure`` builds the process's Runtime from settings; Celery signals then drive it:
 
-* ``worker_init`` (before any message is consumed) loads the engine -- once per process;
+* ``boot`` (called by ``voxfarm worker`` before Celery starts) loads the engine -- once per
+  process; if that fails the command exits non-zero with the reason before taking any message
+  (``worker_init`` boots only a runtime nobody booted, e.g. a worker started by other means);
 * ``worker_shutting_down`` (warm shutdown) closes the batcher: the batch on the engine finishes,
   buffered requests are handed back to the broker;
 * ``worker_shutdown`` stops the heartbeat and marks the worker row stopped.
@@ -53,9 +55,16 @@ def runtime() -> Runtime:
     return _runtime
 
 
+def boot() -> Runtime:
+    """Load the engine and open DB and storage; raises whatever stops the worker from serving."""
+    rt = runtime()
+    rt.boot(CeleryPublisher(app))
+    return rt
+
+
 @worker_init.connect
 def _boot(**_kwargs) -> None:
-    if _runtime is not None:
+    if _runtime is not None and not _runtime.booted:  # `voxfarm worker` boots before Celery starts
         try:
             _runtime.boot(CeleryPublisher(app))
         except Exception as exc:

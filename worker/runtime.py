@@ -3,6 +3,10 @@
 One ``Runtime`` per worker process, built at boot (before the worker consumes anything), so the
 model is loaded exactly once.  Celery tasks are thin: they call ``render_chunk`` / ``finalize_job``
 with an id and translate the two control-flow exceptions below into Celery's vocabulary.
+
+Failure accounting (core/failures.py): engine errors and quality failures use a chunk's attempts;
+storage, database and broker errors hand the chunk back uncounted and retry with a capped,
+jittered backoff until the outage ends or ``infra_deadline_s`` fails the job.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import tempfile
 import threading
 import time
 import uuid
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,20 +30,22 @@ from core import dispatch, metrics
 from core.audio import decode_bytes, encode
 from core.db import Database
 from core.engines import ENGINES
-from core.errors import StorageError
-from core.finalize import build_single, build_stitched, claim_finalize, release_finalize, succeed_job
+from core.failures import infra_delay
+from core.finalize import build_single, build_stitched, claim_finalize, defer_finalize, release_finalize, succeed_job
 from core.lanes import is_interactive
 from core.lifecycle import release_stale_leases
 from core.outbox import Publisher, unit_of_work
 from core.planning import derive_seed
-from core.quality import QualityIssue, check_chunk
+from core.quality import check_chunk
 from core.render import (
     ChunkResult,
     ChunkWork,
     claim_chunk,
     complete_chunk,
+    defer_chunk,
     fail_chunk,
     job_is_live,
+    mark_on_engine,
     queue_finalize,
     release_chunk,
 )
@@ -47,20 +54,10 @@ from core.storage import open_store
 from worker.batcher import BatcherClosed, Dropped, ItemFailed, MicroBatcher
 from worker.engines.base import Engine, RenderRequest, RenderResult, create_engine
 from worker.heartbeat import Heartbeat
+from worker.outcomes import BATCH_WAIT_S, BOOT_WAIT_S, HandBack, QualityFailed, RetryLater, is_outage, storage_errors
 from worker.voices import VoiceCache
 
 log = logging.getLogger(__name__)
-
-
-class HandBack(Exception):
-    """The worker is shutting down before this chunk rendered: requeue the message."""
-
-
-class RetryLater(Exception):
-    def __init__(self, reason: str, countdown: float) -> None:
-        super().__init__(reason)
-        self.countdown = countdown
-
 
 @dataclass
 class _Item:
@@ -68,12 +65,6 @@ class _Item:
     request: RenderRequest
     solo: bool = False  # a chunk that already crashed a worker once renders alone (see boot)
     urgent: bool = False  # an interactive job's chunk: leads the next batch (core/lanes.py)
-
-
-class QualityFailed(Exception):
-    def __init__(self, issue: QualityIssue, tries: int) -> None:
-        super().__init__(issue.message)
-        self.issue, self.tries = issue, tries
 
 
 def attribute_batch_time(results: list[RenderResult], seconds: float, rate: int, engine: str,
@@ -138,6 +129,10 @@ class Runtime:
         log.info("worker %s ready: engine=%s model=%s device=%s", self.worker_id, self.engine_name,
                  self.engine.model_id if self.engine else "-", self.engine.device if self.engine else "-")
 
+    @property
+    def booted(self) -> bool:
+        return self._booted.is_set()
+
     def begin_shutdown(self) -> None:
         """Warm shutdown: the batch on the engine finishes; buffered requests are handed back."""
         if self.batcher is not None:
@@ -154,6 +149,11 @@ class Runtime:
 
     # -- batching ------------------------------------------------------------------------------
     def _run_batch(self, items: list[_Item]) -> list[RenderResult]:
+        try:  # from here a death of this process costs these chunks (and only these) an attempt
+            with self.db.session() as s:
+                mark_on_engine(s, [it.request.key for it in items], self.worker_id)
+        except Exception:  # noqa: BLE001 - the DB is down: render anyway (a death then costs nothing)
+            log.warning("could not mark %d chunks as on the engine", len(items), exc_info=True)
         fault = self.settings.fault or ""
         if fault.startswith("poison:") and any(fault[7:] in it.request.text for it in items):
             os.kill(os.getpid(), signal.SIGKILL)  # test hook: an input that kills its worker (OOM-like)
@@ -185,21 +185,32 @@ class Runtime:
             (kind.add if on else kind.discard)(key)
 
     # -- rendering -----------------------------------------------------------------------------
-    def render_chunk(self, chunk_id: str) -> None:
-        self._booted.wait()
-        self._hold(self.held_chunks, chunk_id, True)
+    def _wait_booted(self) -> None:
+        if not self._booted.wait(BOOT_WAIT_S):
+            raise RetryLater(f"worker {self.worker_id} has not booted after {BOOT_WAIT_S:.0f} s", countdown=5.0)
+
+    def _backoff(self, retries: int) -> float:
+        return infra_delay(retries, self.settings.infra_retry_cap_s)
+
+    def render_chunk(self, chunk_id: str, retries: int = 0) -> None:
+        """Render one chunk.  ``retries``: how many times this message was retried (the backoff)."""
+        self._wait_booted()
+        with self._held_lock:
+            if chunk_id in self.held_chunks:  # a duplicate message while a task here renders it
+                return
+            self.held_chunks.add(chunk_id)
         try:
-            self._render_chunk(chunk_id)
+            self._render_chunk(chunk_id, retries)
         finally:
             self._hold(self.held_chunks, chunk_id, False)
 
-    def _render_chunk(self, chunk_id: str) -> None:
+    def _render_chunk(self, chunk_id: str, retries: int = 0) -> None:
         s_ = self.settings
         try:
             with self.uow() as s:
                 work = claim_chunk(s, chunk_id, self.worker_id, lease_s=s_.lease_s, max_attempts=s_.max_attempts)
-        except (OperationalError, DBAPIError) as exc:  # the database is down: come back soon
-            raise RetryLater(f"database unavailable: {exc}", countdown=3.0) from exc
+        except (OperationalError, DBAPIError) as exc:  # the database is down: come back later
+            raise RetryLater(f"database unavailable: {exc}", countdown=self._backoff(retries)) from exc
         if work is None:
             return
         if self.engine is None or work.engine != self.engine.name:
@@ -219,7 +230,12 @@ class Runtime:
                 fail_chunk(s, work, f"quality_{exc.issue.code}",
                            f"failed the quality gate after {exc.tries} renders: {exc.issue.message}")
             return
-        except (ItemFailed, StorageError, OSError, RuntimeError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - classified: outages wait, engine errors count
+            if is_outage(exc):
+                self._defer(work.chunk_id, exc)
+                raise RetryLater(f"infrastructure: {exc}", countdown=self._backoff(retries)) from exc
+            if not isinstance(exc, (ItemFailed, RuntimeError, ValueError, OSError)):
+                log.exception("unexpected error rendering %s (counted as an attempt)", work.chunk_id)
             self._release_quietly(work.chunk_id, exc, count_attempt=True)
             raise RetryLater(str(exc), countdown=min(30.0, 2.0 ** work.attempts)) from exc
         try:
@@ -230,9 +246,10 @@ class Runtime:
                                  work.engine, interactive_priority=s_.interactive_priority)
                 if job is not None and job.progress_total > 1:
                     queue_finalize(s, job.id)
-        except Exception as exc:  # DB trouble after the audio is stored: retry soon (a cache hit)
-            self._release_quietly(work.chunk_id, exc, count_attempt=False)
-            raise RetryLater(f"recording chunk {work.chunk_id} failed: {exc}", countdown=2.0) from exc
+        except Exception as exc:  # DB trouble after the audio is stored: retry (a cache hit), uncounted
+            self._defer(work.chunk_id, exc)
+            raise RetryLater(f"recording chunk {work.chunk_id} failed: {exc}",
+                             countdown=self._backoff(retries)) from exc
         if job is not None and job.progress_total == 1:
             try:
                 self.finalize_job(job.id, audio=audio)
@@ -242,6 +259,17 @@ class Runtime:
                         queue_finalize(s, job.id)
                 except (OperationalError, DBAPIError):  # the reconciler re-queues orphaned finalizers
                     log.warning("could not queue finalization of %s; the reconciler will", job.id)
+
+    def _defer(self, chunk_id: str, exc: Exception) -> None:
+        """Hand a chunk back after an outage, uncounted.  If the DB itself is down, the lease
+        stays ours and the retried message re-takes it without counting (``claim_chunk``)."""
+        try:
+            with self.uow() as s:
+                if defer_chunk(s, chunk_id, self.worker_id, error=(type(exc).__name__, str(exc)[:500]),
+                               deadline_s=self.settings.infra_deadline_s):
+                    log.error("job of chunk %s failed: infrastructure unavailable past the deadline", chunk_id)
+        except Exception:  # noqa: BLE001
+            log.warning("could not hand back %s; the retry re-takes its lease", chunk_id, exc_info=True)
 
     def _release_quietly(self, chunk_id: str, exc: Exception, *, count_attempt: bool) -> None:
         try:
@@ -254,19 +282,25 @@ class Runtime:
     def _produce(self, work: ChunkWork) -> tuple[ChunkResult, object]:
         rate = self.engine.spec.sample_rate
         try:
-            data = self.store.open_bytes(work.cache_key)
+            with storage_errors():
+                data = self.store.open_bytes(work.cache_key)
         except FileNotFoundError:
             data = None
         if data is not None:  # content-addressed cache hit: rendered before, by any job
             audio, _ = decode_bytes(data)
             return ChunkResult(hashlib.sha256(data).hexdigest(), audio.size / rate, None, True), audio
-        voice = self.voices.get(work.voice) if work.voice else None
+        with storage_errors():
+            voice = self.voices.get(work.voice) if work.voice else None
         seed, retries, spent = work.seed, 0, 0.0
         while True:
             request = RenderRequest(work.chunk_id, work.text, work.params, seed, voice)
             item = _Item(work.job_id, request, solo=work.attempts > 1,
                          urgent=is_interactive(work.priority, self.settings))
-            outcome = self.batcher.submit(item).result()
+            future = self.batcher.submit(item)
+            try:
+                outcome = future.result(timeout=BATCH_WAIT_S)
+            except FutureTimeout:
+                raise RuntimeError(f"the engine gave no result within {BATCH_WAIT_S:.0f} s") from None
             spent += outcome.result.engine_s  # every take costs engine time, kept or not
             audio = outcome.result.audio
             issue = check_chunk(audio, rate, work.expected_s) if self.settings.quality_gate else None
@@ -279,26 +313,30 @@ class Runtime:
         flac, _ = encode(audio, rate, "flac")
         # write-once: two chunks with the same content key (a repeated sentence, a resubmitted
         # book) may render concurrently; the first stored object wins and both record it
-        info, stored = self.store.put_bytes_if_absent(work.cache_key, flac, "audio/flac")
+        with storage_errors():
+            info, stored = self.store.put_bytes_if_absent(work.cache_key, flac, "audio/flac")
         audio, _ = decode_bytes(stored)  # finalize from what is stored, whichever path runs it
         return ChunkResult(info.sha256, audio.size / rate, outcome.batch_size, False, retries, spent), audio
 
     # -- finalization --------------------------------------------------------------------------
-    def finalize_job(self, job_id: str, audio=None) -> None:
-        self._booted.wait()
-        self._hold(self.held_jobs, job_id, True)
+    def finalize_job(self, job_id: str, audio=None, retries: int = 0) -> None:
+        self._wait_booted()
+        with self._held_lock:
+            if job_id in self.held_jobs:  # a duplicate message while a task here finalizes it
+                return
+            self.held_jobs.add(job_id)
         try:
-            self._finalize_job(job_id, audio)
+            self._finalize_job(job_id, audio, retries)
         finally:
             self._hold(self.held_jobs, job_id, False)
 
-    def _finalize_job(self, job_id: str, audio=None) -> None:
+    def _finalize_job(self, job_id: str, audio=None, retries: int = 0) -> None:
         s_ = self.settings
         try:
             with self.uow() as s:
                 work = claim_finalize(s, job_id, self.worker_id, lease_s=s_.lease_s, max_attempts=s_.max_attempts)
         except (OperationalError, DBAPIError) as exc:
-            raise RetryLater(f"database unavailable: {exc}", countdown=3.0) from exc
+            raise RetryLater(f"database unavailable: {exc}", countdown=self._backoff(retries)) from exc
         if work is None:
             return
         try:
@@ -312,10 +350,18 @@ class Runtime:
             with self.uow() as s:
                 succeed_job(s, job_id, self.worker_id, result)
         except Exception as exc:  # noqa: BLE001 - release the lease; the attempt cap bounds retries
-            log.exception("finalize of %s failed", job_id)
+            infra = is_outage(exc)
+            if infra:
+                log.warning("finalize of %s waits for infrastructure: %s", job_id, exc)
+            else:
+                log.exception("finalize of %s failed", job_id)
             try:
-                with self.db.session() as s:
-                    release_finalize(s, job_id, self.worker_id)
-            except Exception:  # noqa: BLE001 - the lease lapses instead
+                with self.uow() as s:
+                    if infra:  # an outage: uncounted, backoff, the deadline bounds it
+                        defer_finalize(s, job_id, self.worker_id, error=f"{type(exc).__name__}: {exc}"[:500],
+                                       deadline_s=s_.infra_deadline_s)
+                    else:
+                        release_finalize(s, job_id, self.worker_id)
+            except Exception:  # noqa: BLE001 - the DB is down too: the retry re-takes our lease
                 log.warning("could not release the finalize lease of %s", job_id, exc_info=True)
-            raise RetryLater(str(exc), countdown=5.0) from exc
+            raise RetryLater(str(exc), countdown=self._backoff(retries) if infra else 5.0) from exc

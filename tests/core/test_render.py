@@ -10,7 +10,7 @@ from core.clock import utcnow
 from core.jobs import cancel_job
 from core.lifecycle import ChunkStatus, JobStatus
 from core.models import Chunk, Job, Outbox, WebhookEvent
-from core.render import ChunkResult, claim_chunk, complete_chunk, release_chunk
+from core.render import ChunkResult, claim_chunk, complete_chunk, mark_on_engine, release_chunk
 from helpers import submit_job_direct as _job
 
 
@@ -38,6 +38,7 @@ def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_complete(db):
     _, (chunk,) = _job(db)
     with db.session() as s:
         work = claim_chunk(s, chunk, "dead#1", lease_s=30, max_attempts=3)
+        mark_on_engine(s, [chunk], "dead#1")  # it died rendering: that attempt counts
         s.execute(update(Chunk).where(Chunk.id == chunk).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
     with db.session() as s:
         assert claim_chunk(s, chunk, "live#2", lease_s=30, max_attempts=3) is not None
@@ -54,6 +55,7 @@ def test_a_chunk_that_keeps_dying_poisons_its_job(db):
     for i in range(3):  # max_attempts=3, each claim's worker "dies"
         with db.session() as s:
             assert claim_chunk(s, chunk, f"w#{i}", lease_s=30, max_attempts=3) is not None
+            mark_on_engine(s, [chunk], f"w#{i}")
             s.execute(update(Chunk).where(Chunk.id == chunk).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
     with db.session() as s:
         assert claim_chunk(s, chunk, "w#last", lease_s=30, max_attempts=3) is None

@@ -7,9 +7,9 @@
 * S3: moto behind an HTTP proxy that can answer 500 InternalError for a while.
 * Webhooks: a real receiver verifying every request; the tenant's default endpoint points at it.
 
-``check()`` is the total-queue checker (after Jepsen's): every accepted job is terminal, each
-succeeded job has exactly one stored result whose sha256 matches its record, and each terminal
-job's event reached the receiver at least once.
+Jobs render on the deterministic ``tone`` engine, which sleeps per batch (so a batch can be killed
+on the engine) and logs every render; ``check()`` (tests/faults/checker.py) judges each job's final
+status, result bytes (against a fault-free reference render), render count and webhook events.
 """
 
 from __future__ import annotations
@@ -23,17 +23,21 @@ import socket
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
 
 from core.settings import BatchSettings, Settings
-from helpers import ApiClient, Proc, create_key, free_port, start_api, start_worker, wait_for
+from tests.faults.checker import Outcome, check
+from tests.faults.reference import Reference
 from tests.webhooks.receiver import Receiver
 
+from helpers import ApiClient, Proc, create_key, free_port, start_api, start_worker, wait_for
+
+# infra_retry_cap_s: outages here last seconds, not hours; 4 s keeps recovery visible in the figures
 FAST = dict(lease_s=4, heartbeat_s=1, reconcile_interval_s=1, requeue_after_s=3, resend_grace_s=2,
-            max_attempts=3, webhook_schedule_s="0,0.5,1,1,2,2,3,3", webhook_jitter=0)
+            max_attempts=3, webhook_schedule_s="0,0.5,1,1,2,2,3,3", webhook_jitter=0, infra_retry_cap_s=4,
+            tone_batch_ms=800)
 
 
 class PrivateRedis:
@@ -189,7 +193,7 @@ class S3FaultProxy:
                     self.wfile.write(data)
                 conn.close()
 
-            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle  # noqa: N815 - http.server names
 
             def log_message(self, *a):
                 pass
@@ -224,26 +228,12 @@ class Supervisor:
         self.proc.stop()
 
 
-@dataclass
-class Outcome:
-    accepted: int
-    terminal: int
-    lost: int
-    duplicated: int
-    webhooks_missing: int
-    statuses: dict[str, int]
-    recovery_s: float
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.lost == 0 and self.duplicated == 0 and self.webhooks_missing == 0
-
-
 class Farm:
-    def __init__(self, tmp: Path, *, pg_url: str | None, s3_endpoint: str, engine: str = "espeak",
-                 tiny_dia: Path | None = None, appendonly: bool = True, **overrides) -> None:
+    def __init__(self, tmp: Path, *, pg_url: str | None, s3_endpoint: str, reference: Reference,
+                 engine: str = "tone", appendonly: bool = True, **overrides) -> None:
         self.tmp = tmp
+        self.reference = reference
+        self.render_log = tmp / "renders.log"  # the tone engine's own record of every render
         self.redis = PrivateRedis(tmp / "redis", appendonly=appendonly)
         self.pg_proxy = None
         db_url = None
@@ -259,15 +249,13 @@ class Farm:
         boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=bucket)
         self.bucket = bucket
         self.engine = engine
-        env = {**FAST, **overrides}
-        if engine == "dia":
-            env.update(dia_model=str(tiny_dia), quality_gate="false", engines="espeak,dia")
+        env = {**FAST, "tone_render_log": str(self.render_log), **overrides}
         self.env = env
+        self.settings_max_attempts = int(env["max_attempts"])
         self.settings = Settings(
             data_dir=tmp / "var", database_url=db_url, broker_url=self.redis.url,
-            storage_url=f"s3://{bucket}/farm", outbound_allowlist=["127.0.0.1/32"],
-            engines=["espeak", "dia"] if engine == "dia" else ["espeak"],
-            batch={engine: BatchSettings(max_batch_size=4, max_wait_ms=300)})
+            storage_url=f"s3://{bucket}/farm", outbound_allowlist=["127.0.0.1/32"], engines=[engine],
+            default_engine=engine, batch={engine: BatchSettings(max_batch_size=4, max_wait_ms=300)})
         from core.migrate import upgrade
 
         if db_url:
@@ -287,6 +275,8 @@ class Farm:
         assert self.client.put("/v1/webhooks/endpoint", json={"url": self.receiver.url}).status_code == 200
         self.workers: list[Supervisor] = []
         self.accepted: list[str] = []
+        self.bodies: dict[str, dict] = {}  # job id -> the request body (for the reference render)
+        self.expected: dict[str, str] = {}  # job id -> expected final status (default succeeded)
 
     def worker(self, name: str = "w1", *, control: bool = True, concurrency: int | None = None,
                supervised: bool = True, **extra) -> Supervisor | Proc:
@@ -302,18 +292,26 @@ class Farm:
         self.workers.append(sup)
         return sup
 
-    def submit(self, n: int, text: str = "Reliability sentence number {i} for the checker.", **body) -> list[str]:
-        params = {"max_new_tokens": 150, "seed": 0} if self.engine == "dia" else {}
+    def body(self, text: str, seed: int = 0) -> dict:
+        return {"text": text, "engine": self.engine, "params": {"seed": seed}}
+
+    def submit(self, n: int, text: str = "Reliability sentence number {i} for the checker.",
+               expect: str = "succeeded") -> list[str]:
         ids = []
         for i in range(n):
-            payload = {"text": text.format(i=i), "engine": self.engine, **body}
-            if params:
-                payload["params"] = {**params, "seed": i}
+            payload = self.body(text.format(i=i), seed=i)
             resp = self.client.post("/v1/jobs", json=payload)
             assert resp.status_code == 202, resp.text
-            ids.append(resp.json()["id"])
-        self.accepted += ids
+            ids.append(self.record(resp.json()["id"], payload, expect))
         return ids
+
+    def record(self, job_id: str, body: dict, expect: str = "succeeded") -> str:
+        self.accepted.append(job_id)
+        self.bodies[job_id], self.expected[job_id] = body, expect
+        return job_id
+
+    def worker_deaths(self) -> int:
+        return sum(sup.restarts for sup in self.workers)
 
     def statuses(self) -> dict[str, str]:
         return {j: self.client.get(f"/v1/jobs/{j}").json()["status"] for j in self.accepted}
@@ -328,36 +326,7 @@ class Farm:
         return time.monotonic() - start
 
     def check(self, recovery_s: float) -> Outcome:
-        jobs = {j: self.client.get(f"/v1/jobs/{j}").json() for j in self.accepted}
-        counts: dict[str, int] = {}
-        for job in jobs.values():
-            counts[job["status"]] = counts.get(job["status"], 0) + 1
-        terminal = [j for j in jobs.values() if j["status"] in ("succeeded", "failed", "canceled")]
-        import hashlib
-
-        s3 = boto3.client("s3", endpoint_url=self.s3_direct)
-        stored = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
-                                                                                   Prefix="farm/tenants/")
-                  for o in page.get("Contents", [])]
-        duplicated, notes = 0, []
-        for job in jobs.values():
-            if job["status"] != "succeeded":
-                continue
-            keys = [k for k in stored if f"/jobs/{job['id']}/audio." in k]
-            body = s3.get_object(Bucket=self.bucket, Key=keys[0])["Body"].read() if len(keys) == 1 else b""
-            if len(keys) != 1 or hashlib.sha256(body).hexdigest() != job["result"]["sha256"]:
-                duplicated += 1
-                notes.append(f"{job['id']}: {len(keys)} result objects or sha256 mismatch")
-        deadline = time.monotonic() + 30  # webhooks may trail the jobs by a retry or two
-        while True:
-            notified = {r.json["data"]["id"] for r in self.receiver.requests if r.verified
-                        and r.json["type"] in ("job.succeeded", "job.failed", "job.canceled")}
-            missing = [j["id"] for j in terminal if j["id"] not in notified]
-            if not missing or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-        return Outcome(len(self.accepted), len(terminal), len(self.accepted) - len(terminal), duplicated,
-                       len(missing), counts, round(recovery_s, 1), notes)
+        return check(self, recovery_s)
 
     def close(self) -> None:
         for sup in self.workers:

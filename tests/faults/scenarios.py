@@ -1,7 +1,8 @@
 """The fault scenarios of issue 7, shared by tests/faults and scripts/reliability_report.py.
 
 Each takes a fresh Farm, injects its fault while work is accepted and in flight, and returns
-the total-queue checker's Outcome.
+the total-queue checker's Outcome.  Every accepted job is expected to end ``succeeded``, except the
+poison job (``failed``, code ``poison_chunk``): no fault of the infrastructure may fail a job.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import time
 
 import requests
 
-from helpers import ApiClient, start_api, wait_for
 from tests.faults.harness import Farm
+
+from helpers import ApiClient, start_api, wait_for
 
 
 def _running(farm: Farm) -> int:
@@ -42,15 +44,14 @@ def poison_job(farm: Farm):
     """(c) one input kills its worker every time: it must end failed, the rest must succeed."""
     sup = farm.worker("w1", fault="poison:POISONPILL")
     farm.submit(8)
-    [poison] = farm.submit(1, text="This sentence is a POISONPILL for the worker.")
+    [poison] = farm.submit(1, text="This sentence is a POISONPILL for the worker.", expect="failed")
     t0 = time.monotonic()
     farm.wait_terminal()
     outcome = farm.check(time.monotonic() - t0)
     job = farm.client.get(f"/v1/jobs/{poison}").json()
     outcome.notes.append(f"poison job {job['status']} ({(job['error'] or {}).get('code')}), "
                          f"worker restarts {sup.restarts}")
-    assert job["status"] == "failed" and job["error"]["code"] == "poison_chunk", job
-    assert outcome.statuses.get("succeeded") == 8, outcome.statuses
+    assert job["status"] != "failed" or job["error"]["code"] == "poison_chunk", job
     return outcome
 
 
@@ -81,9 +82,7 @@ def api_crash_after_commit(farm: Farm):
     farm.api.stop()
     crashing, url = start_api(farm.settings, farm.tmp, **{**farm.env, "fault": "crash_after_commit"})
     client = ApiClient(url, farm.client.session.headers["Authorization"].split(" ", 1)[1])
-    body = {"text": "Accepted, then the API died.", "engine": farm.engine}
-    if farm.engine == "dia":
-        body["params"] = {"max_new_tokens": 150}
+    body = farm.body("Accepted, then the API died.")
     try:
         client.post("/v1/jobs", json=body, headers={"Idempotency-Key": "crash-1"})
         raise AssertionError("the API should have died")
@@ -94,7 +93,7 @@ def api_crash_after_commit(farm: Farm):
     farm.client = ApiClient(farm.url, client.session.headers["Authorization"].split(" ", 1)[1])
     replay = farm.client.post("/v1/jobs", json=body, headers={"Idempotency-Key": "crash-1"})
     assert replay.status_code == 202 and replay.headers.get("Idempotent-Replayed") == "true", replay.text
-    farm.accepted.append(replay.json()["id"])
+    farm.record(replay.json()["id"], body)
     farm.submit(5)
     t0 = time.monotonic()
     farm.wait_terminal()
@@ -125,11 +124,12 @@ def postgres_restart(farm: Farm):
 
 
 def s3_errors(farm: Farm):
-    """(h) S3 answers 500 for a while, then recovers."""
+    """(h) S3 answers 500 for 12 s (several times what max_attempts retries would last), then
+    recovers: every job must still succeed -- an outage uses no attempts."""
     farm.s3.failing = True
     farm.worker("w1")
     farm.submit(10)
-    time.sleep(6)
+    time.sleep(12)
     farm.s3.failing = False
     t0 = time.monotonic()
     farm.wait_terminal()
@@ -140,12 +140,12 @@ def s3_errors(farm: Farm):
 
 
 SCENARIOS = {
-    "kill_mid_batch": (kill_mid_batch, "dia"),
-    "kill_with_buffered": (kill_with_buffered, "dia"),
-    "poison_job": (poison_job, "espeak"),
-    "redis_restart": (redis_restart, "dia"),
-    "redis_flushall": (redis_flushall, "espeak"),
-    "api_crash_after_commit": (api_crash_after_commit, "espeak"),
-    "postgres_restart": (postgres_restart, "espeak"),
-    "s3_errors": (s3_errors, "espeak"),
+    "kill_mid_batch": kill_mid_batch,
+    "kill_with_buffered": kill_with_buffered,
+    "poison_job": poison_job,
+    "redis_restart": redis_restart,
+    "redis_flushall": redis_flushall,
+    "api_crash_after_commit": api_crash_after_commit,
+    "postgres_restart": postgres_restart,
+    "s3_errors": s3_errors,
 }

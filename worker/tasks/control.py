@@ -13,7 +13,7 @@ from worker.runtime import RetryLater
 @app.task(name=FINALIZE_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def finalize_job(self, job_id: str) -> None:
     try:
-        runtime().finalize_job(job_id)
+        runtime().finalize_job(job_id, retries=self.request.retries)
     except RetryLater as exc:
         raise self.retry(countdown=exc.countdown, exc=None) from None
 

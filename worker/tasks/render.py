@@ -12,7 +12,7 @@ from worker.runtime import HandBack, RetryLater
 @app.task(name=RENDER_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def render_chunk(self, chunk_id: str) -> None:
     try:
-        runtime().render_chunk(chunk_id)
+        runtime().render_chunk(chunk_id, retries=self.request.retries)
     except HandBack:
         raise Reject("handed back at shutdown", requeue=True) from None
     except RetryLater as exc:
