@@ -25,7 +25,7 @@ from core.engines import ENGINES, queue_for, served_engines
 from core.errors import Conflict, InvalidInput, NotFound, TooLarge
 from core.ids import looks_like_id, new_id
 from core.lifecycle import ChunkStatus, JobStatus, set_job_chunks_status, set_job_status
-from core.models import Chunk, Job, Voice
+from core.models import Chunk, Job
 from core.netguard import Guard
 from core.pagination import decode_cursor, encode_cursor, newest_first
 from core.params import validate_params
@@ -36,6 +36,7 @@ from core.storage import ObjectStore, keys
 from core.text.document import Document, from_plain
 from core.text.epub import parse_epub
 from core.text.markdown import parse_markdown
+from core.voices import get_voice
 
 
 @dataclass
@@ -120,10 +121,7 @@ def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_
         if not spec.clones_voices:
             raise InvalidInput(f"engine {engine!r} cannot clone voices; submit without voice_id "
                                "or choose an engine that clones", code="engine_cannot_clone")
-        voice = session.scalar(select(Voice).where(Voice.id == req.voice_id, Voice.tenant_id == tenant_id,
-                                                   Voice.deleted_at.is_(None))) if looks_like_id(req.voice_id, "voice") else None
-        if voice is None:
-            raise NotFound(f"voice {req.voice_id} not found", code="voice_not_found")
+        voice = get_voice(session, tenant_id, req.voice_id)  # by id or by name
     if len(json.dumps(req.metadata)) > settings.max_metadata_bytes:
         raise TooLarge(f"metadata is limited to {settings.max_metadata_bytes} bytes of JSON",
                        code="metadata_too_large")

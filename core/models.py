@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Enum, Float, ForeignKey, Index, Integer, String,
-                        Text, UniqueConstraint)
+                        Text, UniqueConstraint, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from core.clock import utcnow
@@ -56,7 +56,10 @@ class ApiKey(Base):
 
 class Voice(Timestamps, Base):
     __tablename__ = "voices"
-    __table_args__ = (Index("ix_voices_tenant_created", "tenant_id", "created_at", "id"),)
+    __table_args__ = (Index("ix_voices_tenant_created", "tenant_id", "created_at", "id"),
+                      # a name picks one live voice of its tenant (core/voices.py resolves names)
+                      Index("uq_voices_tenant_name", "tenant_id", "name", unique=True,
+                            postgresql_where=text("deleted_at IS NULL"), sqlite_where=text("deleted_at IS NULL")))
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
     name: Mapped[str] = mapped_column(String(200))
@@ -70,6 +73,8 @@ class Voice(Timestamps, Base):
     bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     normalized_sha256: Mapped[str] = mapped_column(String(64))
+    speech_s: Mapped[float | None]  # voice QA (core/voice_qa.py); null for voices registered before it
+    snr_db: Mapped[float | None]
     deleted_at: Mapped[datetime | None]
 
 

@@ -48,7 +48,7 @@ class JobCreate(BaseModel):
                                                           "VOXFARM_MAX_DOCUMENT_BYTES decoded; larger books: "
                                                           "POST /v1/jobs/upload)")
     engine: str | None = Field(None, max_length=32)
-    voice_id: str | None = Field(None, max_length=40)
+    voice_id: str | None = Field(None, max_length=200, description="A registered voice: its id or its name")
     voice: str | None = Field(None, max_length=200, description="A pre-made voice of the engine (piper, kokoro; "
                               "kokoro blends: 'af_bella:0.7,af_sky:0.3'); same as params.voice")
     params: SamplingParams = Field(default_factory=dict, max_length=32,
@@ -186,6 +186,9 @@ class VoiceOut(BaseModel):
     duration_s: float
     bytes: int
     sha256: str
+    speech_s: float | None = Field(description="Seconds of speech found by voice QA at registration")
+    snr_db: float | None = Field(description="Estimated signal-to-noise ratio in dB (null: no pause to "
+                                 "measure the noise in)")
     created_at: str
 
 
@@ -283,7 +286,7 @@ class JobPath(BaseModel):
 
 
 class VoicePath(BaseModel):
-    voice_id: str = Field(max_length=64)
+    voice_id: str = Field(max_length=200, description="A voice id or the voice's name")
 
 
 class DeliveryPath(BaseModel):
