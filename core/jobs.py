@@ -36,7 +36,7 @@ from core.storage import ObjectStore, keys
 from core.text.document import Document, from_plain
 from core.text.epub import parse_epub
 from core.text.markdown import parse_markdown
-from core.voices import get_voice
+from core.voice_prompts import PromptAudio, resolve_job_voice
 
 
 @dataclass
@@ -96,7 +96,10 @@ def _check_language(engine: str, language: str | None) -> None:
 
 
 def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_id: str,
-               req: JobCreate, document: bytes | None = None) -> Job:
+               req: JobCreate, document: bytes | None = None,
+               prompts: dict[str, PromptAudio] | None = None) -> Job:
+    """Validate and store a job with its chunks.  ``prompts`` are its inline voice prompts, read
+    beforehand by ``core.voice_prompts.read_prompts``."""
     engine = req.engine or settings.default_engine
     spec = ENGINES.get(engine)
     if spec is None:
@@ -106,7 +109,7 @@ def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_
         raise InvalidInput(f"engine {engine!r} is not served by this farm "
                            f"(serving: {', '.join(served_engines(settings))})", code="engine_not_served")
     given = dict(req.params)
-    if req.voice is not None:
+    if isinstance(req.voice, str):
         if given.get("voice", req.voice) != req.voice:
             raise InvalidInput("voice and params.voice disagree; give one", code="ambiguous_input")
         given["voice"] = req.voice
@@ -116,12 +119,6 @@ def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_
     _check_language(engine, given.get("language"))
     if spec.voices == "catalog":
         check_voice(engine, given.get("voice", spec.defaults.get("voice", "")), settings)
-    voice = None
-    if req.voice_id is not None:
-        if not spec.clones_voices:
-            raise InvalidInput(f"engine {engine!r} cannot clone voices; submit without voice_id "
-                               "or choose an engine that clones", code="engine_cannot_clone")
-        voice = get_voice(session, tenant_id, req.voice_id)  # by id or by name
     if len(json.dumps(req.metadata)) > settings.max_metadata_bytes:
         raise TooLarge(f"metadata is limited to {settings.max_metadata_bytes} bytes of JSON",
                        code="metadata_too_large")
@@ -129,6 +126,8 @@ def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_
         Guard(settings.outbound_allowlist).check_literal(req.webhook.url)
 
     intake = _parse(req, settings, document)
+    text = " ".join(p for c in intake.document.chapters for p in c.paragraphs)
+    voice, dialogue = resolve_job_voice(session, settings, store, tenant_id, req, spec, text, prompts or {})
     params = {k: v for k, v in spec.defaults.items() if k != "model"} | given
     job_seed = given.get("seed", DEFAULT_SEED)
     model = spec.model_id(settings)
@@ -152,7 +151,7 @@ def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_
         undo_on_rollback(session, lambda: store.delete(source["cover_key"]))
     job = Job(id=job_id, tenant_id=tenant_id, status=JobStatus.queued, engine=engine, model=model,
               text=req.text, source=source, title=req.title or doc.title, author=req.author or doc.author,
-              voice_id=voice.id if voice else None, voice_sha256=voice_sha, params=params,
+              voice_id=voice.id if voice else None, voice_sha256=voice_sha, voices=dialogue, params=params,
               output=req.output.model_dump(), metadata_=req.metadata, priority=req.priority,
               webhook=req.webhook.model_dump(exclude_none=True) if req.webhook else None,
               seed=job_seed, progress_total=len(plan.chunks))

@@ -8,6 +8,8 @@ codec rate) that engines read; engines cache their own encodings beside it (prep
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 
 import urllib3
@@ -16,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.audio import encode, levels, peak_normalize, resample, to_mono
-from core.audio_probe import decode_untrusted
+from core.audio_probe import Decoded, decode_untrusted
 from core.clock import utcnow
 from core.db import undo_on_rollback
 from core.errors import Conflict, InvalidInput, NotFound, TooLarge
@@ -47,8 +49,39 @@ def fetch_audio_url(settings: Settings, url: str) -> bytes:
     return resp.body
 
 
+def decode_base64_audio(settings: Settings, text: str) -> bytes:
+    """Base64 prompt audio, size-checked before decoding (413) and validated (422)."""
+    if len(text) > (settings.voice_max_bytes * 4) // 3 + 8:
+        raise TooLarge(f"the audio is about {len(text) * 3 // 4} bytes (base64-decoded); the limit "
+                       f"is {settings.voice_max_bytes} (VOXFARM_VOICE_MAX_BYTES)")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput("audio_base64 is not valid base64", code="invalid_base64") from None
+
+
 def register_voice(session: Session, settings: Settings, store: ObjectStore, tenant_id: str, *,
                    name: str, transcript: str, data: bytes) -> Voice:
+    """A named voice.  Bytes and transcript already stored as a one-shot prompt of the tenant are
+    promoted (named, kept from the sweep) rather than stored twice."""
+    name = name.strip()
+    decoded, qa = validate_prompt(settings, transcript, data)
+    _check_name(session, tenant_id, name)
+    voice = find_prompt(session, tenant_id, hashlib.sha256(data).hexdigest(), transcript.strip())
+    if voice is not None and not voice.registered:
+        voice.registered, voice.name = True, name
+    else:
+        voice = store_prompt(session, settings, store, tenant_id, data=data, decoded=decoded, qa=qa,
+                             transcript=transcript, name=name, registered=True)
+    try:
+        session.flush()
+    except IntegrityError:  # a concurrent registration took the name between check and insert
+        raise _name_taken(name) from None
+    return voice
+
+
+def validate_prompt(settings: Settings, transcript: str, data: bytes) -> tuple[Decoded, PromptQA]:
+    """Every check a prompt passes (size, format, duration, QA), registered or sent with a job."""
     if len(data) > settings.voice_max_bytes:
         raise TooLarge(f"the audio file is {len(data)} bytes; the limit is {settings.voice_max_bytes} "
                        "(VOXFARM_VOICE_MAX_BYTES)")
@@ -61,10 +94,20 @@ def register_voice(session: Session, settings: Settings, store: ObjectStore, ten
     if decoded.duration_s > settings.voice_max_s:
         raise InvalidInput(f"the prompt lasts {decoded.duration_s:.1f}s; at most {settings.voice_max_s:g}s "
                            "is accepted (trim it to one clean passage)", code="voice_too_long")
+    return decoded, check_prompt(settings, to_mono(decoded.audio), decoded.sample_rate)
+
+
+def find_prompt(session: Session, tenant_id: str, sha256: str, transcript: str) -> Voice | None:
+    """A live voice of the tenant with exactly these original bytes and transcript."""
+    return session.scalars(select(Voice).where(Voice.tenant_id == tenant_id, Voice.sha256 == sha256,
+                                               Voice.transcript == transcript, Voice.deleted_at.is_(None))
+                           .order_by(Voice.registered.desc(), Voice.id)).first()
+
+
+def store_prompt(session: Session, settings: Settings, store: ObjectStore, tenant_id: str, *, data: bytes,
+                 decoded: Decoded, qa: PromptQA, transcript: str, name: str, registered: bool) -> Voice:
+    """Store the original and its normalized copy and add the row (the caller flushes)."""
     mono = to_mono(decoded.audio)
-    qa = check_prompt(settings, mono, decoded.sample_rate)
-    name = name.strip()
-    _check_name(session, tenant_id, name)
     normalized = peak_normalize(resample(mono, decoded.sample_rate, settings.voice_sample_rate))
     norm_bytes, _ = encode(normalized, settings.voice_sample_rate, "wav")
     voice_id = new_id("voice")
@@ -76,12 +119,9 @@ def register_voice(session: Session, settings: Settings, store: ObjectStore, ten
                   original_key=original.key, original_format=decoded.format, normalized_key=norm.key,
                   sample_rate=decoded.sample_rate, channels=decoded.channels,
                   duration_s=decoded.duration_s, bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
-                  normalized_sha256=norm.sha256, speech_s=round(qa.speech_s, 3), snr_db=qa.snr_db)
+                  normalized_sha256=norm.sha256, speech_s=round(qa.speech_s, 3), snr_db=qa.snr_db,
+                  registered=registered)
     session.add(voice)
-    try:
-        session.flush()
-    except IntegrityError:  # a concurrent registration took the name between check and insert
-        raise _name_taken(name) from None
     return voice
 
 
@@ -122,7 +162,7 @@ def _check_name(session: Session, tenant_id: str, name: str) -> None:
 
 def _by_name(session: Session, tenant_id: str, name: str) -> Voice | None:
     return session.scalar(select(Voice).where(Voice.tenant_id == tenant_id, Voice.name == name,
-                                              Voice.deleted_at.is_(None)))
+                                              Voice.registered.is_(True), Voice.deleted_at.is_(None)))
 
 
 def get_voice(session: Session, tenant_id: str, ref: str) -> Voice:
@@ -138,7 +178,7 @@ def get_voice(session: Session, tenant_id: str, ref: str) -> Voice:
 
 
 def list_voices(session: Session, tenant_id: str, *, limit: int, cursor: str | None) -> tuple[list[Voice], str | None]:
-    q = select(Voice).where(Voice.tenant_id == tenant_id, Voice.deleted_at.is_(None))
+    q = select(Voice).where(Voice.tenant_id == tenant_id, Voice.registered.is_(True), Voice.deleted_at.is_(None))
     return newest_first(session, q, Voice.id, "voice", limit=limit, cursor=cursor)
 
 
