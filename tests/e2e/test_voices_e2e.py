@@ -12,6 +12,9 @@ from tests.e2e.test_batching import DIA, _env, dia_settings  # noqa: F401  (fixt
 
 def test_inline_prompt_and_dialogue_render(dia_settings, tiny_dia, tmp_path):  # noqa: F811
     api, url = start_api(dia_settings, tmp_path)
+    # the worker first: it declares the broker queue (a message published to an undeclared Redis
+    # queue has no binding to land in)
+    worker = start_worker(dia_settings, tmp_path, engine="dia", name="dia1", concurrency=4, **_env(tiny_dia))
     client = ApiClient(url, create_key(dia_settings, "acme"))
     ann = client.post("/v1/voices", data={"name": "Ann", "transcript": "[S1] I am Ann."},
                       files={"audio_file": ("a.wav", wav_bytes(tone(1.5, 44100, 220)))}).json()
@@ -25,14 +28,11 @@ def test_inline_prompt_and_dialogue_render(dia_settings, tiny_dia, tmp_path):  #
                                              "voices": {"S1": "Ann", "S2": ben["id"]}, "params": DIA}).json()
     by_name = client.post("/v1/jobs", json={"text": "By name.", "engine": "dia", "voice_id": "Ann",
                                             "params": DIA}).json()
-    worker = start_worker(dia_settings, tmp_path, engine="dia", name="dia1", concurrency=4, **_env(tiny_dia))
     try:
-        done = [client.wait(j["id"], timeout=150) for j in [*jobs, dialogue, by_name]]
+        done = [client.wait(j["id"], timeout=300) for j in [*jobs, dialogue, by_name]]
         joined = client.get(f"/v1/voices/{dialogue['voice_id']}").json()
         joined_audio = client.get(f"/v1/jobs/{dialogue['id']}/audio")
     finally:
-        for j in [*jobs, dialogue, by_name]:
-            print(client.get(f"/v1/jobs/{j['id']}").json())
         worker.stop()
         api.stop()
     assert [j["status"] for j in done] == ["succeeded"] * 4, [j["error"] for j in done]
