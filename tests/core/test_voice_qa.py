@@ -28,11 +28,11 @@ def _quiet(seconds: float, seed: int = 1) -> np.ndarray:
     return np.random.default_rng(seed).normal(0, 1e-3, int(seconds * RATE)).astype(np.float32)  # -60 dBFS room
 
 
-@pytest.mark.parametrize("noise_rms", [0.003, 0.01, 0.03])
+@pytest.mark.parametrize("noise_rms", [0.003, 0.01, 0.03, 0.06])
 def test_snr_estimate_tracks_the_constructed_snr(noise_rms):
     audio, true_snr = _speechlike(10, noise_rms)
     qa = analyze(audio, RATE)
-    assert qa.snr_db is not None and abs(qa.snr_db - true_snr) < 2.0, (qa.snr_db, true_snr)
+    assert qa.snr_db is not None and abs(qa.snr_db - true_snr) < 1.5, (qa.snr_db, true_snr)
 
 
 def test_snr_orders_noisier_prompts_lower():
