@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, g, redirect, stream_with_context
 from flask_openapi3 import APIBlueprint, FileStorage, Tag
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api import idempotency as idem
 from api.app import services
@@ -53,6 +53,14 @@ class JobUpload(BaseModel):
     voice_file: FileStorage | None = Field(None, description="A one-shot voice prompt (checked like "
                                            "POST /v1/voices)")
     job: JobCreate | None = Field(None, description="JSON: the job's other fields (engine, output, ...)")
+
+    @field_validator("document", "voice_file", mode="before")
+    @classmethod
+    def _file_part(cls, value: object) -> object:
+        # a plain form field of that name (no filename) reaches here as a str
+        if value is not None and not isinstance(value, FileStorage):
+            raise ValueError("must be a file part")
+        return value
 
 
 @bp.post("/jobs/upload", responses={202: JobOut, 400: ErrorResponse, 409: ErrorResponse, 413: ErrorResponse,

@@ -28,8 +28,8 @@ def test_inline_prompt_is_stored_once_per_content(api):
     a, b = client.post("/v1/jobs", json=body), client.post("/v1/jobs", json=body)
     assert a.status_code == b.status_code == 202, a.text
     assert a.json()["voice_id"] == b.json()["voice_id"] and a.json()["voice_sha256"] == b.json()["voice_sha256"]
-    uploaded = client.post("/v1/jobs/upload", files={"voice_file": ("p.wav", PROMPT)},
-                           data={"job": json.dumps({"text": "Hi.", "engine": "dia", "voice": {"transcript": "[S1] Ref."}})})
+    job = {"text": "Hi.", "engine": "dia", "voice": {"transcript": "[S1] Ref."}}
+    uploaded = client.post("/v1/jobs/upload", files={"voice_file": ("p.wav", PROMPT)}, data={"job": json.dumps(job)})
     assert uploaded.status_code == 202, uploaded.text
     assert uploaded.json()["voice_id"] == a.json()["voice_id"]  # the same bytes, the same stored prompt
     assert _voice_folders(api, client) == {a.json()["voice_id"]}
@@ -103,3 +103,10 @@ def test_dialogue_voices_must_match_the_tags(api):
     assert ok.status_code == 202, ok.text
     again = submit("[S2] Hello. [S1] Hi.", {"S2": "Ben", "S1": "Ann"})
     assert again.json()["voice_id"] == ok.json()["voice_id"]  # joined in tag order, so the same prompt
+
+
+def test_upload_parts_must_be_files(api):
+    client = api.client()
+    for part in ("document", "voice_file"):  # a plain field of that name, no filename: was a 500
+        resp = client.post("/v1/jobs/upload", files={part: (None, "x"), "job": (None, '{"text": "hi"}')})
+        assert resp.status_code == 422 and resp.json()["error"]["code"] == "validation_error", resp.text
