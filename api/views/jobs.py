@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Response, g, redirect, stream_with_context
 from flask_openapi3 import APIBlueprint, FileStorage, Tag
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from werkzeug.datastructures import FileStorage as UploadedFile
 
 from api import idempotency as idem
 from api.app import services
@@ -58,7 +59,7 @@ class JobUpload(BaseModel):
     @classmethod
     def _file_part(cls, value: object) -> object:
         # a plain form field of that name (no filename) reaches here as a str
-        if value is not None and not isinstance(value, FileStorage):
+        if value is not None and not isinstance(value, UploadedFile):
             raise ValueError("must be a file part")
         return value
 
