@@ -116,7 +116,7 @@ def submit(text, url, key, engine, voice_id, fmt, params, markdown, webhook, ide
         text = sys.stdin.read()
     elif text.startswith("@"):
         text = read_text(Path(text[1:]))
-    body: dict = {"text": text, "text_format": "markdown" if markdown else "plain"}
+    body: dict = {"text": text, "text_format": "markdown" if markdown else "auto"}
     if engine:
         body["engine"] = engine
     if voice_id:
@@ -174,7 +174,7 @@ def book(file, url, key, voice_id, engine, seed, title, author, per_chapter, out
     epub = path.suffix.lower() == ".epub"
     if not epub:
         body["text"] = read_text(path)
-        body["text_format"] = "markdown" if path.suffix.lower() in (".md", ".markdown") else "plain"
+        body["text_format"] = "markdown" if path.suffix.lower() in (".md", ".markdown") else "auto"
     for name, value in (("voice_id", voice_id), ("engine", engine), ("title", title), ("author", author)):
         if value:
             body[name] = value

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import soundfile as sf
 
+from core.errors import InvalidInput
+
 # soundfile (libsndfile >= 1.1) writes all four; bit depth 16 keeps files small and universal
 _SF_FORMATS = {
     "wav": ("WAV", "PCM_16"),
@@ -26,6 +28,22 @@ CONTENT_TYPES = {
 }
 # libsndfile's MP3 encoder accepts only MPEG rates
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+# rates each output format's encoder writes as asked (None: any rate in 8-48 kHz).  MPEG audio and
+# AAC (m4b) have only the MPEG rates: another rate would silently become a different one
+SAMPLE_RATES: dict[str, tuple[int, ...] | None] = {
+    "wav": None, "flac": None, "ogg": None, "mp3": MP3_RATES, "m4b": MP3_RATES,
+}
+
+
+def check_output_rate(fmt: str, rate: int | None) -> None:
+    """Refuse a requested ``rate`` that the ``fmt`` encoder cannot write (422, allowed rates listed)."""
+    allowed = SAMPLE_RATES.get(fmt)
+    if rate is None or allowed is None or rate in allowed:
+        return
+    table = {f: list(r) if r else "8000-48000" for f, r in SAMPLE_RATES.items()}
+    raise InvalidInput(f"{fmt} output cannot be written at {rate} Hz; {fmt} allows "
+                       f"{', '.join(map(str, allowed))} Hz", code="unsupported_sample_rate",
+                       details={"allowed_sample_rates": table})
 
 
 def resample(audio: np.ndarray, src: int, dst: int) -> np.ndarray:

@@ -68,8 +68,10 @@ def make_engine(settings: Settings, url: str | None = None) -> Engine:
     return create_engine(
         url,
         pool_pre_ping=True,
-        pool_size=10,
-        max_overflow=20,
+        # per process: 8 workers x (10 + 20) would pass PostgreSQL's default 100 connections;
+        # the scale benchmark runs workers with 4 + 4 (VOXFARM_DB_POOL_SIZE / DB_MAX_OVERFLOW)
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
         pool_timeout=5,
         connect_args={"connect_timeout": 3, "options": "-c statement_timeout=30000"},
     )

@@ -9,6 +9,7 @@ job after ``max_attempts`` instead of looping.
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -20,15 +21,16 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from core import events
-from core.audio import CONTENT_TYPES, decode_bytes, encode as encode_audio
+from core.audio import CONTENT_TYPES, decode_bytes
+from core.audio import encode as encode_audio
 from core.clock import utcnow
 from core.engines import ENGINES
 from core.lifecycle import JobStatus, set_job_status
+from core.mastering import HEADROOM_DB, encode_under_ceiling
 from core.models import Chunk, Job
 from core.render import fail_job
 from core.settings import Settings
-from core.stitch import (Pauses, Piece, assemble, cue_sheet, encode, ffmetadata, measure_loudness,
-                         normalize, output_rate)
+from core.stitch import Pauses, Piece, assemble, cue_sheet, encode, ffmetadata, measure_loudness, normalize, output_rate
 from core.storage import ObjectStore, keys
 
 
@@ -144,10 +146,11 @@ def build_stitched(work: FinalizeWork, store: ObjectStore, settings: Settings, t
                     settings.crossfade_ms)
     raw = assemble(pieces, lambda p: _fetch(store, by_idx[p.idx], rate), rate, pauses, tmpdir / "raw.flac")
     out_rate = output_rate(work.fmt, work.out_rate or settings.stitch_sample_rate, rate)
-    measured = measure_loudness(raw.path, settings.loudness_target_lufs, settings.true_peak_dbfs)
+    ceiling = settings.true_peak_dbfs
+    measured = measure_loudness(raw.path, settings.loudness_target_lufs, ceiling - HEADROOM_DB)
     master = tmpdir / "master.flac"
     normalize(raw.path, master, measured, target_lufs=settings.loudness_target_lufs,
-              true_peak=settings.true_peak_dbfs, out_rate=out_rate)
+              true_peak=ceiling - HEADROOM_DB, out_rate=out_rate)
     total_s = raw.samples / rate
     titles = [c["title"] for c in work.source.get("chapters", [])]
     starts = [s / rate for s in raw.chapter_starts]
@@ -158,24 +161,34 @@ def build_stitched(work: FinalizeWork, store: ObjectStore, settings: Settings, t
         cover = tmpdir / Path(work.source["cover_key"]).name
         store.download(work.source["cover_key"], cover)
     dest = tmpdir / f"audio.{work.fmt}"
-    encode(master, dest, work.fmt, metadata=ffmetadata(work.title, work.author, chapters), cover=cover)
+
+    def mastered(path: Path, metadata: str, **cut: int) -> float:
+        """Encode ``path`` from the master, under the true-peak ceiling as decoded; its true peak."""
+        return encode_under_ceiling(lambda gain: encode(master, path, work.fmt, metadata=metadata, cover=cover,
+                                                        gain_db=gain, **cut), path, ceiling, rate=out_rate)
+
+    peaks = {dest.name: mastered(dest, ffmetadata(work.title, work.author, chapters))}
     key = keys.job_result(work.tenant_id, work.job_id, work.fmt)
     files: dict[str, str] = {}
     if work.per_chapter:
         for i, (name, start, end) in enumerate(chapters, 1):
+            # the chapter is the title, the book the album, track n/N, the book's cover
             part = tmpdir / f"chapter-{i:03d}.{work.fmt}"
-            encode(master, part, work.fmt, metadata=ffmetadata(name, work.author, []),
-                   start_sample=int(start * out_rate), end_sample=int(end * out_rate))
+            peaks[part.name] = mastered(part, ffmetadata(name, work.author, [], album=work.title,
+                                                         track=(i, len(chapters))),
+                                        start_sample=int(start * out_rate), end_sample=int(end * out_rate))
             files[part.name] = store.put_file(keys.job_file(work.tenant_id, work.job_id, part.name), part,
                                               CONTENT_TYPES[work.fmt]).key
+    out_peaks = {name: round(p, 2) if math.isfinite(p) else None for name, p in peaks.items()}  # -inf: silence
     chapter_list = [{"title": n, "start_s": round(s, 3), "end_s": round(e, 3)} for n, s, e in chapters]
     sidecars = {
         "chapters.json": json.dumps(chapter_list, indent=2),
         "chapters.cue": cue_sheet(f"{work.job_id}.{work.fmt}", work.fmt, work.title, work.author, chapters),
         "metadata.json": json.dumps({**work.provenance, "format": work.fmt, "sample_rate": out_rate,
                                      "loudness": {"target_lufs": settings.loudness_target_lufs,
-                                                  "true_peak_dbfs": settings.true_peak_dbfs,
-                                                  "measured_input": measured},
+                                                  "true_peak_dbfs": ceiling,
+                                                  "measured_input": measured,
+                                                  "output_true_peak_dbfs": out_peaks},
                                      "chunks": [{"index": c["idx"], "seed": c["seed"],
                                                  "cache_key": c["cache_key"], "sha256": c["sha256"],
                                                  "duration_s": c["duration_s"]} for c in work.chunks]},

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import dispatch, events, outbox
+from core.audio import check_output_rate
 from core.catalog import check_voice
 from core.clock import utcnow
 from core.db import undo_on_rollback
@@ -35,7 +36,7 @@ from core.settings import Settings
 from core.storage import ObjectStore, keys
 from core.text.document import Document, from_plain
 from core.text.epub import parse_epub
-from core.text.markdown import parse_markdown
+from core.text.markdown import has_headings, parse_markdown
 from core.voice_prompts import PromptAudio, resolve_job_voice
 
 
@@ -46,6 +47,14 @@ class Intake:
     request: JobCreate
     document: Document
     upload: bytes | None = None
+    fmt: str = "epub"  # what the text was read as: plain | markdown | epub
+
+
+def text_format(req: JobCreate) -> str:
+    """The format a text is read as: ``auto`` is Markdown when the text has Markdown headings."""
+    if req.text_format == "auto":
+        return "markdown" if has_headings(req.text or "") else "plain"
+    return req.text_format
 
 
 def _parse(req: JobCreate, settings: Settings, document: bytes | None) -> Intake:
@@ -75,13 +84,14 @@ def _parse(req: JobCreate, settings: Settings, document: bytes | None) -> Intake
             raise TooLarge(f"text is {len(req.text)} characters; the limit is {settings.max_text_chars} "
                            "(VOXFARM_MAX_TEXT_CHARS)",
                            code="text_too_long")
-        doc = parse_markdown(req.text, req.title) if req.text_format == "markdown" else from_plain(req.text, req.title)
+        fmt = text_format(req)
+        doc = parse_markdown(req.text, req.title) if fmt == "markdown" else from_plain(req.text, req.title)
     if doc.chars > settings.max_text_chars:
         raise TooLarge(f"the document holds {doc.chars} characters; the limit is {settings.max_text_chars}",
                        code="text_too_long")
     if doc.chars == 0:
         raise InvalidInput("the text has nothing to say", code="empty_text")
-    return Intake(req, doc, document)
+    return Intake(req, doc, document, "epub" if document is not None else fmt)
 
 
 def _check_language(engine: str, language: str | None) -> None:
@@ -119,6 +129,7 @@ def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_
     _check_language(engine, given.get("language"))
     if spec.voices == "catalog":
         check_voice(engine, given.get("voice", spec.defaults.get("voice", "")), settings)
+    check_output_rate(req.output.format, req.output.sample_rate)
     if len(json.dumps(req.metadata)) > settings.max_metadata_bytes:
         raise TooLarge(f"metadata is limited to {settings.max_metadata_bytes} bytes of JSON",
                        code="metadata_too_large")
@@ -138,7 +149,7 @@ def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_
         raise InvalidInput("the text has nothing to say", code="empty_text")
 
     job_id = new_id("job")
-    source = {"type": "epub" if intake.upload else req.text_format, "chapters": plan.chapters,
+    source = {"type": intake.fmt, "chapters": plan.chapters,
               "expected_s": round(plan.expected_s, 1)}
     if intake.upload is not None:
         source["document_key"] = store.put_bytes(keys.job_file(tenant_id, job_id, "source.epub"),

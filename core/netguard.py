@@ -24,8 +24,11 @@ from urllib.parse import urljoin, urlsplit
 from core.errors import InvalidInput, OutboundBlocked, TooLarge
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-_EMBEDS_V4 = (ipaddress.ip_network("2002::/16"), ipaddress.ip_network("64:ff9b::/96"),
-              ipaddress.ip_network("64:ff9b:1::/48"), ipaddress.ip_network("2001::/32"))
+_EMBEDS_V4 = {"6to4 (2002::/16)": ipaddress.ip_network("2002::/16"),
+              "Teredo (2001::/32)": ipaddress.ip_network("2001::/32"),
+              "NAT64 (64:ff9b::/96)": ipaddress.ip_network("64:ff9b::/96"),
+              "NAT64 (64:ff9b:1::/48)": ipaddress.ip_network("64:ff9b:1::/48")}
+_V4_COMPATIBLE = ipaddress.ip_network("::/96")  # ::a.b.c.d (deprecated, RFC 4291 2.5.5.1)
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 
 
@@ -34,8 +37,11 @@ def forbidden_reason(ip: IPAddress) -> str | None:
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
             return "an IPv4-mapped IPv6 address"
-        if any(ip in net for net in _EMBEDS_V4):
-            return "an IPv6 address embedding IPv4 (6to4/Teredo/NAT64)"
+        for name, net in _EMBEDS_V4.items():
+            if ip in net:
+                return f"a {name} IPv6 address, which embeds IPv4"
+        if ip in _V4_COMPATIBLE and int(ip) > 1:  # :: and ::1 are judged below as what they are
+            return "an IPv4-compatible IPv6 address (::a.b.c.d)"
     for attr, reason in (("is_loopback", "a loopback address"), ("is_link_local", "a link-local address"),
                          ("is_multicast", "a multicast address"),
                          ("is_unspecified", "an unspecified address"),

@@ -27,7 +27,9 @@ SamplingParams = dict[str, ParamValue]
 class OutputSpec(BaseModel):
     model_config = _STRICT
     format: OutputFormat = "wav"
-    sample_rate: int | None = Field(None, ge=8000, le=48000)
+    sample_rate: int | None = Field(None, ge=8000, le=48000, description=(
+        "mp3 and m4b: 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100 or 48000 (others: 422 "
+        "unsupported_sample_rate); wav, flac, ogg: any rate in range"))
     per_chapter: bool = Field(False, description="long-form: also store one file per chapter")
 
 
@@ -57,7 +59,8 @@ class JobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str | None = Field(None, description="Plain text or Markdown ('#' headings start chapters); "
                                                "at most VOXFARM_MAX_TEXT_CHARS characters (413 beyond)")
-    text_format: Literal["plain", "markdown"] = "plain"
+    text_format: Literal["auto", "plain", "markdown"] = Field(
+        "auto", description="auto: Markdown when the text has Markdown headings (ATX '#' or setext), else plain")
     document_base64: str | None = Field(None, description="An EPUB file, base64-encoded (at most "
                                                           "VOXFARM_MAX_DOCUMENT_BYTES decoded; larger books: "
                                                           "POST /v1/jobs/upload)")

@@ -137,9 +137,23 @@ class Settings(BaseSettings):
     # fair dispatch (core/dispatch.py): the least chunks one tenant may have in an engine's broker
     # queue; the window grows to twice the live workers' capacity.  0 publishes everything at submit
     dispatch_window: int = Field(default=32, ge=0)
+    # PostgreSQL connections per process (pool + overflow); mind max_connections across processes
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=20, ge=0)
     # the ``sim`` engine's modelled batch cost a + b*B seconds (benchmarks only): 1.0 + 0.05*B is
     # Dia-like, a fixed decode-step overhead that batching amortises
     sim_batch_cost_s: tuple[float, float] = (1.0, 0.05)
+
+    # -- zipvoice (ONNX Runtime, zero-shot cloning; worker/engines/zipvoice.py) ----------------
+    zipvoice_model: str = ""  # directory: upstream's ONNX export or a sherpa-onnx zipvoice release
+    zipvoice_vocoder: str | None = None  # default: vocos_24khz.onnx in the model directory
+    zipvoice_precision: str = "auto"  # auto (fp32 when present, else int8) | fp32 | int8
+    zipvoice_device: str = "auto"  # auto = CUDA when onnxruntime-gpu sees a GPU, else CPU
+    zipvoice_threads: int = 0  # onnxruntime intra-op threads; 0 = one per physical core
+    zipvoice_language: str = "en-us"  # espeak-ng voice that turns text into IPA tokens
+    # frame counts are rounded up to a grid 3 % apart, so jobs of similar length share decoder
+    # calls exactly (no padding); speech is then at most ~3 % slower.  0 = exact lengths only
+    zipvoice_length_grid: float = 0.03
 
     # -- voices: prompt QA at registration (core/voice_qa.py) -------------------------------------
     # a cloning prompt needs about a second of speech for the codec to catch the timbre; prompts

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from core.audio import MP3_RATES
+from core.audio import SAMPLE_RATES
 
 _CODECS = {
     "wav": ["-c:a", "pcm_s16le", "-f", "wav"],
@@ -36,7 +36,7 @@ _CODECS = {
     "ogg": ["-c:a", "libvorbis", "-q:a", "5", "-f", "ogg"],
     "m4b": ["-c:a", "aac", "-b:a", "96k", "-movflags", "+faststart", "-f", "ipod"],
 }
-_COVER_FORMATS = {"mp3", "m4b"}
+COVER_FORMATS = {"mp3", "m4b", "flac"}  # containers that carry attached pictures
 
 
 def ffmpeg_exe() -> str:
@@ -178,9 +178,12 @@ def normalize(src: Path, dest: Path, measured: dict[str, float], *, target_lufs:
 
 
 def output_rate(fmt: str, requested: int | None, engine_rate: int) -> int:
+    """The rate to write: requests were checked at submit; a configured or engine rate that the
+    format's encoder lacks snaps to the nearest one it has."""
     rate = requested or engine_rate
-    if fmt == "mp3" and rate not in MP3_RATES:
-        rate = min(MP3_RATES, key=lambda r: abs(r - rate))
+    allowed = SAMPLE_RATES.get(fmt)
+    if allowed and rate not in allowed:
+        rate = min(allowed, key=lambda r: abs(r - rate))
     return rate
 
 
@@ -188,12 +191,20 @@ def _meta_escape(value: str) -> str:
     return re.sub(r"([=;#\\\n])", r"\\\1", value)
 
 
-def ffmetadata(title: str | None, author: str | None, chapters: list[tuple[str, float, float]]) -> str:
+def ffmetadata(title: str | None, author: str | None, chapters: list[tuple[str, float, float]], *,
+               album: str | None = None, track: tuple[int, int] | None = None) -> str:
+    """Tags and chapter marks in ffmpeg's metadata format.  A whole book is its own album; a
+    per-chapter file passes the chapter as ``title``, the book as ``album`` and ``track`` (n, N)."""
     lines = [";FFMETADATA1"]
+    album = album if track else album or title
     if title:
-        lines += [f"title={_meta_escape(title)}", f"album={_meta_escape(title)}"]
+        lines.append(f"title={_meta_escape(title)}")
+    if album:
+        lines.append(f"album={_meta_escape(album)}")
     if author:
         lines += [f"artist={_meta_escape(author)}", f"album_artist={_meta_escape(author)}"]
+    if track:
+        lines.append(f"track={track[0]}/{track[1]}")
     lines.append("genre=Audiobook")
     for name, start, end in chapters:
         lines += ["[CHAPTER]", "TIMEBASE=1/1000", f"START={int(start * 1000)}", f"END={int(end * 1000)}",
@@ -202,16 +213,21 @@ def ffmetadata(title: str | None, author: str | None, chapters: list[tuple[str, 
 
 
 def encode(master: Path, dest: Path, fmt: str, *, metadata: str, cover: Path | None = None,
-           start_sample: int | None = None, end_sample: int | None = None) -> None:
+           start_sample: int | None = None, end_sample: int | None = None, gain_db: float = 0.0) -> None:
     meta_path = dest.with_suffix(".ffmeta")
     meta_path.write_text(metadata, encoding="utf-8")
     args = ["-f", "flac", "-i", str(master), "-f", "ffmetadata", "-i", str(meta_path)]
     maps = ["-map", "0:a", "-map_metadata", "1", "-map_chapters", "1"]
-    if cover is not None and fmt in _COVER_FORMATS:
+    if cover is not None and fmt in COVER_FORMATS:
         args += ["-i", str(cover)]
         maps += ["-map", "2:v", "-c:v", "copy", "-disposition:v:0", "attached_pic"]
+    filters = []
     if start_sample is not None:
-        maps += ["-af", f"atrim=start_sample={start_sample}:end_sample={end_sample},asetpts=PTS-STARTPTS"]
+        filters.append(f"atrim=start_sample={start_sample}:end_sample={end_sample},asetpts=PTS-STARTPTS")
+    if gain_db:
+        filters.append(f"volume={gain_db:.3f}dB")
+    if filters:
+        maps += ["-af", ",".join(filters)]
     run_ffmpeg([*args, *maps, *_CODECS[fmt], str(dest)])
     meta_path.unlink(missing_ok=True)
 

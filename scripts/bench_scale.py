@@ -12,7 +12,8 @@ work per worker), every job one chunk, all queued before the clock starts.
 Throughput is chunks / (last finished_at - first started_at), both recorded by the farm;
 efficiency at N workers is throughput(N) / (N * throughput(1)), medians over ``--reps``.  The
 machine's CPU use during each run is sampled (psutil) to name what limits the scaling.
-Writes bench/scale.{json,md}.
+Writes bench/scale.{json,md}.  Workers use 4 + 4 PostgreSQL connections each (8 x 30 would pass
+PostgreSQL's default max_connections of 100), and a control worker runs the reconciler.
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ def _drop_db(admin_url: str, name: str) -> None:
     admin.dispose()
 
 
-def run(n_workers: int, jobs: int, cost: tuple[float, float], redis_url: str, admin_url: str) -> dict:
+def run(n_workers: int, jobs: int, cost: tuple[float, float], redis_url: str, admin_url: str,
+        window: int = 32) -> dict:
     import redis
     from sqlalchemy import func, select
 
@@ -90,18 +92,25 @@ def run(n_workers: int, jobs: int, cost: tuple[float, float], redis_url: str, ad
     name, db_url = _fresh_db(admin_url)
     data = Path(tempfile.mkdtemp(prefix=f"scale-{n_workers}-"))
     settings = Settings(data_dir=data, broker_url=redis_url, database_url=db_url, engines=["sim"],
-                        default_engine="sim", quality_gate=False, sim_batch_cost_s=cost,
+                        default_engine="sim", quality_gate=False, sim_batch_cost_s=cost, dispatch_window=window,
                         batch={"sim": BatchSettings(max_batch_size=BATCH, max_wait_ms=50)})
     upgrade(settings)
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("VOXFARM_")},
            "VOXFARM_DATA_DIR": str(data), "VOXFARM_BROKER_URL": redis_url, "VOXFARM_DATABASE_URL": db_url,
            "VOXFARM_ENGINES": "sim", "VOXFARM_QUALITY_GATE": "false", "PYTHONPATH": str(ROOT),
+           "VOXFARM_DISPATCH_WINDOW": str(window), "VOXFARM_DB_POOL_SIZE": "4", "VOXFARM_DB_MAX_OVERFLOW": "4",
+           "VOXFARM_RECONCILE_INTERVAL_S": "5", "VOXFARM_LEASE_S": "20",
            "VOXFARM_SIM_BATCH_COST_S": json.dumps(list(cost)),
            "VOXFARM_BATCH": json.dumps({"sim": {"max_batch_size": BATCH, "max_wait_ms": 50}})}
     logs = [open(data / f"worker-{i}.log", "wb") for i in range(n_workers)]
     procs = [subprocess.Popen([sys.executable, "-m", "cli", "worker", "--engine", "sim", "--name", f"sim{i}",
                                "--concurrency", str(2 * BATCH)], env=env, stdout=log, stderr=log,
                               start_new_session=True) for i, log in enumerate(logs)]
+    # the farm's control worker: its reconciler re-sends what a transient failure left behind
+    control_log = open(data / "control.log", "wb")
+    procs.append(subprocess.Popen([sys.executable, "-m", "cli", "worker", "--queues", "control", "--beat",
+                                   "--name", "control"], env=env, stdout=control_log, stderr=control_log,
+                                  start_new_session=True))
     db = Database(settings)
     try:
         _wait(lambda: all(b" ready." in (data / f"worker-{i}.log").read_bytes() for i in range(n_workers)),
@@ -152,13 +161,14 @@ def main() -> None:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15")
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--out", default=str(ROOT / "bench" / "scale"))
+    parser.add_argument("--dispatch-window", type=int, default=32, help="0: publish everything at submit")
     args = parser.parse_args()
     cost = tuple(float(x) for x in args.cost.split(","))
     per_worker = int(args.seconds * BATCH / (cost[0] + cost[1] * BATCH))
     samples: dict[int, list[dict]] = {}
     for rep in range(args.reps):  # interleaved, so a slow minute of the machine hits every N alike
         for n in (int(x) for x in args.workers.split(",")):
-            row = run(n, per_worker * n, cost, args.redis, args.pg)
+            row = run(n, per_worker * n, cost, args.redis, args.pg, args.dispatch_window)
             print(json.dumps({"rep": rep, **row}), flush=True)
             samples.setdefault(n, []).append(row)
     base = statistics.median(r["chunks_per_s"] for r in samples[min(samples)])

@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# the project root first: tests/core, tests/api, ... must never shadow core, api, ... (a shadowed
+# package silently resolved its modules through the editable install of another checkout)
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_ADMIN = os.environ.get("VOXFARM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -139,6 +141,14 @@ def tiny_kokoro(tmp_path_factory) -> Path:
     from scripts.make_tiny_kokoro import make_tiny_kokoro
 
     return make_tiny_kokoro(tmp_path_factory.mktemp("models") / "kokoro-tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_zipvoice(tmp_path_factory) -> Path:
+    """A random tiny ZipVoice ONNX export plus Vocos (scripts/make_tiny_zipvoice.py)."""
+    from scripts.make_tiny_zipvoice import make_tiny_zipvoice
+
+    return make_tiny_zipvoice(tmp_path_factory.mktemp("models") / "zipvoice-tiny")
 
 
 @pytest.fixture

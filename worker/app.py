@@ -56,7 +56,13 @@ def runtime() -> Runtime:
 @worker_init.connect
 def _boot(**_kwargs) -> None:
     if _runtime is not None:
-        _runtime.boot(CeleryPublisher(app))
+        try:
+            _runtime.boot(CeleryPublisher(app))
+        except Exception as exc:
+            # Celery only logs a failing signal handler and starts consuming anyway; a worker whose
+            # model did not load (a missing file, say) must stop here, saying why, not take tasks
+            log.critical("worker boot failed: %s", exc, exc_info=True)
+            raise SystemExit(1) from exc
 
 
 @worker_shutting_down.connect

@@ -27,6 +27,10 @@ BAD = [
     ('{"text": "x", "voice_id": "voice_01ABCDEFGHJKMNPQRSTVWXYZ01"}', "application/json", 422, "engine_cannot_clone"),
     ('{"text": "x", "engine": "dia", "voice_id": "voice_01ABCDEFGHJKMNPQRSTVWXYZ01"}', "application/json", 404,
      "voice_not_found"),
+    ('{"text": "x", "output": {"format": "mp3", "sample_rate": 9000}}', "application/json", 422,
+     "unsupported_sample_rate"),
+    ('{"text": "x", "output": {"format": "m4b", "sample_rate": 44000}}', "application/json", 422,
+     "unsupported_sample_rate"),
 ]
 
 
@@ -57,6 +61,18 @@ def test_body_over_the_request_cap_is_413(make_api):
     resp = api.client().post("/v1/jobs", data=json.dumps({"text": "x" * 20_000}),
                              headers={"Content-Type": "application/json"})
     assert resp.status_code == 413 and resp.json()["error"]["code"] == "payload_too_large"
+
+
+def test_a_rate_the_encoder_lacks_is_refused_with_the_allowed_rates(api):
+    client = api.client()
+    resp = client.post("/v1/jobs", json={"text": "x", "output": {"format": "mp3", "sample_rate": 9000}})
+    error = resp.json()["error"]
+    assert resp.status_code == 422 and "9000" in error["message"] and "8000, 11025" in error["message"]
+    allowed = error["details"]["allowed_sample_rates"]
+    assert allowed["mp3"] == allowed["m4b"] == [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000]
+    assert allowed["wav"] == allowed["flac"] == allowed["ogg"] == "8000-48000"
+    ok = client.post("/v1/jobs", json={"text": "x", "output": {"format": "ogg", "sample_rate": 9000}})
+    assert ok.status_code == 202 and ok.json()["output"]["sample_rate"] == 9000
 
 
 def test_job_resource_metadata_priority_and_plan(api):
@@ -167,3 +183,30 @@ def test_health_and_readiness(api):
     assert ApiClient(api.url).get("/healthz").json()["status"] == "ok"
     ready = ApiClient(api.url).get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "broker": "ok", "storage": "ok"}
+
+
+@pytest.mark.parametrize("engine,params,code", [
+    ("zipvoice", {"speed": 3.0}, "invalid_param"),  # zipvoice's speed is a rate, 0.5-2
+    ("zipvoice", {"num_steps": 65}, "invalid_param"),
+    ("zipvoice", {"t_shift": 0}, "invalid_param"),
+    ("zipvoice", {"max_new_tokens": 10}, "unsupported_param"),
+    ("espeak", {"speed": 1.5}, "invalid_param"),  # espeak's speed is whole words per minute
+])
+def test_params_are_checked_against_the_engine(make_api, engine, params, code):
+    api = make_api(engines=["espeak", "zipvoice"])
+    resp = api.client().post("/v1/jobs", json={"text": "Hello.", "engine": engine, "params": params})
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == code, resp.text
+    if "speed" in params:
+        allowed = resp.json()["error"]["details"]["allowed"]
+        assert "speed" in resp.json()["error"]["message"] and any(p["name"] == "speed" for p in allowed)
+    assert _jobs(api) == 0
+
+
+def test_zipvoice_params_are_stored_with_defaults(make_api):
+    api = make_api(engines=["espeak", "zipvoice"])
+    resp = api.client().post("/v1/jobs", json={"text": "Hello.", "engine": "zipvoice",
+                                               "params": {"num_steps": 8, "guidance_scale": 3.0, "speed": 1.2}})
+    assert resp.status_code == 202, resp.text
+    params = resp.json()["params"]
+    assert params["num_steps"] == 8 and params["speed"] == 1.2 and params["t_shift"] == 0.5
+    assert params["remove_long_silence"] is False

@@ -97,3 +97,75 @@ def test_request_connects_to_the_checked_address_and_keeps_the_host_header(monke
     with pytest.raises(OutboundBlocked):  # followed redirects are checked again
         request(guard, "GET", f"http://hooks.example:{port}/x", timeout=5, max_redirects=2)
     server.shutdown()
+
+
+EMBEDDED = {"http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/": "Teredo",  # a real-world Teredo address
+            "http://[2001::1]/": "Teredo", "http://[2001:0:7f00:1::]/": "Teredo",
+            "http://[::127.0.0.1]/": "IPv4-compatible", "http://[::7f00:1]/": "IPv4-compatible",
+            "http://[::8.8.8.8]/": "IPv4-compatible", "http://[::a00:1]/": "IPv4-compatible",
+            "http://[2002:0808:0808::]/": "6to4", "http://[64:ff9b::808:808]/": "NAT64"}
+
+
+@pytest.mark.parametrize("url,kind", EMBEDDED.items())
+def test_teredo_and_ipv4_compatible_addresses_are_refused(url, kind, monkeypatch):
+    guard = Guard([])
+    for attempt in (guard.check_literal, guard.resolve):
+        with pytest.raises(OutboundBlocked) as err:
+            attempt(url)
+        assert kind in err.value.message
+    # and as a DNS answer for an ordinary-looking name
+    addr = url.split("[")[1].split("]")[0]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [(socket.AF_INET6, socket.SOCK_STREAM, 6, "",
+                                                                 (addr, 80, 0, 0))])
+    with pytest.raises(OutboundBlocked) as err:
+        guard.resolve("http://hooks.example.com/h")
+    assert kind in err.value.message
+
+
+def test_dns_rebinding_never_reaches_the_second_answer(monkeypatch):
+    """The resolver answers 127.0.0.1 (allowlisted) first and 127.0.0.2 afterwards: the request must
+    go to the address that was checked, and nothing may connect to the second one."""
+    first = socket.socket()
+    first.bind(("127.0.0.1", 0))
+    port = first.getsockname()[1]
+    second = socket.socket()
+    second.bind(("127.0.0.2", port))
+    for s in (first, second):
+        s.listen()
+        s.settimeout(0.3)
+    answers = []
+    real = socket.getaddrinfo
+
+    def rebinding(host, *a, **k):
+        if host != "rebinding.example":
+            return real(host, *a, **k)
+        answers.append("127.0.0.1" if not answers else "127.0.0.2")
+        return real(answers[-1], *a, **k)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    done = threading.Event()
+
+    def serve_first():
+        try:
+            conn, _ = first.accept()
+            conn.recv(4096)
+            conn.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            conn.close()
+        finally:
+            done.set()
+
+    threading.Thread(target=serve_first, daemon=True).start()
+    try:
+        resp = request(Guard(["127.0.0.1/32"]), "GET", f"http://rebinding.example:{port}/", timeout=3)
+    except Exception as exc:  # noqa: BLE001 - judged below, after looking at who was reached
+        resp = exc
+    done.wait(5)
+    reached_second = []
+    try:
+        reached_second.append(second.accept())
+    except TimeoutError:
+        pass
+    first.close()
+    second.close()
+    assert reached_second == [] and answers == ["127.0.0.1"]  # resolved once; the second answer never used
+    assert resp.status == 204  # served by the checked address

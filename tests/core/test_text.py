@@ -29,8 +29,10 @@ code is not read aloud
 
 def test_markdown_headings_start_chapters_and_formatting_is_stripped():
     doc = parse_markdown(MD, title="Book")
-    assert [c.title for c in doc.chapters] == ["Book", "The Beginning", "A Second Part"]
+    # '#' starts chapters; the deeper '##' is a section whose title is spoken in its chapter
+    assert [c.title for c in doc.chapters] == ["Book", "The Beginning"]
     assert doc.chapters[1].paragraphs[0] == "It was a dark and stormy night. Dr. Watson arrived at 5 p.m. with a map."
+    assert doc.chapters[1].paragraphs[2:] == ["A Second Part", "[S1] Where were you? [S2] Out. [S1] Out where?"]
     assert all("code is not read" not in p for c in doc.chapters for p in c.paragraphs)
 
 
@@ -70,7 +72,7 @@ def _plan(text: str, seed: int = 0, engine: str = "espeak"):
 
 def test_plan_records_chapters_pauses_and_expected_durations():
     plan = _plan(MD)
-    assert [c["title"] for c in plan.chapters] == ["Introduction", "The Beginning", "A Second Part"]
+    assert [c["title"] for c in plan.chapters] == ["Introduction", "The Beginning"]
     assert plan.chunks[-1].pause_after == "end"
     kinds = {c.pause_after for c in plan.chunks}
     assert {"chapter", "paragraph", "end"} <= kinds

@@ -16,8 +16,10 @@ import soundfile as sf
 
 from core.stitch import ffmpeg_exe
 from core.storage import open_store
-from helpers import ROOT, ApiClient, create_key, ffprobe, start_api, start_worker, wait_for
 from tests.core.test_epub import make_epub
+from tests.core.test_finalize import decode, true_peak_db
+
+from helpers import ROOT, ApiClient, create_key, ffprobe, start_api, start_worker, wait_for
 
 PARAGRAPH = ("The lighthouse keeper climbed the stairs each evening. He counted every step, and the "
              "sea counted them with him. At the top he lit the lamp and watched the ships.")
@@ -222,3 +224,48 @@ def test_cli_book_command(farm, book_settings, tmp_path):
     assert "chunk" in proc.stderr  # the progress bar
     info = sf.info(io.BytesIO(out.read_bytes()))
     assert info.duration > 20
+
+
+MARKDOWN_BOOK = """# Arrival
+
+The keeper came to the island in spring. He read the [logbook](https://example.com/log) twice.
+
+```
+print("code is never read aloud")
+```
+
+# The Storm
+<div>no html either</div>
+
+The storm came at night. The lamp held, and the ships saw it.
+
+# Departure
+
+In autumn he left the island. See <https://example.com/bye> for nothing spoken.
+"""
+
+
+def test_markdown_without_text_format_becomes_a_chaptered_m4b(book_settings, tmp_path):
+    """Acceptance (issue 11): Markdown with '#' headings, sent without text_format, is read as
+    Markdown: a 3-chapter m4b whose chapter marks are the headings, with no markup spoken."""
+    api, url = start_api(book_settings, tmp_path, **ENV)
+    worker = start_worker(book_settings, tmp_path, name="w1", queues="tts.espeak,control,webhooks", **ENV)
+    try:
+        client = ApiClient(url, create_key(book_settings, "reader"))
+        resp = client.post("/v1/jobs", json={"text": MARKDOWN_BOOK, "output": {"format": "m4b"}})
+        assert resp.status_code == 202, resp.text
+        plan = client.get(f"/v1/jobs/{resp.json()['id']}/chunks").json()
+        spoken = " ".join(c["text"] for c in plan["chunks"])
+        assert not any(mark in spoken for mark in ("#", "http", "print", "<", "html", "```")), spoken
+        assert "logbook" in spoken  # link text is spoken
+        job = client.wait(resp.json()["id"], timeout=300)
+        assert job["status"] == "succeeded", job["error"]
+        data = client.get(f"/v1/jobs/{job['id']}/audio").content
+    finally:
+        worker.stop()
+        api.stop()
+    chapters, _tags = _probe(data, tmp_path)
+    assert true_peak_db(*decode(tmp_path / "book.m4b")) <= book_settings.true_peak_dbfs  # as a player decodes it
+    assert [c["tags"]["title"] for c in chapters] == ["Arrival", "The Storm", "Departure"]
+    assert [c["title"] for c in job["result"]["chapters"]] == ["Arrival", "The Storm", "Departure"]
+    assert all(float(c["end_time"]) > float(c["start_time"]) for c in chapters)

@@ -186,3 +186,28 @@ def test_rotation_signs_with_both_secrets_during_grace(farm):
     got = receiver.requests[0]
     assert got.verified_with == [0, 1]  # receivers on either secret accept it
     assert len(got.headers["webhook-signature"].split(" ")) == 2
+
+
+def test_the_old_secret_stops_signing_after_the_grace_period(farm):
+    from datetime import timedelta
+
+    from core.tenants import get_or_create_tenant
+
+    with farm.session() as s:
+        get_or_create_tenant(s, "acme")
+    old = _secret(farm)
+    with farm.session() as s:
+        new = rotate_webhook_secret(s, s.scalar(select(Tenant).where(Tenant.name == "acme")), 3600).webhook_secret
+    receiver = Receiver([old, new])
+    _, during = _terminal_event(farm, receiver.url)
+    _run(farm, during)
+    with farm.session() as s:  # the grace period ends: its deadline is now a second ago
+        tenant = s.scalar(select(Tenant).where(Tenant.name == "acme"))
+        tenant.webhook_secret_prev_until = utcnow() - timedelta(seconds=1)
+    _, after = _terminal_event(farm, receiver.url)
+    _run(farm, after)
+    receiver.stop()
+    first, second = receiver.requests
+    assert first.verified_with == [0, 1]  # inside the grace: both secrets verify
+    assert second.verified_with == [1]  # after it: only the new secret verifies
+    assert len(second.headers["webhook-signature"].split(" ")) == 1

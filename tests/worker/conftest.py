@@ -10,9 +10,10 @@ _loaded = {}
 
 
 @pytest.fixture(scope="session")
-def engine_settings(tiny_dia, tiny_kokoro, tmp_path_factory):
+def engine_settings(tiny_dia, tiny_kokoro, tiny_zipvoice, tmp_path_factory):
     return Settings(data_dir=tmp_path_factory.mktemp("var"), dia_model=str(tiny_dia), engines=list(ENGINES),
-                    kokoro_model=str(tiny_kokoro), onnx_intra_op_threads=1, sim_batch_cost_s=(0.01, 0.001))
+                    kokoro_model=str(tiny_kokoro), onnx_intra_op_threads=1, sim_batch_cost_s=(0.01, 0.001),
+                    zipvoice_model=str(tiny_zipvoice))
 
 
 @pytest.fixture(params=sorted(ENGINES))

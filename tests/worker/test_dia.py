@@ -55,10 +55,49 @@ def test_compute_dtype_option(tiny_dia, tmp_path, dtype):
     assert eng.generate_batch([RenderRequest("d", "Hi there.", {"max_new_tokens": 40}, seed=1)])[0].ok
 
 
-def test_loading_is_offline_only(tmp_path):
-    eng = create_engine("dia", Settings(data_dir=tmp_path, dia_model="nari-labs/not-in-any-cache"))
-    with pytest.raises(OSError):
-        eng.load()  # local_files_only: a missing model fails fast, never downloads
+def test_loading_is_offline_only(tiny_dia, tmp_path, monkeypatch):
+    """The loader itself keeps weights offline: the test lifts the environment's offline switch
+    (conftest sets HF_HUB_OFFLINE), forbids every name lookup and connection, and spies on the
+    ``from_pretrained`` calls.  Loading a local directory must pass ``local_files_only`` on every
+    call, and a model that is not local must fail without trying the hub."""
+    import socket
+
+    import huggingface_hub.constants
+    import transformers
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    reached: list[object] = []
+
+    def no_network(*args, **kwargs):
+        reached.append(args[1] if len(args) > 1 else args[0])
+        raise OSError("this test forbids network access")
+
+    real_getaddrinfo = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: real_getaddrinfo(host, *a, **k)
+                        if host in ("localhost", "127.0.0.1", "::1") else no_network(None, host))
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket.socket, "connect_ex", no_network)
+    offline_flags = []
+    for name in ("DiaForConditionalGeneration", "DacModel", "DiaFeatureExtractor", "DiaTokenizer"):
+        cls = getattr(transformers, name)
+        real = cls.from_pretrained.__func__
+
+        def spy(klass, *args, _real=real, **kwargs):
+            offline_flags.append((klass.__name__, kwargs.get("local_files_only")))
+            return _real(klass, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "from_pretrained", classmethod(spy))
+
+    eng = create_engine("dia", Settings(data_dir=tmp_path, dia_model=str(tiny_dia)))
+    eng.load()
+    assert eng.loaded and len(offline_flags) == 4
+    assert all(flag is True for _, flag in offline_flags), offline_flags
+    missing = create_engine("dia", Settings(data_dir=tmp_path, dia_model="nari-labs/not-in-any-cache"))
+    with pytest.raises(OSError, match="not in the Hugging Face cache"):
+        missing.load()  # a model that is not local fails fast, never downloads
+    assert reached == []  # nothing looked up a host or opened a connection (huggingface_hub would)
 
 
 def test_prepared_voice_is_cached_beside_the_voice(dia, tmp_path):

@@ -51,6 +51,22 @@ def _resolve_dtype(requested: str, device: str):
     return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[requested]
 
 
+def _local_dir(name: str) -> str:
+    """``name`` if it is a directory, else its snapshot in the Hugging Face cache, found on the
+    filesystem alone.  Never a hub id: with one, huggingface_hub contacts the hub (it fetches an
+    agent registry while building headers) even under ``local_files_only``, unless HF_HUB_OFFLINE
+    is set in the environment; a local directory never reaches hub code at all."""
+    if Path(name).is_dir():
+        return name
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(name, "config.json")
+    if isinstance(found, str):
+        return str(Path(found).parent)
+    raise OSError(f"{name} is not a local directory and not in the Hugging Face cache; weights are never "
+                  "downloaded at run time (set VOXFARM_DIA_MODEL / VOXFARM_DIA_CODEC to local directories)")
+
+
 class DiaEngine(Engine):
     spec = ENGINES["dia"]
 
@@ -87,12 +103,12 @@ class DiaEngine(Engine):
 
         from worker.engines.dia_inputs import per_item_sampler, suppress_eos, with_mask_positions
 
-        model_id = self.settings.dia_model
+        model_id = _local_dir(self.settings.dia_model)
         self._device = _resolve_device(self.settings.dia_device)
         self.dtype = _resolve_dtype(self.settings.dia_dtype, self._device)
         self.model = DiaForConditionalGeneration.from_pretrained(
             model_id, dtype=self.dtype, local_files_only=True).to(self._device).eval()
-        codec = DacModel.from_pretrained(self._codec_path(model_id), local_files_only=True)
+        codec = DacModel.from_pretrained(_local_dir(self._codec_path(model_id)), local_files_only=True)
         codec = codec.to(self._device).eval()  # the codec stays float32: audio precision matters
         self.processor = DiaProcessor(DiaFeatureExtractor.from_pretrained(model_id, local_files_only=True),
                                       DiaTokenizer.from_pretrained(model_id, local_files_only=True), codec)
