@@ -36,7 +36,7 @@ def services() -> Services:
 
 def create_app(settings: Settings | None = None, *, publisher: Publisher | None = None,
                store: ObjectStore | None = None) -> OpenAPI:
-    from api import auth, errors, metrics, requests
+    from api import auth, contract, errors, metrics, requests
     from api.views import health, jobs, usage, voices, webhooks
 
     settings = settings or load_settings()
@@ -63,11 +63,12 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
     )
     app.extensions["voxfarm"] = Services(settings, Database(settings), store or open_store(settings), publisher)
     metrics.register(app, app.extensions["voxfarm"])  # first: its timer sees every request
+    app.url_map.converters["id"] = contract.IdConverter
     errors.register(app)
     auth.register(app)  # first: an anonymous request is 401 whatever its body
     requests.register(app)
     for module in (health, jobs, voices, webhooks, usage):
         app.register_api(module.bp)
-    # the spec flask-openapi3 generates from the view models (its doc UI stays off)
-    app.add_url_rule("/openapi.json", "openapi_json", lambda: app.api_doc)
+    # the spec flask-openapi3 generates from the view models, completed by api/contract.py (doc UI off)
+    app.add_url_rule("/openapi.json", "openapi_json", lambda: contract.openapi_document(app, settings))
     return app

@@ -14,7 +14,7 @@ from flask import Flask, current_app, jsonify, request
 from pydantic import ValidationError
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from core.errors import VoxfarmError
 from core.schemas import ErrorResponse  # noqa: F401 - the validation error model for OpenAPI
@@ -51,7 +51,10 @@ def validation_error(exc: ValidationError):
 def register(app: Flask) -> None:
     @app.errorhandler(VoxfarmError)
     def _domain(exc: VoxfarmError):
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        resp = error_response(exc.status, exc.code, exc.message, exc.details)
+        if exc.status == 503:
+            resp.headers["Retry-After"] = "5"  # storage or broker trouble: the same advice as a database outage
+        return resp
 
     @app.errorhandler(ValidationError)
     def _validation(exc: ValidationError):
@@ -68,7 +71,10 @@ def register(app: Flask) -> None:
             sent = f"{request.content_length} bytes" if request.content_length is not None else "larger"
             message = (f"the request body is {sent}; this server accepts at most {limit} bytes "
                        "(VOXFARM_MAX_REQUEST_BYTES)")
-        return error_response(status, _HTTP_CODES.get(status, "http_error"), message)
+        resp = error_response(status, _HTTP_CODES.get(status, "http_error"), message)
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            resp.headers["Allow"] = ", ".join(sorted(exc.valid_methods))  # RFC 9110 15.5.6: a 405 lists them
+        return resp
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(PoolTimeout)

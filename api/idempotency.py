@@ -39,7 +39,7 @@ def _fingerprint() -> str:
     return idempotency.fingerprint(*parts)
 
 
-def begin(scope: str):
+def begin(scope: str, location: Callable[[dict], str] | None = None):
     """A replayed response, or None to proceed (raises 409/422 per the rules)."""
     from api.app import services
 
@@ -54,6 +54,8 @@ def begin(scope: str):
         resp = jsonify(replay.body)
         resp.status_code = replay.status
         resp.headers["Idempotent-Replayed"] = "true"
+        if location is not None and replay.status in (201, 202):
+            resp.headers["Location"] = location(replay.body)
         return resp
     g.idem = (scope, key)
     return None
@@ -79,10 +81,11 @@ def guard() -> Iterator[None]:
 
 
 def create(scope: str, status: int, build: Callable[[Session, Any], dict],
-           prepare: Callable[[], Any] = lambda: None):
+           prepare: Callable[[], Any] = lambda: None, location: Callable[[dict], str] | None = None):
+    """Run the create; ``location`` maps the created resource to its URL (the ``Location`` header)."""
     from api.app import services
 
-    replay = begin(scope)
+    replay = begin(scope, location)
     if replay is not None:
         return replay
     with guard():
@@ -90,4 +93,4 @@ def create(scope: str, status: int, build: Callable[[Session, Any], dict],
         with services().uow() as session:
             body = build(session, prepared)
             complete(session, status, body)
-    return body, status
+    return body, status, ({"Location": location(body)} if location is not None else {})

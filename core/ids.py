@@ -12,7 +12,13 @@ import re
 import time
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-ID_RE = re.compile(r"^[a-z]{2,8}_[0-9A-HJKMNP-TV-Z]{26}$")
+_BODY = "[0-9A-HJKMNP-TV-Z]{26}"
+ID_RE = re.compile(rf"^[a-z]{{2,8}}_{_BODY}$")
+
+
+def id_pattern(prefix: str) -> str:
+    """The regular expression (JSON Schema / OpenAPI dialect too) of one kind's ids."""
+    return rf"^{prefix}_{_BODY}$"
 
 
 def _encode(value: int, length: int) -> str:

@@ -11,6 +11,7 @@ import base64
 import binascii
 import difflib
 import json
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -28,7 +29,7 @@ from core.ids import looks_like_id, new_id
 from core.lifecycle import ChunkStatus, JobStatus, set_job_chunks_status, set_job_status
 from core.models import Chunk, Job
 from core.netguard import Guard
-from core.pagination import decode_cursor, encode_cursor, newest_first
+from core.pagination import INDEX_CURSOR, newest_first
 from core.params import validate_params
 from core.planning import DEFAULT_SEED, plan_document
 from core.schemas import JobCreate
@@ -223,11 +224,12 @@ def cancel_job(session: Session, tenant_id: str, job_id: str) -> Job:
 def list_chunks(session: Session, tenant_id: str, job_id: str, *, limit: int,
                 cursor: str | None) -> tuple[Job, list[Chunk], str | None]:
     job = get_job(session, tenant_id, job_id)
-    after = decode_cursor(cursor)
-    start = int(after) if after and after.isdigit() else -1
+    if cursor and not re.match(INDEX_CURSOR, cursor):
+        raise InvalidInput("malformed cursor", code="invalid_cursor")
+    start = int(cursor) if cursor else -1
     rows = list(session.scalars(select(Chunk).where(Chunk.job_id == job.id, Chunk.idx > start)
                                 .order_by(Chunk.idx).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
-    return job, rows, (encode_cursor(str(rows[-1].idx)) if more and rows else None)
+    return job, rows, (str(rows[-1].idx) if more and rows else None)
 

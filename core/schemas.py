@@ -9,13 +9,29 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+from core.ids import ID_RE, id_pattern
+from core.pagination import INDEX_CURSOR
 
 AudioFormat = Literal["wav", "flac", "mp3", "ogg"]
 OutputFormat = Literal["wav", "flac", "mp3", "ogg", "m4b"]
 EventType = Literal["job.succeeded", "job.failed", "job.canceled", "job.progress"]
 
 _STRICT = ConfigDict(extra="forbid", str_max_length=2_100_000)
+# What the document adds to the validation: rules the views check themselves (with their own error
+# codes) but that a client generated from /openapi.json must know about.
+NON_BLANK = {"pattern": r"^[^\x00]*[^\s\x00][^\x00]*$"}  # something besides whitespace (and no NUL)
+BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+
+
+# http(s) only (core/netguard.py parses the rest; whether the address is public is checked there)
+HTTP_URL = {"pattern": r"^[\x01-\x20]*[Hh][Tt][Tt][Pp][Ss]?://[^\x00-\x20/?#@:\[][^\x00]*$",
+            "description": "an http(s) URL"}
+
+
+def _exactly_one(*names: str) -> dict:
+    return {"oneOf": [{"required": [n], "properties": {n: {"type": "string"}}} for n in names]}
 
 
 # A job's params: JSON scalars by name.  Which names, types and ranges an engine accepts is data
@@ -35,7 +51,7 @@ class OutputSpec(BaseModel):
 
 class WebhookSpec(BaseModel):
     model_config = _STRICT
-    url: str = Field(min_length=8, max_length=2048)
+    url: str = Field(min_length=8, max_length=2048, json_schema_extra=HTTP_URL)
     events: list[EventType] | None = None
 
 
@@ -56,14 +72,17 @@ SpeakerTag = Annotated[str, Field(pattern=r"^S[12]$")]  # Dia's two speakers
 class JobCreate(BaseModel):
     # no blanket string cap here: text and documents are limited by the documented settings
     # (max_text_chars, max_document_bytes, max_request_bytes) and answered with 413 in core/jobs.py
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_exactly_one("text", "document_base64"))
     text: str | None = Field(None, description="Plain text or Markdown ('#' headings start chapters); "
-                                               "at most VOXFARM_MAX_TEXT_CHARS characters (413 beyond)")
+                                               "at most VOXFARM_MAX_TEXT_CHARS characters (413 beyond)",
+                             json_schema_extra=NON_BLANK)
     text_format: Literal["auto", "plain", "markdown"] = Field(
         "auto", description="auto: Markdown when the text has Markdown headings (ATX '#' or setext), else plain")
     document_base64: str | None = Field(None, description="An EPUB file, base64-encoded (at most "
                                                           "VOXFARM_MAX_DOCUMENT_BYTES decoded; larger books: "
-                                                          "POST /v1/jobs/upload)")
+                                                          "POST /v1/jobs/upload)",
+                                        json_schema_extra={"pattern": BASE64, "contentEncoding": "base64",
+                                                           "contentMediaType": "application/epub+zip"})
     engine: str | None = Field(None, max_length=32)
     voice_id: str | None = Field(None, max_length=200, description="A registered voice: its id or its name")
     voice: VoiceRef | InlinePrompt | None = Field(
@@ -184,18 +203,20 @@ class ChunkPlanOut(BaseModel):
 
 
 class VoiceCreateJson(BaseModel):
-    model_config = _STRICT
+    model_config = ConfigDict(**_STRICT, json_schema_extra=_exactly_one("audio_base64", "audio_url"))
     name: str = Field(min_length=1, max_length=200)
-    transcript: str = Field(min_length=1, max_length=2000)
-    audio_base64: str | None = Field(None, max_length=30_000_000)
-    audio_url: str | None = Field(None, max_length=2048)
+    transcript: str = Field(min_length=1, max_length=2000, json_schema_extra=NON_BLANK)
+    audio_base64: str | None = Field(None, max_length=30_000_000,
+                                     json_schema_extra={"pattern": BASE64, "contentEncoding": "base64",
+                                                        "description": "WAV, FLAC, Ogg or MP3, 1-30 s"})
+    audio_url: str | None = Field(None, max_length=2048, json_schema_extra=HTTP_URL)
 
 
 class VoiceCreateForm(BaseModel):
     """multipart/form-data variant of voice registration."""
 
     name: str = Field(min_length=1, max_length=200)
-    transcript: str = Field(min_length=1, max_length=2000)
+    transcript: str = Field(min_length=1, max_length=2000, json_schema_extra=NON_BLANK)
     audio_file: bytes = Field(json_schema_extra={"format": "binary"})
 
 
@@ -228,7 +249,8 @@ class WebhookSecretOut(BaseModel):
 
 class WebhookEndpointIn(BaseModel):
     model_config = _STRICT
-    url: str | None = Field(None, max_length=2048)
+    url: str | None = Field(None, min_length=1, max_length=2048,
+                            json_schema_extra=HTTP_URL)
 
 
 class DeliveryAttemptOut(BaseModel):
@@ -292,21 +314,36 @@ class Health(BaseModel):
 
 
 class ListQuery(BaseModel):
+    """Paging parameters.  A list route over another kind of object subclasses this and narrows
+    ``cursor`` to that kind's id pattern (a cursor is the last id of the previous page)."""
+
     model_config = ConfigDict(extra="forbid")
     limit: int = Field(20, ge=1, le=200)
-    cursor: str | None = Field(None, max_length=200)
+    cursor: str | None = Field(None, pattern=ID_RE.pattern, description="next_cursor of the previous page")
+
+
+class VoiceListQuery(ListQuery):
+    cursor: str | None = Field(None, pattern=id_pattern("voice"), description="next_cursor of the previous page")
 
 
 class JobListQuery(ListQuery):
     status: Literal["queued", "running", "succeeded", "failed", "canceled"] | None = None
+    cursor: str | None = Field(None, pattern=id_pattern("job"), description="next_cursor of the previous page")
 
 
 class ChunkListQuery(ListQuery):
     limit: int = Field(500, ge=1, le=2000)
+    cursor: str | None = Field(None, pattern=INDEX_CURSOR, description="next_cursor of the previous page")
+
+
+# Path ids: the document gives their exact format, but one that does not match names nothing, so it
+# answers 404 like an unknown id (the lookups check the format first), not 422.
+def _path_id(prefix: str):
+    return Field(max_length=64, json_schema_extra={"pattern": id_pattern(prefix)})
 
 
 class JobPath(BaseModel):
-    job_id: str = Field(max_length=64)
+    job_id: str = _path_id("job")
 
 
 class VoicePath(BaseModel):
@@ -314,9 +351,4 @@ class VoicePath(BaseModel):
 
 
 class DeliveryPath(BaseModel):
-    delivery_id: str = Field(max_length=64)
-
-    @field_validator("delivery_id")
-    @classmethod
-    def _strip(cls, v: str) -> str:
-        return v.strip()
+    delivery_id: str = _path_id("msg")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -154,6 +154,14 @@ class Settings(BaseSettings):
     # frame counts are rounded up to a grid 3 % apart, so jobs of similar length share decoder
     # calls exactly (no padding); speech is then at most ~3 % slower.  0 = exact lengths only
     zipvoice_length_grid: float = 0.03
+
+    # -- Dia continuous (step-level) batching, issue 18 (worker/engines/dia_continuous.py) -------
+    dia_batching: Literal["static", "continuous"] = "static"  # static: one transformers generate per batch
+    dia_slots: int = Field(default=16, ge=1, le=256)  # decode slots of the continuous loop
+    # the loop's fixed cache shapes (every step has the same shapes: CUDA graphs, batch invariance);
+    # a request that does not fit (prompt + max_new_tokens frames, text tokens) renders statically
+    dia_loop_max_len: int = Field(default=4096, ge=32)
+    dia_loop_max_text: int = Field(default=1024, ge=8)
 
     # -- voices: prompt QA at registration (core/voice_qa.py) -------------------------------------
     # a cloning prompt needs about a second of speech for the codec to catch the timbre; prompts

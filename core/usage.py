@@ -15,14 +15,17 @@ A chunk counts in the window that contains its ``finished_at``.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from core.lifecycle import ChunkStatus
 from core.models import Chunk, Job
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 
 
 class UsageQuery(BaseModel):
@@ -30,6 +33,14 @@ class UsageQuery(BaseModel):
     from_: AwareDatetime | None = Field(None, alias="from", description="inclusive, RFC 3339 with offset")
     to: AwareDatetime | None = Field(None, description="exclusive, RFC 3339 with offset")
     job_id: str | None = Field(None, max_length=64, description="only this job")
+
+    @field_validator("from_", "to", mode="before")
+    @classmethod
+    def _rfc3339(cls, value):
+        # pydantic would also read "0.5" as a Unix time; the document promises RFC 3339 (format date-time)
+        if value is not None and not (isinstance(value, str) and _RFC3339.fullmatch(value)):
+            raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-01-01T00:00:00Z")
+        return value
 
     @model_validator(mode="after")
     def _ordered(self):

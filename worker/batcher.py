@@ -10,6 +10,10 @@ Selection cuts padding: a batched decoder runs until its longest item finishes, 
 keeps a small look-ahead buffer and, anchored on the oldest request (no starvation), fills the
 batch with the waiting requests of the same ``group_key`` whose expected lengths are closest.
 
+Overlap: with ``max_in_flight`` > 1 (engines that batch at the step level, e.g. Dia's continuous
+loop), a formed batch is handed to a small pool and the batcher goes on collecting, so the next
+batch's requests reach the engine while the previous one still runs and take freed slots there.
+
 Failure isolation: if the batch call raises, every item is retried alone, so one poisonous input
 fails only its own Future.  At a batch boundary ``admit`` can drop items whose job was canceled.
 ``close()`` lets the batch in flight finish and fails everything still buffered with
@@ -23,7 +27,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -113,8 +117,12 @@ class MicroBatcher(Generic[T, R]):
                  is_error: Callable[[R], str | None] = lambda r: None,
                  admit: Callable[[list[T]], set[int]] | None = None,
                  on_batch: Callable[[int, float], None] | None = None,
-                 q: queue.Queue | None = None, name: str = "batcher") -> None:
+                 q: queue.Queue | None = None, name: str = "batcher", max_in_flight: int = 1) -> None:
         self.max_batch_size, self.max_wait_ms = validate(max_batch_size, max_wait_ms)
+        if isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be a positive int, got {max_in_flight!r}")
+        self._slots = threading.BoundedSemaphore(max_in_flight)
+        self._pool = ThreadPoolExecutor(max_in_flight, thread_name_prefix=name) if max_in_flight > 1 else None
         self.run_batch, self.group_key, self.length = run_batch, group_key, length
         self.is_error, self.admit, self.on_batch = is_error, admit, on_batch
         self.queue: queue.Queue = q if q is not None else queue.Queue()
@@ -144,6 +152,8 @@ class MicroBatcher(Generic[T, R]):
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)  # batches in flight finish, as the one on the engine does
         self._fail_buffered()
 
     def _fail_buffered(self) -> None:
@@ -162,7 +172,18 @@ class MicroBatcher(Generic[T, R]):
             collect(self.queue, self._buffer, self.max_batch_size, self.max_wait_ms, self._stop)
             if self._stop.is_set() or not self._buffer:
                 break
-            self._flush(select(self._buffer, self.max_batch_size, self.group_key, self.length))
+            items = select(self._buffer, self.max_batch_size, self.group_key, self.length)
+            if self._pool is None:
+                self._flush(items)
+                continue
+            self._slots.acquire()  # at most max_in_flight batches on the engine
+            self._pool.submit(self._flush_and_release, items)
+
+    def _flush_and_release(self, items: list[Pending]) -> None:
+        try:
+            self._flush(items)
+        finally:
+            self._slots.release()
 
     def _flush(self, items: list[Pending]) -> None:
         if self.admit is not None:
@@ -191,7 +212,7 @@ class MicroBatcher(Generic[T, R]):
         self.batches.append(len(items))
         if self.on_batch:
             self.on_batch(len(items), time.monotonic() - started)
-        for p, result in zip(items, results):
+        for p, result in zip(items, results, strict=False):
             self._resolve(p, result, len(items))
 
     def _settle_one(self, p: Pending, size: int) -> None:

@@ -112,7 +112,7 @@ class Runtime:
                 self._run_batch, max_batch_size=batch.max_batch_size, max_wait_ms=batch.max_wait_ms,
                 group_key=self._group_key, length=lambda it: self.engine.expected_length(it.request),
                 is_error=lambda r: r.error, admit=self._admit, on_batch=self._on_batch,
-                name=f"batcher-{self.engine_name}").start()
+                name=f"batcher-{self.engine_name}", max_in_flight=self.engine.max_in_flight).start()
         self.heartbeat = Heartbeat(self).start()
         metrics.serve(self.settings.metrics_port)
         with self.db.session() as s:

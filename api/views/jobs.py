@@ -9,10 +9,12 @@ from werkzeug.datastructures import FileStorage as UploadedFile
 
 from api import idempotency as idem
 from api.app import services
+from api.contract import IDEMPOTENT
 from api.requests import read_upload
 from core import jobs as core_jobs
 from core.audio import CONTENT_TYPES
 from core.errors import Conflict, NotFound
+from core.ids import id_pattern
 from core.schemas import (ChunkListQuery, ChunkPlanOut, ErrorResponse, JobCreate, JobList, JobListQuery,
                           JobOut, JobPath)
 from core.serialize import chunk_resource, job_resource
@@ -25,12 +27,12 @@ bp = APIBlueprint("jobs", __name__, url_prefix="/v1", abp_tags=[Tag(name="jobs")
 
 
 class FilePath(BaseModel):
-    job_id: str = Field(max_length=64)
+    job_id: str = Field(max_length=64, json_schema_extra={"pattern": id_pattern("job")})
     name: str = Field(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 @bp.post("/jobs", responses={202: JobOut, 400: ErrorResponse, 409: ErrorResponse, 413: ErrorResponse,
-                             415: ErrorResponse})
+                             415: ErrorResponse}, openapi_extensions=IDEMPOTENT)
 def create_job(body: JobCreate):
     """Submit text (or an EPUB) for synthesis; answers 202 with the queued job."""
     svc = services()
@@ -41,7 +43,8 @@ def create_job(body: JobCreate):
         return job_resource(job, svc.store, svc.settings, LiveWorkers.load(session, svc.settings))
 
     # inline voice prompts are decoded (or downloaded) before the transaction opens
-    return idem.create("POST /v1/jobs", 202, build, prepare=lambda: read_prompts(svc.settings, body))
+    return idem.create("POST /v1/jobs", 202, build, prepare=lambda: read_prompts(svc.settings, body),
+                       location=lambda job: f"/v1/jobs/{job['id']}")
 
 
 class JobUpload(BaseModel):
@@ -65,7 +68,7 @@ class JobUpload(BaseModel):
 
 
 @bp.post("/jobs/upload", responses={202: JobOut, 400: ErrorResponse, 409: ErrorResponse, 413: ErrorResponse,
-                                    415: ErrorResponse})
+                                    415: ErrorResponse}, openapi_extensions=IDEMPOTENT)
 def upload_job(form: JobUpload):
     """Submit an EPUB and/or a voice prompt as file uploads (no base64 inflation); answers 202."""
     svc = services()
@@ -85,7 +88,8 @@ def upload_job(form: JobUpload):
         session.flush()
         return job_resource(job, svc.store, svc.settings, LiveWorkers.load(session, svc.settings))
 
-    return idem.create("POST /v1/jobs/upload", 202, build, prepare=read)
+    return idem.create("POST /v1/jobs/upload", 202, build, prepare=read,
+                       location=lambda job: f"/v1/jobs/{job['id']}")
 
 
 @bp.get("/jobs", responses={200: JobList})
@@ -99,7 +103,8 @@ def list_jobs(query: JobListQuery):
         return {"data": [job_resource(j, svc.store, svc.settings, live) for j in rows], "next_cursor": cursor}
 
 
-@bp.get("/jobs/<job_id>", responses={200: JobOut})
+# the id converter keeps /jobs/upload from matching here too; the operation id stays what it was
+@bp.get('/jobs/<id("job"):job_id>', responses={200: JobOut}, operation_id="jobs_get_job_jobs__job_id__get")
 def get_job(path: JobPath):
     svc = services()
     with svc.db.session() as s:
@@ -159,6 +164,9 @@ def get_file(path: FilePath):
     svc = services()
     with svc.db.session() as s:
         job = core_jobs.get_job(s, g.tenant.id, path.job_id)
+    if job.status != "succeeded":  # as for /audio: the files come with the result
+        raise Conflict(f"job {job.id} is {job.status}; its files exist once it has succeeded",
+                       code="result_not_ready")
     files = (job.result_extras or {}).get("files", {})
     if path.name not in files:
         raise NotFound(f"job {job.id} has no file {path.name!r}", code="file_not_found")

@@ -8,10 +8,11 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from api import idempotency as idem
 from api.app import services
+from api.contract import IDEMPOTENT
 from api.requests import read_upload
 from core import voices as core_voices
 from core.errors import InvalidInput
-from core.schemas import ErrorResponse, ListQuery, VoiceCreateForm, VoiceCreateJson, VoiceList, VoiceOut, VoicePath
+from core.schemas import ErrorResponse, VoiceCreateForm, VoiceCreateJson, VoiceList, VoiceListQuery, VoiceOut, VoicePath
 from core.serialize import voice_resource
 
 bp = APIBlueprint("voices", __name__, url_prefix="/v1", abp_tags=[Tag(name="voices")],
@@ -19,7 +20,10 @@ bp = APIBlueprint("voices", __name__, url_prefix="/v1", abp_tags=[Tag(name="voic
                   abp_responses={401: ErrorResponse, 404: ErrorResponse, 422: ErrorResponse})
 
 _REQUEST_BODY = {"requestBody": {"required": True, "content": {
-    "multipart/form-data": {"schema": VoiceCreateForm.model_json_schema()},
+    "multipart/form-data": {"schema": VoiceCreateForm.model_json_schema(),
+                            # the part's type is informative: the server sniffs the content itself
+                            "encoding": {"audio_file": {"contentType": "audio/wav, audio/flac, audio/ogg, audio/mpeg, "
+                                                                      "application/octet-stream"}}},
     "application/json": {"schema": VoiceCreateJson.model_json_schema()},
 }}}
 
@@ -44,7 +48,7 @@ def _read_request() -> tuple[str, str, bytes]:
 
 
 @bp.post("/voices", responses={201: VoiceOut, 409: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse},
-         openapi_extensions=_REQUEST_BODY)
+         openapi_extensions={**_REQUEST_BODY, **IDEMPOTENT})
 def create_voice():
     """Register a voice prompt: reference audio (1-30 s) and its transcript."""
     svc = services()
@@ -55,11 +59,12 @@ def create_voice():
                                                          name=name, transcript=transcript, data=data))
 
     # reading the body (and an audio_url download) happens before the transaction opens
-    return idem.create("POST /v1/voices", 201, build, prepare=_read_request)
+    return idem.create("POST /v1/voices", 201, build, prepare=_read_request,
+                       location=lambda voice: f"/v1/voices/{voice['id']}")
 
 
 @bp.get("/voices", responses={200: VoiceList})
-def list_voices(query: ListQuery):
+def list_voices(query: VoiceListQuery):
     svc = services()
     with svc.db.session() as s:
         rows, cursor = core_voices.list_voices(s, g.tenant.id, limit=query.limit, cursor=query.cursor)

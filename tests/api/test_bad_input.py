@@ -96,9 +96,9 @@ def test_every_route_rejects_hostile_input_and_nothing_changes(victim):
         if rule.endpoint == "webhooks.rotate_secret":
             continue  # takes no input at all: rotating one's own secret is the legitimate effect
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            paths = [re.sub(r"<(?:\w+:)?(\w+)>", lambda m: ids[m.group(1)], rule.rule)]
+            paths = [re.sub(r"<(?:[^<>]+:)?(\w+)>", lambda m: ids[m.group(1)], rule.rule)]
             if "<" in rule.rule:
-                paths += [re.sub(r"<(?:\w+:)?(\w+)>", lambda _m, b=bad: b, rule.rule) for bad in PATHY]
+                paths += [re.sub(r"<(?:[^<>]+:)?(\w+)>", lambda _m, b=bad: b, rule.rule) for bad in PATHY]
             for path in paths:
                 call = getattr(intruder, method.lower())
                 if method in ("GET", "DELETE"):

@@ -32,9 +32,9 @@ def _clients(settings, url):
     return [ApiClient(url, create_key(settings, t)) for t in ("tenant-a", "tenant-b", "tenant-c")]
 
 
-def _voice(client, freq):
+def _voice(client, freq, seconds=1.5):
     resp = client.post("/v1/voices", data={"name": f"v{freq}", "transcript": "[S1] Reference words here."},
-                       files={"audio_file": ("v.wav", wav_bytes(tone(1.5, 44100, freq)))})
+                       files={"audio_file": ("v.wav", wav_bytes(tone(seconds, 44100, freq)))})
     assert resp.status_code == 201, resp.text
     return resp.json()
 
@@ -66,10 +66,66 @@ def test_32_jobs_from_3_tenants_share_batches(dia_settings, tiny_dia, tmp_path):
     assert sum(size > 1 for size in sizes) >= 24 and max(sizes) <= 8, sizes
     hashes = {j["result"]["sha256"] for j in done}
     assert len(hashes) == 32  # each job got its own audio
-    for (tenant, _), job, audio in zip(jobs, done, downloads):
+    for (tenant, _), job, audio in zip(jobs, done, downloads, strict=False):
         expected = voices[tenant]["sha256"] if tenant < 2 else None
         assert job["voice_sha256"] == expected and job["voice_id"] == (voices[tenant]["id"] if tenant < 2 else None)
         assert hashlib.sha256(audio).hexdigest() == job["result"]["sha256"]
+
+
+# continuous: Dia's step-level loop with 4 slots, so batched requests also wait for freed slots
+MODES = {"static": {}, "continuous": {"dia_batching": "continuous", "dia_slots": 4, "dia_loop_max_len": 640,
+                                      "dia_loop_max_text": 192}}
+
+
+@pytest.mark.timeout(900)  # a worker start plus twelve jobs on 2 shared CPU cores
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_a_request_gets_the_same_result_alone_and_batched(dia_settings, tiny_dia, tmp_path, mode):
+    """Issue 11: the solo render of the same request and seed is the reference for its batched one.
+
+    Six jobs from three tenants (short and long texts; no voice, a 1.5 s and a 6 s voice prompt)
+    are queued before the worker starts, so they share batches.  Then the same six requests are
+    sent one at a time by three twin tenants (same texts, seeds and voice recordings: results are
+    cached per tenant, so a twin really renders again) and must come back with the same sha256.
+    """
+    # a batch closes 5 s after its first request (or at 8), so the six queued together share batches
+    # (how many per batch depends on how fast the worker's threads claim them on a loaded machine)
+    # (the reconciler re-sends a message lost on a shared Redis, e.g. to another suite's FLUSHALL)
+    fast = {"requeue_after_s": 10.0, "reconcile_interval_s": 2.0}
+    dia_settings = dia_settings.model_copy(update={**fast, "batch": {"dia": BatchSettings(max_batch_size=8,
+                                                                                          max_wait_ms=5000)}})
+    api, url = start_api(dia_settings, tmp_path)
+    tenants = _clients(dia_settings, url)
+    twins = [ApiClient(url, create_key(dia_settings, f"twin-{t}")) for t in "abc"]
+    short, long = "Hi there.", "A much longer line than its neighbours, spoken by the same tiny model in one batch."
+
+    def plan(clients):
+        voices = [None, _voice(clients[1], 220, 1.5), _voice(clients[2], 330, 6.0)]
+        return [(clients[i % 3], {"text": text, "engine": "dia", "params": {**DIA, "seed": 700 + i}}
+                 | ({"voice_id": voices[i % 3]["id"]} if voices[i % 3] else {}))
+                for i, text in enumerate([short, long, long, short, short, long])]
+
+    batched_plan, solo_plan = plan(tenants), plan(twins)
+    ids = [client.post("/v1/jobs", json=body).json()["id"] for client, body in batched_plan]
+    worker = start_worker(dia_settings, tmp_path, engine="dia", name="dia-inv", concurrency=16, beat=True,
+                          queues="tts.dia,control",
+                          **_env(tiny_dia, requeue_after_s=10, reconcile_interval_s=2, **MODES[mode]))
+    try:
+        batched = [client.wait(j, timeout=300) for (client, _), j in zip(batched_plan, ids, strict=False)]
+        solo = []
+        for client, body in solo_plan:  # one at a time: nothing else is queued, so each renders alone
+            solo.append(client.wait(client.post("/v1/jobs", json=body).json()["id"], timeout=300))
+        audio = [client.get(f"/v1/jobs/{j['id']}/audio").content
+                 for (client, _), j in zip(batched_plan, batched, strict=True)]
+    finally:
+        worker.stop()
+        api.stop()
+    assert [j["status"] for j in batched + solo] == ["succeeded"] * 12, [j["error"] for j in batched + solo]
+    sizes = [j["render"]["batch_size"] for j in batched]
+    assert sum(size > 1 for size in sizes) >= 4, sizes
+    assert [j["render"]["batch_size"] for j in solo] == [1] * 6
+    assert [j["result"]["sha256"] for j in batched] == [j["result"]["sha256"] for j in solo]
+    assert len({j["result"]["sha256"] for j in batched}) == 6
+    assert [hashlib.sha256(a).hexdigest() for a in audio] == [j["result"]["sha256"] for j in batched]
 
 
 def test_sigkill_with_jobs_buffered_loses_none(dia_settings, tiny_dia, tmp_path):

@@ -131,3 +131,25 @@ def test_close_finishes_the_running_batch_and_hands_back_the_rest():
             f.result(1)
     with pytest.raises(BatcherClosed):
         batcher.submit(99)
+
+
+def test_with_two_in_flight_the_next_batch_reaches_the_engine_before_the_first_ends():
+    """max_in_flight=2 (a step-level engine): batch 2 starts while batch 1 is still running; with the
+    default of 1 it could not (batch 1 waits for batch 2's start and gives up after 10 s)."""
+    started, overlapped = threading.Event(), []
+
+    def engine(items):
+        if 0 in items:  # batch 1: hold the engine until batch 2 has reached it
+            overlapped.append(started.wait(10))
+        else:
+            started.set()
+        return [i * 10 for i in items]
+
+    with pytest.raises(ValueError):
+        MicroBatcher(engine, max_batch_size=2, max_wait_ms=0, max_in_flight=0)
+    batcher = MicroBatcher(engine, max_batch_size=2, max_wait_ms=0, max_in_flight=2)
+    futures = [batcher.submit(i) for i in range(4)]
+    batcher.start()
+    assert [f.result(20).result for f in futures] == [0, 10, 20, 30]
+    batcher.close()
+    assert overlapped == [True] and sorted(batcher.batches) == [2, 2]

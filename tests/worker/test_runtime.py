@@ -16,11 +16,12 @@ from core.models import Chunk, Job
 from core.planning import derive_seed
 from core.settings import Settings
 from core.storage import open_store
-from helpers import ListPublisher, submit_job_direct, tone
 from worker.batcher import MicroBatcher
 from worker.engines.base import Engine, RenderRequest, RenderResult
 from worker.heartbeat import Heartbeat
 from worker.runtime import Runtime, _Item
+
+from helpers import ListPublisher, submit_job_direct, tone
 
 
 class SilentForSeeds(Engine):
@@ -30,12 +31,14 @@ class SilentForSeeds(Engine):
         super().__init__(settings)
         self.bad_seeds = bad_seeds
         self.seen: list[int] = []
+        self.batches: list[list[str]] = []  # the request keys of each generate_batch call
 
     def load(self) -> None:
         self.loaded = True
 
     def generate_batch(self, requests: list[RenderRequest]) -> list[RenderResult]:
         out = []
+        self.batches.append([r.key for r in requests])
         for r in requests:
             self.seen.append(r.seed)
             seconds = len(r.text) / self.spec.chars_per_second
@@ -110,6 +113,23 @@ def test_suspects_render_alone(runtime_for):
     items = [_Item("job", RenderRequest(f"c{i}", "x", {}, i), solo=(i == 0)) for i in range(3)]
     keys = {rt.batcher.group_key(it) for it in items}
     assert len(keys) == 2  # the suspect forms its own group; the rest share one
+
+
+def test_two_suspects_never_share_a_batch(runtime_for):
+    """Through the real batcher: all six are waiting before it starts, so only grouping decides."""
+    rt, _, engine = runtime_for(None)
+    batcher = MicroBatcher(rt._run_batch, max_batch_size=8, max_wait_ms=0, group_key=rt._group_key,
+                           is_error=lambda r: r.error)
+    suspects = (1, 4)  # second attempts: each crashed a worker once
+    items = [_Item("job", RenderRequest(f"{'s' if i in suspects else 'n'}{i}", "Same words.", {}, i),
+                   solo=i in suspects) for i in range(6)]
+    futures = [batcher.submit(it) for it in items]
+    batcher.start()
+    try:
+        assert all(f.result(timeout=30).result.ok for f in futures)
+    finally:
+        batcher.close()
+    assert sorted(engine.batches) == [["n0", "n2", "n3", "n5"], ["s1"], ["s4"]], engine.batches
 
 
 def test_the_heartbeat_renews_only_leases_of_live_tasks(runtime_for):

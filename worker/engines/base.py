@@ -116,6 +116,12 @@ class Engine(ABC):
         return tuple(sorted((k, v) for k, v in request.params.items()
                             if k not in ("seed", "max_new_tokens")))
 
+    @property
+    def max_in_flight(self) -> int:
+        """How many batches the worker may hand this engine at once (``generate_batch`` must then be
+        thread-safe).  1 for a whole-batch decoder; more for one that admits requests step by step."""
+        return 1
+
     def expected_length(self, request: RenderRequest) -> float:
         """A relative cost estimate used to group similar lengths and cut padding."""
         return len(request.text) + (request.voice.frames / 6 if request.voice else 0)

@@ -19,6 +19,7 @@ import io
 import logging
 import math
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,14 @@ class DiaEngine(Engine):
         self._device = "cpu"
         self._codec_lock = threading.Lock()
         self.suppress_eos = False  # benchmarks: every item runs max_new_tokens steps
+        # benchmarks and tests: a random checkpoint never ends on its own, so this may name the new
+        # step at which each request's channel 0 is forced to EOS (dia_inputs.force_eos_at)
+        self.eos_at: Callable[[RenderRequest], int | None] | None = None
+        self._eos_steps: list[int | None] = []
+        self._loop = None  # the continuous decode loop, built on first use
+        # continuous mode: several batches may share the loop; whichever caller still waits steps it
+        self._step_lock = threading.Lock()
+        self._static_lock = threading.Lock()  # the generate path's per-call sampler state is shared
 
     @property
     def device(self) -> str:
@@ -98,10 +107,9 @@ class DiaEngine(Engine):
 
     def load(self) -> None:
         import torch
-        from transformers import (DacModel, DiaFeatureExtractor, DiaForConditionalGeneration,
-                                  DiaProcessor, DiaTokenizer)
+        from transformers import DacModel, DiaFeatureExtractor, DiaForConditionalGeneration, DiaProcessor, DiaTokenizer
 
-        from worker.engines.dia_inputs import per_item_sampler, suppress_eos, with_mask_positions
+        from worker.engines.dia_inputs import force_eos_at, per_item_sampler, suppress_eos, with_mask_positions
 
         model_id = _local_dir(self.settings.dia_model)
         self._device = _resolve_device(self.settings.dia_device)
@@ -126,6 +134,8 @@ class DiaEngine(Engine):
             processors = original(*args, **kwargs)
             if self.suppress_eos:  # before Dia's delay-pattern processor, which may still force EOS at max length
                 processors.insert(len(processors) - 1, suppress_eos(self.eos))
+            elif any(step is not None for step in self._eos_steps):
+                processors.insert(len(processors) - 1, force_eos_at(self._eos_steps, self.channels, self.eos))
             # a fresh sampler per generate call: its random streams start at step 0
             processors.append(per_item_sampler(self._generators, self.channels, self._max_steps))
             return processors
@@ -188,11 +198,91 @@ class DiaEngine(Engine):
         codes = self.generate_codes(requests)
         results = self.decode_codes(codes)
         steps = self._last_steps
-        self.last_stats = BatchStats(len(requests), steps, sum(min(r.steps + self.max_delay, steps) for r in results))
+        useful = sum(min(r.steps + 1 + self.max_delay, steps) for r in results)  # frames, EOS, delay tail
+        self.last_stats = BatchStats(len(requests), steps, useful)
         return results
 
     def generate_codes(self, requests: list[RenderRequest]) -> list:
+        """Each item's generated (channels, frames) codes, by the configured batching mode."""
+        if self.settings.dia_batching == "continuous":
+            return self.continuous_codes(requests)
+        return self.static_codes(requests)
+
+    # -- continuous (step-level) batching: worker/engines/dia_continuous.py ---------------------
+    def loop(self):
+        """The engine's continuous decode loop, built once with the configured fixed shapes."""
+        if self._loop is None:
+            from worker.engines.dia_continuous import ContinuousDia
+
+            s = self.settings
+            mode = None
+            if s.dia_compile:  # CUDA graphs through inductor on a GPU; a plain backend elsewhere
+                mode = "reduce-overhead" if self._device == "cuda" else (s.dia_compile_backend or "aot_eager")
+            self._loop = ContinuousDia(self, s.dia_slots, s.dia_loop_max_len, s.dia_loop_max_text, mode)
+        return self._loop
+
+    def continuous_job(self, request: RenderRequest, done):
+        """The loop's form of ``request`` (``done`` receives its token sequence), or None when it
+        does not fit the loop's fixed shapes."""
+        import torch
+
+        from worker.engines.dia_continuous import Job
+        from worker.engines.dia_inputs import build_decoder_inputs
+
+        p = {**self.spec.defaults, **request.params}
+        ids = self.processor.tokenizer([self.script(request)], add_special_tokens=False,
+                                       return_tensors="pt")["input_ids"][0]
+        voice = None if request.voice is None else torch.as_tensor(request.voice.data, dtype=torch.long)
+        prefix, mask = build_decoder_inputs([voice], self.delay_pattern, self.bos, self.pad, self.channels)
+        prompt_len = int(mask.sum()) - self.max_delay
+        loop = self.loop()
+        if ids.numel() > loop.cache.max_text or prompt_len + int(p["max_new_tokens"]) > loop.cache.max_len:
+            return None
+        return Job(ids, prefix[0], prompt_len, p, int(request.seed), done=done, suppress_eos=self.suppress_eos,
+                   eos_at=self.eos_at(request) if self.eos_at else None)
+
+    @property
+    def max_in_flight(self) -> int:
+        # 2 batches at once: the next batch's requests wait in the loop and take slots as they free
+        return 2 if self.settings.dia_batching == "continuous" else 1
+
+    def continuous_codes(self, requests: list[RenderRequest]) -> list:
+        """Run ``requests`` through the loop (a slot that frees takes the next waiting request at
+        once, whichever batch it came with); items that do not fit its shapes render through
+        ``static_codes`` one by one.  Thread-safe: concurrent callers share the loop, and the
+        steps are run by whichever caller still has items in it."""
+        from worker.engines.dia_inputs import generated_codes
+
+        if not self.loaded:
+            raise RuntimeError("engine not loaded")
+        loop = self.loop()
+        out: list = [None] * len(requests)
+        sequences: dict[int, tuple] = {}
+        jobs = []
+        for i, r in enumerate(requests):
+            job = self.continuous_job(r, lambda job, seq, i=i: sequences.__setitem__(i, (job, seq)))
+            if job is None:
+                out[i] = self.static_codes([r])[0]
+            else:
+                jobs.append(job)
+        before = loop.steps_run
+        for job in jobs:
+            loop.submit(job)
+        while len(sequences) < len(jobs):
+            with self._step_lock:
+                if len(sequences) < len(jobs):
+                    loop.step()
+        for i, (job, seq) in sequences.items():
+            out[i] = generated_codes(seq, job.prompt_len, self.delay_pattern, self.pad, self.codebook_size)[0]
+        self._last_steps = loop.steps_run - before
+        return out
+
+    def static_codes(self, requests: list[RenderRequest]) -> list:
         """One batched ``generate``; returns each item's generated (channels, frames) codes."""
+        with self._static_lock:
+            return self._static_codes(requests)
+
+    def _static_codes(self, requests: list[RenderRequest]) -> list:
         import torch
 
         from worker.engines.dia_inputs import build_decoder_inputs, generated_codes
@@ -208,6 +298,7 @@ class DiaEngine(Engine):
         dec_ids, dec_mask = build_decoder_inputs(codes, self.delay_pattern, self.bos, self.pad, self.channels)
         self._generators[:] = [torch.Generator(device=self._device).manual_seed(int(r.seed)) for r in requests]
         self._max_steps = int(p["max_new_tokens"]) + self.max_delay + 2
+        self._eos_steps[:] = [self.eos_at(r) if self.eos_at else None for r in requests]
         kwargs = dict(input_ids=text["input_ids"].to(self._device),
                       attention_mask=text["attention_mask"].to(self._device),
                       decoder_input_ids=dec_ids.to(self._device), decoder_attention_mask=dec_mask.to(self._device),

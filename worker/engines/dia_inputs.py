@@ -24,7 +24,7 @@ def build_decoder_inputs(codes: list[torch.Tensor | None], delay_pattern: list[i
     batch = len(codes)
     prompt = torch.full((batch, longest + 1, channels), bos, dtype=torch.long)
     mask = torch.zeros((batch, longest + 1 + max_delay), dtype=torch.long)
-    for i, (c, n) in enumerate(zip(codes, lengths)):
+    for i, (c, n) in enumerate(zip(codes, lengths, strict=False)):
         pad_len = longest - n
         if n:
             prompt[i, pad_len + 1:] = c.to(torch.long)
@@ -79,6 +79,34 @@ class _SuppressEos(LogitsProcessor):
         return scores
 
 
+class _ForceEosAt(LogitsProcessor):
+    """Make item ``i``'s channel 0 choose EOS at its new step ``steps[i]`` (and never before).
+
+    Benchmarks and tests only: a random-weight checkpoint almost never ranks EOS first, so its
+    items would all run to ``max_new_tokens``.  Forcing EOS at a per-item step lets a mixed-length
+    workload end the way a trained model's does; everything after it (the delay tail, Dia's own
+    EOS processor forcing the other channels, padding) is the real code path.  Placed before
+    Dia's delay-pattern processor, which reads the argmax to start each item's tail.
+    """
+
+    def __init__(self, steps: list[int], channels: int, eos: int) -> None:
+        self.steps, self.channels, self.eos = steps, channels, eos
+        self.step = 0
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        view = scores.view(-1, self.channels, scores.shape[-1])
+        for i, target in enumerate(self.steps):
+            if target is None:
+                continue
+            if self.step == target:
+                view[i, 0, :] = float("-inf")
+                view[i, 0, self.eos] = 0.0
+            elif self.step < target:
+                view[i, 0, self.eos] = float("-inf")
+        self.step += 1
+        return scores
+
+
 def with_mask_positions(prepare_orig):
     """Wrap ``prepare_inputs_for_generation`` so decoder positions count only unmasked steps.
 
@@ -106,6 +134,10 @@ def per_item_sampler(generators: list[Any], channels: int, max_steps: int) -> Lo
 
 def suppress_eos(eos: int) -> LogitsProcessor:
     return _SuppressEos(eos)
+
+
+def force_eos_at(steps: list[int | None], channels: int, eos: int) -> LogitsProcessor:
+    return _ForceEosAt(steps, channels, eos)
 
 
 def generated_codes(out: torch.Tensor, prompt_len: int, delay_pattern: list[int], pad: int,
