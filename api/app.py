@@ -37,7 +37,7 @@ def services() -> Services:
 def create_app(settings: Settings | None = None, *, publisher: Publisher | None = None,
                store: ObjectStore | None = None) -> OpenAPI:
     from api import auth, contract, errors, metrics, requests
-    from api.views import health, jobs, usage, voices, webhooks
+    from api.views import health, jobs, speech, usage, voices, webhooks
 
     settings = settings or load_settings()
     if publisher is None:
@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
     errors.register(app)
     auth.register(app)  # first: an anonymous request is 401 whatever its body
     requests.register(app)
-    for module in (health, jobs, voices, webhooks, usage):
+    for module in (health, jobs, voices, webhooks, usage, speech):
         app.register_api(module.bp)
     # the spec flask-openapi3 generates from the view models, completed by api/contract.py (doc UI off)
     app.add_url_rule("/openapi.json", "openapi_json", lambda: contract.openapi_document(app, settings))

@@ -35,6 +35,7 @@ from werkzeug.routing import BaseConverter
 from core.audio import encode
 from core.engine_languages import LANGUAGES
 from core.engines import ENGINES, served_engines
+from core.speech import OPENAI_MODELS
 from core.idempotency import MAX_KEY_LEN
 from core.ids import id_pattern
 from core.params import ParamSpec
@@ -175,6 +176,11 @@ def _deployment(doc: dict, settings: Settings) -> None:
         props["engine"] = {"anyOf": [{"type": "string", "enum": served_engines(settings)}, {"type": "null"}],
                            "default": None, "description": f"default: {settings.default_engine}; "
                                                            f"known engines: {', '.join(sorted(ENGINES))}"}
+    speech = doc.get("components", {}).get("schemas", {}).get("SpeechRequest", {}).get("properties", {})
+    if "model" in speech:  # an engine this farm serves, or an OpenAI model name mapped to one
+        speech["model"] = {"type": "string", "enum": sorted({*served_engines(settings), *OPENAI_MODELS,
+                                                              *settings.speech_models}),
+                           "description": "an engine, or tts-1 / tts-1-hd / gpt-4o-mini-tts (settings)"}
     for branch in props.get("text", {}).get("anyOf", []):
         if branch.get("type") == "string":
             branch["maxLength"] = settings.max_text_chars

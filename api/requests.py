@@ -19,6 +19,7 @@ BODY_TYPES: dict[str, tuple[str, ...]] = {
     "jobs.upload_job": ("multipart/form-data",),
     "voices.create_voice": ("application/json", "multipart/form-data"),
     "webhooks.set_endpoint": ("application/json",),
+    "speech.create_speech": ("application/json",),
 }
 
 

@@ -90,19 +90,21 @@ def api(host: str, port: int, workers: int, threads: int) -> None:
 
 @main.command()
 @click.option("--engine", default=None, help="Engine this worker pins (omit for a control-only worker).")
-@click.option("--queues", default=None, help="Comma-separated queues (default: tts.<engine>).")
+@click.option("--queues", default=None,
+              help="Comma-separated queues (default: tts.<engine>.interactive,tts.<engine>).")
 @click.option("--concurrency", default=None, type=int, help="Threads (default 2 x max batch size).")
 @click.option("--beat", is_flag=True, help="Also run the periodic reconciler (one per farm).")
 @click.option("--name", default=None, help="Stable worker name: a restart reclaims its own leases.")
 def worker(engine: str | None, queues: str | None, concurrency: int | None, beat: bool, name: str | None) -> None:
     """Run a Celery worker that pins one engine and micro-batches its queue."""
-    from core.engines import ENGINES, queue_for
+    from core.engines import ENGINES
+    from core.lanes import engine_queues
     from worker.app import app, configure
 
     settings = load_settings()
     if engine and engine not in ENGINES:
         raise click.BadParameter(f"unknown engine {engine!r}", param_hint="--engine")
-    queue_list = queues.split(",") if queues else ([queue_for(engine)] if engine else ["control", "webhooks"])
+    queue_list = queues.split(",") if queues else (engine_queues(engine) if engine else ["control", "webhooks"])
     if concurrency is None:
         concurrency = 2 * ENGINES[engine].batch(settings).max_batch_size if engine else 4
     name = name or settings.worker_name or f"{engine or 'control'}@{os.uname().nodename}"
@@ -159,7 +161,7 @@ def up(port: int, host: str, data_dir: str | None, engine: str | None) -> None:
     """Embedded all-in-one: migrations, API and one worker, no servers needed.  Ctrl-C stops it."""
     from celery_config import CeleryPublisher, make_celery
     from core.db import Database
-    from core.engines import queue_for
+    from core.lanes import engine_queues
     from core.migrate import upgrade
     from core.reconcile import reconcile as run
 
@@ -176,7 +178,7 @@ def up(port: int, host: str, data_dir: str | None, engine: str | None) -> None:
     exe = [sys.executable, "-m", "cli"]
     procs = [
         subprocess.Popen([*exe, "worker", "--engine", engine_name, "--beat", "--name", f"embedded-{engine_name}",
-                          "--queues", f"{queue_for(engine_name)},control,webhooks"]),
+                          "--queues", ",".join([*engine_queues(engine_name), "control", "webhooks"])]),
         subprocess.Popen([*exe, "api", "--host", host, "--port", str(port), "--workers", "1"]),
     ]
     stopping = False

@@ -23,6 +23,10 @@ CONTENT_TYPES = {
     "mp3": "audio/mpeg",
     "ogg": "audio/ogg",
     "m4b": "audio/mp4",
+    "opus": "audio/ogg",  # core/formats.py: opus in Ogg, ADTS aac, m4a, raw s16le pcm
+    "aac": "audio/aac",
+    "m4a": "audio/mp4",
+    "pcm": "audio/pcm",
     "json": "application/json",
     "cue": "application/x-cue",
 }

@@ -24,12 +24,14 @@ from sqlalchemy.orm import Session
 
 from core import outbox
 from core.clock import utcnow
-from core.engines import queue_for
 from core.farm_state import live_capacity
+from core.lanes import lane
 from core.lifecycle import ChunkStatus, JobStatus
 from core.models import Chunk, Job
+from core.settings import Settings
 
 _LIVE = (JobStatus.queued, JobStatus.running)
+INTERACTIVE_DEFAULT = Settings.model_fields["interactive_priority"].default  # callers pass the farm's own
 
 
 def _in_flight(session: Session, engine: str, tenant_id: str | None = None) -> dict[str, int]:
@@ -62,15 +64,16 @@ def admit_new(session: Session, window: int, tenant_id: str, engine: str, chunks
 
 
 def _held(engine: str):
-    return (select(Chunk.id, Chunk.tenant_id).join(Job, Job.id == Chunk.job_id)
+    return (select(Chunk.id, Chunk.tenant_id, Job.priority).join(Job, Job.id == Chunk.job_id)
             .where(Job.engine == engine, Job.status.in_(_LIVE), Chunk.status == ChunkStatus.pending,
                    Chunk.enqueued_at.is_(None))
             .order_by(Job.priority.desc(), Job.created_at, Job.id, Chunk.idx))
 
 
-def release(session: Session, window: int, engine: str, count: int = 1) -> list[str]:
+def release(session: Session, window: int, engine: str, count: int = 1, *,
+            interactive_priority: int = INTERACTIVE_DEFAULT) -> list[str]:
     """Publish up to ``count`` held chunks of ``engine``, each to the least-served waiting tenant
-    whose window has room.  Returns the chunk ids released."""
+    whose window has room, on its job's lane (core/lanes.py).  Returns the chunk ids released."""
     if window <= 0 or count <= 0:
         return []
     waiting = session.execute(select(Chunk.tenant_id).join(Job, Job.id == Chunk.job_id)
@@ -82,6 +85,7 @@ def release(session: Session, window: int, engine: str, count: int = 1) -> list[
     flight = _in_flight(session, engine)
     load = {t: flight.get(t, 0) for t in waiting}
     chosen: list[str] = []
+    priorities: dict[str, int] = {}
     while len(chosen) < count:
         open_ = [t for t in load if load[t] < window]
         if not open_:
@@ -96,20 +100,23 @@ def release(session: Session, window: int, engine: str, count: int = 1) -> list[
             del load[tenant]
             continue
         chosen.append(picked[0])
+        priorities[picked[0]] = picked[2]
         load[tenant] += 1
     now = utcnow()
     # a concurrent completion may have released the same chunk: only what this UPDATE won is sent
     won = [cid for cid in chosen if session.execute(
         update(Chunk).where(Chunk.id == cid, Chunk.enqueued_at.is_(None)).values(enqueued_at=now)
         .execution_options(synchronize_session=False)).rowcount]
-    outbox.add_many(session, [(outbox.RENDER_TASK, [cid], queue_for(engine)) for cid in won])
+    outbox.add_many(session, [(outbox.RENDER_TASK, [cid], lane(engine, priorities[cid], interactive_priority))
+                              for cid in won])
     return won
 
 
-def top_up(session: Session, minimum: int, heartbeat_s: float, engines: list[str]) -> int:
+def top_up(session: Session, minimum: int, heartbeat_s: float, engines: list[str], *,
+           interactive_priority: int = INTERACTIVE_DEFAULT) -> int:
     """Fill every tenant's window on each engine from its held chunks (the reconciler's pass)."""
     released = 0
     for engine in engines:
         size = window(session, minimum, heartbeat_s, engine)
-        released += len(release(session, size, engine, count=10_000))
+        released += len(release(session, size, engine, count=10_000, interactive_priority=interactive_priority))
     return released

@@ -34,6 +34,9 @@ class EngineSpec:
     model_setting: str | None = None  # the Settings field naming the model (it joins cache keys)
     voices: str | None = None  # "catalog": pre-made voices listed by core/catalog.py, picked by `voice`
     for_tests: bool = False  # benchmarks and tests only: never listed unless a farm names it
+    # issue 15: how output speed and named voices reach the engine (None: time-stretch / no names)
+    speed_param: tuple[str, float, float, float] | None = None  # (param, value at 1x, min, max)
+    voice_param: str | None = None  # the param that picks one of the engine's own voices
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -94,6 +97,8 @@ ENGINES: dict[str, EngineSpec] = {
         # even after espeak_ng_SetRandSeed: library state we cannot reset, so no bit-identity
         deterministic=False,
         defaults={"model": "espeak-ng", "speed": 175, "pitch": 50, "language": "en-us"},
+        speed_param=("speed", 175, 80, 450),  # words per minute
+        voice_param="language",
     ),
     "dia": EngineSpec(
         name="dia",
@@ -138,6 +143,8 @@ ENGINES: dict[str, EngineSpec] = {
         deterministic=True,
         defaults={"model": "piper", "voice": "en_US-joe-medium", "speed": 1.0},
         voices="catalog",
+        speed_param=("speed", 1.0, 0.25, 4.0),
+        voice_param="voice",
     ),
     "kokoro": EngineSpec(
         name="kokoro",
@@ -157,6 +164,8 @@ ENGINES: dict[str, EngineSpec] = {
         defaults={"model": "kokoro", "voice": "af_bella", "speed": 1.0},
         model_setting="kokoro_model",
         voices="catalog",
+        speed_param=("speed", 1.0, 0.5, 2.0),
+        voice_param="voice",
     ),
     # Scale-out benchmarks (scripts/bench_scale.py) and tests: sleeps a modelled batch cost
     "sim": EngineSpec(
@@ -202,6 +211,7 @@ ENGINES: dict[str, EngineSpec] = {
         defaults={"num_steps": 16, "guidance_scale": 1.0, "speed": 1.0, "t_shift": 0.5, "target_rms": 0.1,
                   "remove_long_silence": False},
         model_setting="zipvoice_model",
+        speed_param=("speed", 1.0, 0.5, 2.0),
     ),
 }
 

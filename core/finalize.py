@@ -20,7 +20,7 @@ import numpy as np
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from core import events
+from core import events, formats
 from core.audio import CONTENT_TYPES, decode_bytes
 from core.audio import encode as encode_audio
 from core.clock import utcnow
@@ -48,6 +48,7 @@ class FinalizeWork:
     source: dict[str, Any]
     provenance: dict[str, Any]
     chunks: list[dict[str, Any]] = field(default_factory=list)
+    output: dict[str, Any] = field(default_factory=dict)  # the job's output spec (preset, volume, tempo)
 
 
 @dataclass
@@ -89,7 +90,7 @@ def claim_finalize(session: Session, job_id: str, worker: str, *, lease_s: float
         dict(job.source or {}),
         {"job_id": job.id, "engine": job.engine, "model": job.model, "voice_id": job.voice_id,
          "voice_sha256": job.voice_sha256, "params": job.params, "seed": job.seed},
-        [dict(r._mapping) for r in chunks])
+        [dict(r._mapping) for r in chunks], dict(job.output or {}))
 
 
 def release_finalize(session: Session, job_id: str, worker: str) -> None:
@@ -123,7 +124,10 @@ def build_single(work: FinalizeWork, store: ObjectStore, audio: np.ndarray | Non
     if audio is None:
         audio = _fetch(store, work.chunks[0], spec.sample_rate)
     key = keys.job_result(work.tenant_id, work.job_id, work.fmt)
-    if work.fmt == "m4b":
+    if formats.needs_ffmpeg(work.output):
+        data, _rate = formats.encode_array(audio, spec.sample_rate, work.output, spec.sample_rate)
+        info = store.put_bytes(key, data, CONTENT_TYPES[work.fmt])
+    elif work.fmt == "m4b":
         with tempfile.TemporaryDirectory(prefix="vf-final-") as tmp:
             master = Path(tmp) / "master.flac"
             master.write_bytes(encode_audio(audio, spec.sample_rate, "flac", work.out_rate)[0])
@@ -133,7 +137,8 @@ def build_single(work: FinalizeWork, store: ObjectStore, audio: np.ndarray | Non
     else:
         data, _rate = encode_audio(audio, spec.sample_rate, work.fmt, work.out_rate)
         info = store.put_bytes(key, data, CONTENT_TYPES[work.fmt])
-    return FinalResult(key, work.fmt, audio.size / spec.sample_rate, info.size, info.sha256, {})
+    tempo = float(work.output.get("tempo") or 1.0)
+    return FinalResult(key, work.fmt, audio.size / spec.sample_rate / tempo, info.size, info.sha256, {})
 
 
 def build_stitched(work: FinalizeWork, store: ObjectStore, settings: Settings, tmpdir: Path) -> FinalResult:
@@ -145,7 +150,10 @@ def build_stitched(work: FinalizeWork, store: ObjectStore, settings: Settings, t
     pauses = Pauses(settings.pause_sentence_ms, settings.pause_paragraph_ms, settings.pause_chapter_ms,
                     settings.crossfade_ms)
     raw = assemble(pieces, lambda p: _fetch(store, by_idx[p.idx], rate), rate, pauses, tmpdir / "raw.flac")
-    out_rate = output_rate(work.fmt, work.out_rate or settings.stitch_sample_rate, rate)
+    via_ffmpeg = formats.needs_ffmpeg(work.output)
+    out_rate = (formats.output_rate(formats.codec_for(work.fmt, work.output.get("preset")),
+                                    work.out_rate or settings.stitch_sample_rate, rate)
+                if via_ffmpeg else output_rate(work.fmt, work.out_rate or settings.stitch_sample_rate, rate))
     ceiling = settings.true_peak_dbfs
     measured = measure_loudness(raw.path, settings.loudness_target_lufs, ceiling - HEADROOM_DB)
     master = tmpdir / "master.flac"
@@ -160,14 +168,27 @@ def build_stitched(work: FinalizeWork, store: ObjectStore, settings: Settings, t
     if work.source.get("cover_key"):
         cover = tmpdir / Path(work.source["cover_key"]).name
         store.download(work.source["cover_key"], cover)
+    # a time-stretch moves every mark: chapters are cut from the master in its own time, and
+    # reported (tags, chapters.json, cue) in the output's
+    tempo = float(work.output.get("tempo") or 1.0)
+    shown = [(n, s / tempo, e / tempo) for n, s, e in chapters]
     dest = tmpdir / f"audio.{work.fmt}"
 
     def mastered(path: Path, metadata: str, **cut: int) -> float:
         """Encode ``path`` from the master, under the true-peak ceiling as decoded; its true peak."""
-        return encode_under_ceiling(lambda gain: encode(master, path, work.fmt, metadata=metadata, cover=cover,
-                                                        gain_db=gain, **cut), path, ceiling, rate=out_rate)
+        def write(gain: float) -> None:
+            if via_ffmpeg:  # presets, opus, aac, pcm: the output's own volume carries the gain
+                out = {**work.output, "volume": float(work.output.get("volume") or 1.0) * 10 ** (gain / 20)}
+                formats.transcode(master, path, out, rate, metadata=metadata, **cut)
+            else:
+                encode(master, path, work.fmt, metadata=metadata, cover=cover, gain_db=gain, **cut)
 
-    peaks = {dest.name: mastered(dest, ffmetadata(work.title, work.author, chapters))}
+        if work.fmt == "pcm":  # headerless samples: nothing to decode them by; the master is under it
+            write(0.0)
+            return math.nan
+        return encode_under_ceiling(write, path, ceiling, rate=out_rate)
+
+    peaks = {dest.name: mastered(dest, ffmetadata(work.title, work.author, shown))}
     key = keys.job_result(work.tenant_id, work.job_id, work.fmt)
     files: dict[str, str] = {}
     if work.per_chapter:
@@ -180,10 +201,10 @@ def build_stitched(work: FinalizeWork, store: ObjectStore, settings: Settings, t
             files[part.name] = store.put_file(keys.job_file(work.tenant_id, work.job_id, part.name), part,
                                               CONTENT_TYPES[work.fmt]).key
     out_peaks = {name: round(p, 2) if math.isfinite(p) else None for name, p in peaks.items()}  # -inf: silence
-    chapter_list = [{"title": n, "start_s": round(s, 3), "end_s": round(e, 3)} for n, s, e in chapters]
+    chapter_list = [{"title": n, "start_s": round(s, 3), "end_s": round(e, 3)} for n, s, e in shown]
     sidecars = {
         "chapters.json": json.dumps(chapter_list, indent=2),
-        "chapters.cue": cue_sheet(f"{work.job_id}.{work.fmt}", work.fmt, work.title, work.author, chapters),
+        "chapters.cue": cue_sheet(f"{work.job_id}.{work.fmt}", work.fmt, work.title, work.author, shown),
         "metadata.json": json.dumps({**work.provenance, "format": work.fmt, "sample_rate": out_rate,
                                      "loudness": {"target_lufs": settings.loudness_target_lufs,
                                                   "true_peak_dbfs": ceiling,
@@ -198,5 +219,5 @@ def build_stitched(work: FinalizeWork, store: ObjectStore, settings: Settings, t
         files[name] = store.put_bytes(keys.job_file(work.tenant_id, work.job_id, name), text.encode(),
                                       CONTENT_TYPES[name.rsplit(".", 1)[1]]).key
     info = store.put_file(key, dest, CONTENT_TYPES[work.fmt])
-    return FinalResult(key, work.fmt, total_s, info.size, info.sha256,
+    return FinalResult(key, work.fmt, total_s / tempo, info.size, info.sha256,
                        {"files": files, "chapters": chapter_list})

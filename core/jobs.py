@@ -17,15 +17,16 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import dispatch, events, outbox
+from core import dispatch, events, formats, outbox
 from core.audio import check_output_rate
 from core.catalog import check_voice
 from core.clock import utcnow
 from core.db import undo_on_rollback
 from core.engine_languages import LANGUAGES
-from core.engines import ENGINES, queue_for, served_engines
+from core.engines import ENGINES, served_engines
 from core.errors import Conflict, InvalidInput, NotFound, TooLarge
 from core.ids import looks_like_id, new_id
+from core.lanes import render_queue
 from core.lifecycle import ChunkStatus, JobStatus, set_job_chunks_status, set_job_status
 from core.models import Chunk, Job
 from core.netguard import Guard
@@ -107,10 +108,11 @@ def _check_language(engine: str, language: str | None) -> None:
 
 
 def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_id: str,
-               req: JobCreate, document: bytes | None = None,
-               prompts: dict[str, PromptAudio] | None = None) -> Job:
-    """Validate and store a job with its chunks.  ``prompts`` are its inline voice prompts, read
-    beforehand by ``core.voice_prompts.read_prompts``."""
+               req: JobCreate, document: bytes | None = None, *, target_s: float | None = None,
+               first_chunk_chars: int | None = None, prompts: dict[str, PromptAudio] | None = None) -> Job:
+    """Validate, plan and write a job (see the module docstring).  ``target_s`` and
+    ``first_chunk_chars`` shape the plan for live streams (core/speech.py); ``prompts`` are its
+    inline voice prompts, read beforehand by ``core.voice_prompts.read_prompts``."""
     engine = req.engine or settings.default_engine
     spec = ENGINES.get(engine)
     if spec is None:
@@ -137,15 +139,20 @@ def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_
     if req.webhook is not None:
         Guard(settings.outbound_allowlist).check_literal(req.webhook.url)
 
+    output = req.output.model_dump()
+    if formats.needs_ffmpeg(output):
+        formats.codec_for(output["format"], output["preset"])  # 422 when this ffmpeg cannot write it
     intake = _parse(req, settings, document)
     text = " ".join(p for c in intake.document.chapters for p in c.paragraphs)
     voice, dialogue = resolve_job_voice(session, settings, store, tenant_id, req, spec, text, prompts or {})
     params = {k: v for k, v in spec.defaults.items() if k != "model"} | given
+    params, output["tempo"] = formats.engine_speed(spec, params, given, output["speed"])
     job_seed = given.get("seed", DEFAULT_SEED)
     model = spec.model_id(settings)
     voice_sha = voice.sha256 if voice else None
     plan = plan_document(intake.document, spec, settings, model=model, voice_sha256=voice_sha,
-                         params=params, job_seed=job_seed, language=(params.get("language") or "en")[:2])
+                         params=params, job_seed=job_seed, language=(params.get("language") or "en")[:2],
+                         target_s=target_s, first_chunk_chars=first_chunk_chars)
     if not plan.chunks:
         raise InvalidInput("the text has nothing to say", code="empty_text")
 
@@ -164,7 +171,7 @@ def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_
     job = Job(id=job_id, tenant_id=tenant_id, status=JobStatus.queued, engine=engine, model=model,
               text=req.text, source=source, title=req.title or doc.title, author=req.author or doc.author,
               voice_id=voice.id if voice else None, voice_sha256=voice_sha, voices=dialogue, params=params,
-              output=req.output.model_dump(), metadata_=req.metadata, priority=req.priority,
+              output=output, metadata_=req.metadata, priority=req.priority,
               webhook=req.webhook.model_dump(exclude_none=True) if req.webhook else None,
               seed=job_seed, progress_total=len(plan.chunks))
     session.add(job)
@@ -178,7 +185,8 @@ def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_
     publish = dispatch.admit_new(session, size, tenant_id, engine, chunks)  # the rest wait, held
     session.add_all(chunks)
     session.flush()
-    outbox.add_many(session, [(outbox.RENDER_TASK, [c.id], queue_for(engine)) for c in publish])
+    lane = render_queue(engine, req.priority, settings)
+    outbox.add_many(session, [(outbox.RENDER_TASK, [c.id], lane) for c in publish])
     return job
 
 

@@ -59,10 +59,25 @@ def expected_seconds(text: str, spec: EngineSpec) -> float:
     return round(max(0.3, spoken_chars(text) / spec.chars_per_second), 3)
 
 
+def _split_first(first: tuple[int, int, str], spec: EngineSpec, max_chars: int,
+                 language: str) -> list[tuple[int, int, str]]:
+    chapter, paragraph, text = first
+    parts = chunk_paragraphs([text], max_chars=min(max_chars, spec.chunk_max_chars), target_chars=max_chars,
+                             dialogue_tags=spec.dialogue_tags, language=language)
+    if len(parts) <= 1:
+        return [first]
+    # the rest of the original chunk stays one chunk (it already fitted the packing target); a
+    # dialogue chunk keeps its speaker tag, which chunk_paragraphs prefixed onto parts[1]
+    return [(chapter, paragraph, parts[0].text), (chapter, paragraph, " ".join(p.text for p in parts[1:]))]
+
+
 def plan_document(doc: Document, spec: EngineSpec, settings: Settings, *, model: str,
                   voice_sha256: str | None, params: dict[str, Any], job_seed: int,
-                  language: str = "en") -> Plan:
-    target_chars = int(spec.target_seconds(settings) * spec.chars_per_second)
+                  language: str = "en", target_s: float | None = None,
+                  first_chunk_chars: int | None = None) -> Plan:
+    """``target_s`` overrides the engine's chunk target; ``first_chunk_chars`` cuts the first
+    chunk down to its first sentence (or clause) so a live stream has audio quickly."""
+    target_chars = int((target_s or spec.target_seconds(settings)) * spec.chars_per_second)
     chunks: list[PlannedChunk] = []
     chapters: list[dict[str, Any]] = []
     pending: list[tuple[int, int, str]] = []  # (chapter, paragraph, text)
@@ -75,6 +90,8 @@ def plan_document(doc: Document, spec: EngineSpec, settings: Settings, *, model:
         chapters.append({"index": len(chapters), "title": chapter.title,
                          "first_chunk": len(pending), "chunks": len(parts)})
         pending.extend((len(chapters) - 1, p.paragraph, p.text) for p in parts)
+    if first_chunk_chars and pending:
+        pending[:1] = _split_first(pending[0], spec, first_chunk_chars, language)
     for i, (chapter, paragraph, text) in enumerate(pending):
         if i + 1 == len(pending):
             pause = "end"

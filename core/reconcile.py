@@ -29,7 +29,8 @@ from sqlalchemy import func, or_, select, update
 from core import dispatch, idempotency, metrics, outbox
 from core.clock import utcnow
 from core.db import Database
-from core.engines import queue_for, served_engines
+from core.engines import served_engines
+from core.lanes import engine_queues, render_queue
 from core.lifecycle import ChunkStatus, EventStatus, JobStatus
 from core.models import Chunk, Job, WebhookEvent
 from core.settings import Settings
@@ -66,28 +67,28 @@ def reconcile(db: Database, publisher: outbox.Publisher, settings: Settings,
         # 2. expired leases: re-send so a worker claims (or poisons) them
         resend_before = now - timedelta(seconds=settings.lease_s)
         expired = s.execute(
-            select(Chunk.id, Job.engine).join(Job, Job.id == Chunk.job_id)
+            select(Chunk.id, Job.engine, Job.priority).join(Job, Job.id == Chunk.job_id)
             .where(Chunk.status == ChunkStatus.running, Chunk.lease_expires_at < now,
                    or_(Chunk.enqueued_at.is_(None), Chunk.enqueued_at < resend_before),
                    Job.status.in_([JobStatus.queued, JobStatus.running]))).all()
-        for chunk_id, engine in expired:
-            messages.append((outbox.RENDER_TASK, [chunk_id], queue_for(engine)))
+        for chunk_id, engine, priority in expired:
+            messages.append((outbox.RENDER_TASK, [chunk_id], render_queue(engine, priority, settings)))
         report.expired_leases = len(expired)
 
         # 3. pending chunks whose message may be gone
         cutoff = now if startup else now - timedelta(seconds=settings.requeue_after_s)
         stale = s.execute(
-            select(Chunk.id, Job.engine, Chunk.enqueued_at).join(Job, Job.id == Chunk.job_id)
+            select(Chunk.id, Job.engine, Job.priority).join(Job, Job.id == Chunk.job_id)
             .where(Chunk.status == ChunkStatus.pending, Chunk.enqueued_at < cutoff,
                    Job.status.in_([JobStatus.queued, JobStatus.running]))
             .order_by(Chunk.enqueued_at)).all()
-        by_engine: dict[str, list[str]] = defaultdict(list)
-        for chunk_id, engine, _ in stale:
-            by_engine[engine].append(chunk_id)
-        for engine, ids in by_engine.items():
-            ids = _shortfall(s, engine, ids, queue_depth)
-            messages.extend((outbox.RENDER_TASK, [cid], queue_for(engine)) for cid in ids)
-            report.requeued_chunks += len(ids)
+        by_engine: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        for chunk_id, engine, priority in stale:
+            by_engine[engine].append((chunk_id, priority))
+        for engine, items in by_engine.items():
+            items = _shortfall(s, engine, items, queue_depth)
+            messages.extend((outbox.RENDER_TASK, [cid], render_queue(engine, prio, settings)) for cid, prio in items)
+            report.requeued_chunks += len(items)
 
         touched = [m[1][0] for m in messages]
         for start in range(0, len(touched), 500):
@@ -122,7 +123,7 @@ def reconcile(db: Database, publisher: outbox.Publisher, settings: Settings,
     # 6. fair dispatch: windows that emptied without a completion (canceled or failed jobs)
     with outbox.unit_of_work(db, publisher) as s:
         report.released = dispatch.top_up(s, settings.dispatch_window, settings.heartbeat_s,
-                                          served_engines(settings))
+                                          served_engines(settings), interactive_priority=settings.interactive_priority)
     metrics.LEASE_EXPIRIES.inc(report.expired_leases)
     for kind in ("requeued_chunks", "finalizers", "webhooks", "released"):
         metrics.RESENDS.labels(kind).inc(getattr(report, kind))
@@ -137,14 +138,16 @@ def reconcile(db: Database, publisher: outbox.Publisher, settings: Settings,
     return report
 
 
-def _shortfall(session, engine: str, stale_ids: list[str], queue_depth: QueueDepth | None) -> list[str]:
+def _shortfall(session, engine: str, stale_ids: list, queue_depth: QueueDepth | None) -> list:
     """How many of the stale pending chunks to re-send: all of them if the broker cannot tell its
-    depth; otherwise only as many as the queue holds fewer messages than there are pending chunks."""
+    depth; otherwise only as many as the engine's queues (both lanes) hold fewer messages than
+    there are pending chunks."""
     if queue_depth is None:
         return stale_ids
-    depth = queue_depth(queue_for(engine))
-    if depth is None:
+    depths = [queue_depth(q) for q in engine_queues(engine)]
+    if any(d is None for d in depths):
         return stale_ids
+    depth = sum(depths)
     pending = session.scalar(select(func.count()).select_from(Chunk).join(Job, Job.id == Chunk.job_id)
                              .where(Chunk.status == ChunkStatus.pending, Job.engine == engine,
                                     Chunk.enqueued_at.is_not(None),  # held chunks have no message

@@ -53,6 +53,7 @@ class ChunkWork:
     expected_s: float
     attempts: int
     voice: VoiceRef | None
+    priority: int = 0  # the job's; interactive chunks lead their batches (core/lanes.py)
 
 
 def claim_chunk(session: Session, chunk_id: str, worker: str, *, lease_s: float,
@@ -98,7 +99,7 @@ def claim_chunk(session: Session, chunk_id: str, worker: str, *, lease_s: float,
         voice = VoiceRef(v.id, v.tenant_id, v.normalized_key, v.normalized_sha256, v.sha256, v.transcript)
     return ChunkWork(chunk.id, job.id, job.tenant_id, job.engine, job.model, chunk.idx, job.progress_total,
                      chunk.text, dict(job.params), chunk.seed, job.seed, chunk.cache_key, chunk.expected_s,
-                     chunk.attempts, voice)
+                     chunk.attempts, voice, job.priority)
 
 
 def job_is_live(session: Session, job_ids: list[str]) -> set[str]:

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator,
+                      model_validator)
 
 from core.ids import ID_RE, id_pattern
 from core.pagination import INDEX_CURSOR
 
 AudioFormat = Literal["wav", "flac", "mp3", "ogg"]
-OutputFormat = Literal["wav", "flac", "mp3", "ogg", "m4b"]
+OutputFormat = Literal["wav", "flac", "mp3", "ogg", "m4b", "opus", "aac", "m4a", "pcm"]
+# quality presets (core/formats.py); a preset implies its container format
+OutputPreset = Literal["mp3_v0", "mp3_320k", "mp3_128k", "m4a_aac_he_v2_32k", "m4a_aac_he_v2_64k"]
 EventType = Literal["job.succeeded", "job.failed", "job.canceled", "job.progress"]
 
 _STRICT = ConfigDict(extra="forbid", str_max_length=2_100_000)
@@ -47,6 +50,20 @@ class OutputSpec(BaseModel):
         "mp3 and m4b: 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100 or 48000 (others: 422 "
         "unsupported_sample_rate); wav, flac, ogg: any rate in range"))
     per_chapter: bool = Field(False, description="long-form: also store one file per chapter")
+    # -- formats, presets and output filters (issue 15; core/formats.py) --
+    preset: OutputPreset | None = Field(None, description="quality preset; sets the format (GET /v1/formats)")
+    volume: float = Field(1.0, gt=0, le=4.0, description="linear gain applied to the output")
+    speed: float = Field(1.0, ge=0.25, le=4.0, description="through the engine where it can, else a time-stretch")
+
+    @model_validator(mode="after")
+    def _preset_format(self) -> OutputSpec:
+        if self.preset is not None:
+            implied = self.preset.split("_", 1)[0]
+            if "format" not in self.model_fields_set:
+                self.format = implied  # type: ignore[assignment]
+            elif self.format != implied:
+                raise ValueError(f"preset {self.preset} writes {implied}, not {self.format}")
+        return self
 
 
 class WebhookSpec(BaseModel):
@@ -352,3 +369,52 @@ class VoicePath(BaseModel):
 
 class DeliveryPath(BaseModel):
     delivery_id: str = _path_id("msg")
+
+
+# -- OpenAI-compatible speech (issue 15; core/speech.py) ------------------------------------------
+SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
+
+
+class SpeechVoiceRef(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: str = Field(min_length=1, max_length=200)
+
+
+class SpeechRequest(BaseModel):
+    """``POST /v1/audio/speech``, as OpenAI defines it (unknown extra fields are ignored, as
+    OpenAI-compatible servers do, so newer SDKs keep working)."""
+
+    model_config = ConfigDict(extra="ignore", str_max_length=200_000)
+    model: str = Field(min_length=1, max_length=64, description="an engine, or tts-1 / tts-1-hd (settings)")
+    input: str = Field(min_length=1, description="the text; at most SPEECH_MAX_INPUT_CHARS (4096)")
+    voice: str | SpeechVoiceRef = Field(description="an engine voice, a registered voice id or name, "
+                                                    "or an OpenAI voice name (alloy, echo, ...)")
+    response_format: SpeechFormat = "mp3"
+    speed: float = Field(1.0, ge=0.25, le=4.0)
+    stream_format: Literal["audio", "sse"] = "audio"
+    instructions: str | None = Field(None, max_length=4096, description="accepted; used where the engine can")
+    webhook: WebhookSpec | None = Field(None, description="voxfarm extension: notify when the job ends")
+
+
+class OpenAIErrorBody(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class OpenAIError(BaseModel):
+    error: OpenAIErrorBody
+
+
+class FormatOut(BaseModel):
+    name: str
+    kind: Literal["format", "preset"]
+    format: str
+    content_type: str
+    encoder: str
+    available: bool
+
+
+class FormatList(BaseModel):
+    data: list[FormatOut]

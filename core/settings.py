@@ -163,6 +163,22 @@ class Settings(BaseSettings):
     dia_loop_max_len: int = Field(default=4096, ge=32)
     dia_loop_max_text: int = Field(default=1024, ge=8)
 
+    # -- OpenAI-compatible speech, priority lanes (issue 15) ------------------------------------
+    # jobs at or above this priority ride the interactive lane (tts.<engine>.interactive)
+    interactive_priority: int = 50
+    speech_priority: int = 100  # the priority POST /v1/audio/speech jobs get
+    speech_max_input_chars: int = 4096  # OpenAI's own limit
+    speech_models: dict[str, str] = {}  # e.g. {"tts-1": "piper", "tts-1-hd": "dia"}; default engine otherwise
+    # OpenAI voice names -> an engine's own voice, per engine (unmapped names get the engine default)
+    speech_voices: dict[str, dict[str, str]] = {
+        "espeak": {"alloy": "en-us", "ash": "en-us", "ballad": "en", "coral": "en-us", "echo": "en",
+                   "fable": "en-gb-scotland", "nova": "en-us", "onyx": "en", "sage": "en-us",
+                   "shimmer": "en-us", "verse": "en-029"}}
+    speech_first_chunk_chars: int = 120  # the first chunk is one short sentence: first audio fast
+    speech_chunk_target_s: float = 6.0  # later chunks: a sentence or two each
+    speech_poll_s: float = 0.05  # how often a stream looks for its next rendered chunk
+    speech_stream_timeout_s: float = 600.0  # a stream waits this long for a chunk, then ends
+
     # -- voices: prompt QA at registration (core/voice_qa.py) -------------------------------------
     # a cloning prompt needs about a second of speech for the codec to catch the timbre; prompts
     # under 30 % speech are mostly room tone; 1 % of samples at full scale is audible distortion

@@ -181,7 +181,7 @@ SCENARIOS = ("eos_suppressed", "eos_at_length")
 
 def run_stream(engine, args, rows) -> dict:
     """Issue 18: sequential vs static vs continuous on one Poisson stream of real sentences, EOS firing."""
-    from scripts.bench_stream import serve_continuous, serve_sequential, serve_static
+    from scripts.bench_dia_stream import serve_continuous, serve_sequential, serve_static
     from scripts.bench_workload import frames_for, poisson_arrivals, workload
 
     set_ending(engine, "eos_at_length", args.scale)

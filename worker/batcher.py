@@ -14,6 +14,10 @@ Overlap: with ``max_in_flight`` > 1 (engines that batch at the step level, e.g. 
 loop), a formed batch is handed to a small pool and the batcher goes on collecting, so the next
 batch's requests reach the engine while the previous one still runs and take freed slots there.
 
+Priority lanes (core/lanes.py): with ``urgent`` given, the anchor is the oldest *urgent* request
+(an interactive job's chunk) and urgent peers fill the batch first; after ``max_bulk_skips``
+batches that passed the oldest bulk request over, it is anchored anyway, so bulk never starves.
+
 Failure isolation: if the batch call raises, every item is retried alone, so one poisonous input
 fails only its own Future.  At a batch boundary ``admit`` can drop items whose job was canceled.
 ``close()`` lets the batch in flight finish and fails everything still buffered with
@@ -96,14 +100,16 @@ def collect(q: queue.Queue, buffer: list, max_batch_size: int, max_wait_ms: floa
 
 
 def select(buffer: list[Pending], max_batch_size: int, group_key: Callable[[Any], Hashable],
-           length: Callable[[Any], float]) -> list[Pending]:
-    """Take the oldest request plus the closest-length requests of its group (removed from
+           length: Callable[[Any], float], urgent: Callable[[Any], bool] | None = None) -> list[Pending]:
+    """Take the oldest request (the oldest urgent one, when ``urgent`` is given and any is
+    waiting) plus the closest-length requests of its group, urgent ones first (removed from
     ``buffer``), returned sorted by expected length."""
-    anchor = buffer[0]
+    is_urgent = urgent or (lambda r: False)
+    anchor = next((p for p in buffer if is_urgent(p.request)), buffer[0])
     key = group_key(anchor.request)
     anchor_len = length(anchor.request)
-    peers = [p for p in buffer[1:] if group_key(p.request) == key]
-    peers.sort(key=lambda p: (abs(length(p.request) - anchor_len), p.arrived))
+    peers = [p for p in buffer if p is not anchor and group_key(p.request) == key]
+    peers.sort(key=lambda p: (not is_urgent(p.request), abs(length(p.request) - anchor_len), p.arrived))
     chosen = [anchor, *peers[: max_batch_size - 1]]
     ids = {id(p) for p in chosen}
     buffer[:] = [p for p in buffer if id(p) not in ids]
@@ -117,12 +123,16 @@ class MicroBatcher(Generic[T, R]):
                  is_error: Callable[[R], str | None] = lambda r: None,
                  admit: Callable[[list[T]], set[int]] | None = None,
                  on_batch: Callable[[int, float], None] | None = None,
-                 q: queue.Queue | None = None, name: str = "batcher", max_in_flight: int = 1) -> None:
+                 q: queue.Queue | None = None, name: str = "batcher", max_in_flight: int = 1,
+                 urgent: Callable[[T], bool] | None = None, max_bulk_skips: int = 4) -> None:
         self.max_batch_size, self.max_wait_ms = validate(max_batch_size, max_wait_ms)
         if isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or max_in_flight < 1:
             raise ValueError(f"max_in_flight must be a positive int, got {max_in_flight!r}")
         self._slots = threading.BoundedSemaphore(max_in_flight)
         self._pool = ThreadPoolExecutor(max_in_flight, thread_name_prefix=name) if max_in_flight > 1 else None
+        self.urgent, self.max_bulk_skips = urgent, max_bulk_skips
+        self._skipped: Pending | None = None  # the oldest bulk request passed over, and how often
+        self._skips = 0
         self.run_batch, self.group_key, self.length = run_batch, group_key, length
         self.is_error, self.admit, self.on_batch = is_error, admit, on_batch
         self.queue: queue.Queue = q if q is not None else queue.Queue()
@@ -172,7 +182,7 @@ class MicroBatcher(Generic[T, R]):
             collect(self.queue, self._buffer, self.max_batch_size, self.max_wait_ms, self._stop)
             if self._stop.is_set() or not self._buffer:
                 break
-            items = select(self._buffer, self.max_batch_size, self.group_key, self.length)
+            items = self._select()
             if self._pool is None:
                 self._flush(items)
                 continue
@@ -184,6 +194,18 @@ class MicroBatcher(Generic[T, R]):
             self._flush(items)
         finally:
             self._slots.release()
+
+    def _select(self) -> list[Pending]:
+        oldest = self._buffer[0]
+        starved = self._skipped is oldest and self._skips >= self.max_bulk_skips
+        chosen = select(self._buffer, self.max_batch_size, self.group_key, self.length,
+                        None if starved else self.urgent)
+        if any(p is oldest for p in chosen):
+            self._skipped, self._skips = None, 0
+        else:
+            self._skips = self._skips + 1 if self._skipped is oldest else 1
+            self._skipped = oldest
+        return chosen
 
     def _flush(self, items: list[Pending]) -> None:
         if self.admit is not None:

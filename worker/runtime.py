@@ -27,12 +27,21 @@ from core.db import Database
 from core.engines import ENGINES
 from core.errors import StorageError
 from core.finalize import build_single, build_stitched, claim_finalize, release_finalize, succeed_job
+from core.lanes import is_interactive
 from core.lifecycle import release_stale_leases
 from core.outbox import Publisher, unit_of_work
 from core.planning import derive_seed
 from core.quality import QualityIssue, check_chunk
-from core.render import (ChunkResult, ChunkWork, claim_chunk, complete_chunk, fail_chunk,
-                         job_is_live, queue_finalize, release_chunk)
+from core.render import (
+    ChunkResult,
+    ChunkWork,
+    claim_chunk,
+    complete_chunk,
+    fail_chunk,
+    job_is_live,
+    queue_finalize,
+    release_chunk,
+)
 from core.settings import Settings
 from core.storage import open_store
 from worker.batcher import BatcherClosed, Dropped, ItemFailed, MicroBatcher
@@ -58,6 +67,7 @@ class _Item:
     job_id: str
     request: RenderRequest
     solo: bool = False  # a chunk that already crashed a worker once renders alone (see boot)
+    urgent: bool = False  # an interactive job's chunk: leads the next batch (core/lanes.py)
 
 
 class QualityFailed(Exception):
@@ -112,7 +122,8 @@ class Runtime:
                 self._run_batch, max_batch_size=batch.max_batch_size, max_wait_ms=batch.max_wait_ms,
                 group_key=self._group_key, length=lambda it: self.engine.expected_length(it.request),
                 is_error=lambda r: r.error, admit=self._admit, on_batch=self._on_batch,
-                name=f"batcher-{self.engine_name}", max_in_flight=self.engine.max_in_flight).start()
+                urgent=lambda it: it.urgent, name=f"batcher-{self.engine_name}",
+                max_in_flight=self.engine.max_in_flight).start()
         self.heartbeat = Heartbeat(self).start()
         metrics.serve(self.settings.metrics_port)
         with self.db.session() as s:
@@ -216,7 +227,7 @@ class Runtime:
                 job = complete_chunk(s, work, self.worker_id, result, s_.progress_min_interval_s)
                 # a slot in the broker freed: the least-served tenant's next held chunk takes it
                 dispatch.release(s, dispatch.window(s, s_.dispatch_window, s_.heartbeat_s, work.engine),
-                                 work.engine)
+                                 work.engine, interactive_priority=s_.interactive_priority)
                 if job is not None and job.progress_total > 1:
                     queue_finalize(s, job.id)
         except Exception as exc:  # DB trouble after the audio is stored: retry soon (a cache hit)
@@ -253,7 +264,9 @@ class Runtime:
         seed, retries, spent = work.seed, 0, 0.0
         while True:
             request = RenderRequest(work.chunk_id, work.text, work.params, seed, voice)
-            outcome = self.batcher.submit(_Item(work.job_id, request, solo=work.attempts > 1)).result()
+            item = _Item(work.job_id, request, solo=work.attempts > 1,
+                         urgent=is_interactive(work.priority, self.settings))
+            outcome = self.batcher.submit(item).result()
             spent += outcome.result.engine_s  # every take costs engine time, kept or not
             audio = outcome.result.audio
             issue = check_chunk(audio, rate, work.expected_s) if self.settings.quality_gate else None

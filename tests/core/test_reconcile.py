@@ -65,10 +65,24 @@ def test_reconcile_does_not_duplicate_a_healthy_backlog(db):
     with db.session() as s:
         s.execute(update(Chunk).values(enqueued_at=utcnow() - timedelta(hours=1)))
     pub = ListPublisher()
-    report = reconcile(db, pub, db.test_settings, queue_depth=lambda q: 2)  # both still queued
+    report = reconcile(db, pub, db.test_settings, queue_depth=lambda q: 2 if q == "tts.espeak" else 0)
+    assert report.requeued_chunks == 0  # both still queued
+    report = reconcile(db, pub, db.test_settings, queue_depth=lambda q: 1 if q == "tts.espeak" else 0)
+    assert report.requeued_chunks == 1  # one was lost
+    # the interactive lane's messages count too: one there and one in bulk is both
+    report = reconcile(db, pub, db.test_settings, queue_depth=lambda q: 1)
     assert report.requeued_chunks == 0
-    report = reconcile(db, pub, db.test_settings, queue_depth=lambda q: 1)  # one was lost
-    assert report.requeued_chunks == 1
+
+
+def test_reconcile_resends_to_the_jobs_lane(db):
+    _job(db, priority=80)
+    _job(db, text="Second.")
+    relay(db, ListPublisher())
+    with db.session() as s:
+        s.execute(update(Chunk).values(enqueued_at=utcnow() - timedelta(hours=1)))
+    pub = ListPublisher()
+    reconcile(db, pub, db.test_settings, queue_depth=lambda q: 0)
+    assert sorted(m[2] for m in pub.sent if m[0] == RENDER_TASK) == ["tts.espeak", "tts.espeak.interactive"]
 
 
 def test_reconcile_requeues_a_finalizer_that_died(db):

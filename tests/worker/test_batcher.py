@@ -153,3 +153,38 @@ def test_with_two_in_flight_the_next_batch_reaches_the_engine_before_the_first_e
     assert [f.result(20).result for f in futures] == [0, 10, 20, 30]
     batcher.close()
     assert overlapped == [True] and sorted(batcher.batches) == [2, 2]
+
+
+def test_select_leads_with_urgent_requests_then_fills_with_bulk():
+    buffer = [Pending(r, None, arrived=i) for i, r in
+              enumerate([("bulk", 1), ("bulk", 2), ("urgent", 3), ("bulk", 4), ("urgent", 5)])]
+    chosen = select(buffer, 3, group_key=lambda r: None, length=lambda r: 0,
+                    urgent=lambda r: r[0] == "urgent")
+    assert sorted(p.request[1] for p in chosen) == [1, 3, 5]  # both urgent ones, then the oldest bulk
+    assert [p.request[1] for p in buffer] == [2, 4]
+
+
+def test_urgent_requests_overtake_a_bulk_backlog_without_starving_it():
+    """12 bulk requests are waiting when 8 urgent ones arrive (a worker holds 2 x batch size
+    messages, within the batcher's look-ahead): the urgent ones run first, yet the oldest bulk
+    request is anchored once it has been passed over ``max_bulk_skips`` times."""
+    batches = []
+
+    def run(items):
+        batches.append(list(items))
+        return list(items)
+
+    batcher = MicroBatcher(run, max_batch_size=4, max_wait_ms=0, urgent=lambda r: r.startswith("u"),
+                           max_bulk_skips=1)
+    bulk = [batcher.submit(f"b{i}") for i in range(12)]
+    urgent = [batcher.submit(f"u{i}") for i in range(8)]
+    batcher.start()
+    for f in bulk + urgent:
+        f.result(5)
+    batcher.close()
+    order = [r for batch in batches for r in batch]
+    assert max(order.index(f"u{i}") for i in range(8)) < 12, order  # FIFO: positions 12-19
+    assert all(r.startswith("u") for r in batches[0])
+    # b0 leads the second batch although urgent requests were still waiting: bulk is not starved
+    assert "b0" in batches[1] and any(r.startswith("u") for r in batches[2])
+    assert sorted(order) == sorted(f"b{i}" for i in range(12)) + sorted(f"u{i}" for i in range(8))
