@@ -40,6 +40,11 @@ class InvalidCharacters(VoxfarmError):
 _BAD = re.compile(r"[\x00\ud800-\udfff]")
 
 
+# binary parts by contract: sent without a filename they land in request.form, and the view answers
+# 422 ("must be a file part") rather than this check a 400 about text
+_FILE_PARTS = frozenset({"document", "voice_file", "audio_file"})
+
+
 def _has_bad(value: object, depth: int = 0) -> bool:
     if isinstance(value, str):
         return bool(_BAD.search(value))
@@ -86,6 +91,7 @@ def register(app: Flask) -> None:
                 raise InvalidJson("the request body nests too deeply") from None
             if _has_bad(request.get_json(silent=True)):
                 raise InvalidCharacters("NUL bytes and unpaired surrogates are not accepted in text")
-        elif request.mimetype == "multipart/form-data" and _has_bad(request.form.to_dict(flat=False)):
+        elif request.mimetype == "multipart/form-data" and _has_bad(
+                {k: v for k, v in request.form.to_dict(flat=False).items() if k not in _FILE_PARTS}):
             raise InvalidCharacters("NUL bytes and unpaired surrogates are not accepted in form fields")
         return None

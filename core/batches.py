@@ -26,7 +26,7 @@ from core.errors import InvalidInput, NotFound, TooLarge, VoxfarmError
 from core.ids import looks_like_id, new_id
 from core.jobs import prepare_job, queue_chunks
 from core.lifecycle import TERMINAL_JOB, ChunkStatus, JobStatus, set_job_chunks_status, set_jobs_status
-from core.models import Batch, Job, Voice
+from core.models import Batch, Job
 from core.netguard import Guard
 from core.pagination import INDEX_CURSOR
 from core.schemas import JobCreate, WebhookSpec
@@ -104,7 +104,6 @@ def submit_batch(session: Session, settings: Settings, store: ObjectStore, tenan
     if webhook is not None:
         Guard(settings.outbound_allowlist).check_literal(webhook.url)
     batch_id = new_id("bat")
-    voices: dict[str, Voice | None] = {}
     jobs: list[dict[str, Any]] = []
     # per engine and priority (the lane, core/lanes.py), in item order
     chunks: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
@@ -113,7 +112,7 @@ def submit_batch(session: Session, settings: Settings, store: ObjectStore, tenan
             if not isinstance(item, dict):
                 raise InvalidInput("an item is a JSON object", code="invalid_item")
             req = JobCreate.model_validate(merge_item(defaults, item))
-            job, job_chunks = prepare_job(session, settings, store, tenant_id, req, voices=voices)
+            job, job_chunks = prepare_job(session, settings, store, tenant_id, req)
         except (ValidationError, VoxfarmError) as exc:
             raise _item_error(index, exc) from None
         job["batch_id"], job["batch_index"] = batch_id, index

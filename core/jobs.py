@@ -29,7 +29,7 @@ from core.errors import Conflict, InvalidInput, NotFound, TooLarge
 from core.ids import looks_like_id, new_id
 from core.lanes import render_queue
 from core.lifecycle import ChunkStatus, JobStatus, set_job_chunks_status, set_job_status
-from core.models import Chunk, Job, Voice
+from core.models import Chunk, Job
 from core.netguard import Guard
 from core.pagination import INDEX_CURSOR, newest_first
 from core.params import validate_params
@@ -40,6 +40,7 @@ from core.storage import ObjectStore, keys
 from core.text.document import Document, from_plain
 from core.text.epub import parse_epub
 from core.text.markdown import has_headings, parse_markdown
+from core.voice_prompts import PromptAudio, resolve_job_voice
 
 
 @dataclass
@@ -109,11 +110,12 @@ def _check_language(engine: str, language: str | None) -> None:
 
 def submit_job(session: Session, settings: Settings, store: ObjectStore, tenant_id: str,
                req: JobCreate, document: bytes | None = None, *, target_s: float | None = None,
-               first_chunk_chars: int | None = None) -> Job:
+               first_chunk_chars: int | None = None, prompts: dict[str, PromptAudio] | None = None) -> Job:
     """Validate, plan and write one job with its chunks and their outbox messages.  ``target_s``
-    and ``first_chunk_chars`` shape the plan for live streams (core/speech.py)."""
+    and ``first_chunk_chars`` shape the plan for live streams (core/speech.py); ``prompts`` are its
+    inline voice prompts, read beforehand by ``core.voice_prompts.read_prompts``."""
     values, chunks = prepare_job(session, settings, store, tenant_id, req, document, target_s=target_s,
-                                 first_chunk_chars=first_chunk_chars)
+                                 first_chunk_chars=first_chunk_chars, prompts=prompts)
     job = Job(**values)
     session.add(job)
     session.flush()  # the job row first: chunks reference it and there is no ORM relationship
@@ -135,13 +137,11 @@ def queue_chunks(session: Session, settings: Settings, tenant_id: str, engine: s
 
 
 def prepare_job(session: Session, settings: Settings, store: ObjectStore, tenant_id: str, req: JobCreate,
-                document: bytes | None = None, voices: dict[str, Voice | None] | None = None, *,
-                target_s: float | None = None, first_chunk_chars: int | None = None
+                document: bytes | None = None, *, target_s: float | None = None,
+                first_chunk_chars: int | None = None, prompts: dict[str, PromptAudio] | None = None
                 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Validate and plan ``req``: the job's and its chunks' row values (nothing is written).
-
-    ``voices`` caches cloned-voice lookups across the items of one batch (one query per voice id,
-    not per item).  Raises the domain error that the API answers with.
+    """Validate and plan ``req``: the job's and its chunks' row values (nothing is written but
+    a one-shot voice prompt's object and row).  Raises the domain error that the API answers with.
     """
     engine = req.engine or settings.default_engine
     spec = ENGINES.get(engine)
@@ -152,7 +152,7 @@ def prepare_job(session: Session, settings: Settings, store: ObjectStore, tenant
         raise InvalidInput(f"engine {engine!r} is not served by this farm "
                            f"(serving: {', '.join(served_engines(settings))})", code="engine_not_served")
     given = dict(req.params)
-    if req.voice is not None:
+    if isinstance(req.voice, str):
         if given.get("voice", req.voice) != req.voice:
             raise InvalidInput("voice and params.voice disagree; give one", code="ambiguous_input")
         given["voice"] = req.voice
@@ -162,14 +162,6 @@ def prepare_job(session: Session, settings: Settings, store: ObjectStore, tenant
     _check_language(engine, given.get("language"))
     if spec.voices == "catalog":
         check_voice(engine, given.get("voice", spec.defaults.get("voice", "")), settings)
-    voice = None
-    if req.voice_id is not None:
-        if not spec.clones_voices:
-            raise InvalidInput(f"engine {engine!r} cannot clone voices; submit without voice_id "
-                               "or choose an engine that clones", code="engine_cannot_clone")
-        voice = _voice(session, tenant_id, req.voice_id, {} if voices is None else voices)
-        if voice is None:
-            raise NotFound(f"voice {req.voice_id} not found", code="voice_not_found")
     check_output_rate(req.output.format, req.output.sample_rate)
     if len(json.dumps(req.metadata)) > settings.max_metadata_bytes:
         raise TooLarge(f"metadata is limited to {settings.max_metadata_bytes} bytes of JSON",
@@ -181,6 +173,8 @@ def prepare_job(session: Session, settings: Settings, store: ObjectStore, tenant
     if formats.needs_ffmpeg(output):
         formats.codec_for(output["format"], output["preset"])  # 422 when this ffmpeg cannot write it
     intake = _parse(req, settings, document)
+    text = " ".join(p for c in intake.document.chapters for p in c.paragraphs)
+    voice, dialogue = resolve_job_voice(session, settings, store, tenant_id, req, spec, text, prompts or {})
     params = {k: v for k, v in spec.defaults.items() if k != "model"} | given
     params, output["tempo"] = formats.engine_speed(spec, params, given, output["speed"])
     job_seed = given.get("seed", DEFAULT_SEED)
@@ -208,6 +202,7 @@ def prepare_job(session: Session, settings: Settings, store: ObjectStore, tenant
     job = {"id": job_id, "tenant_id": tenant_id, "status": JobStatus.queued, "engine": engine, "model": model,
            "text": req.text, "source": source, "title": req.title or doc.title,
            "author": req.author or doc.author, "voice_id": voice.id if voice else None, "voice_sha256": voice_sha,
+           "voices": dialogue,
            "params": params, "output": output, "metadata_": req.metadata, "priority": req.priority,
            "webhook": req.webhook.model_dump(exclude_none=True) if req.webhook else None,
            "seed": job_seed, "progress_total": len(plan.chunks), "created_at": now, "updated_at": now}
@@ -217,14 +212,6 @@ def prepare_job(session: Session, settings: Settings, store: ObjectStore, tenant
                "updated_at": now}
               for c in plan.chunks]
     return job, chunks
-
-
-def _voice(session: Session, tenant_id: str, voice_id: str, cache: dict[str, Voice | None]) -> Voice | None:
-    if voice_id not in cache:
-        cache[voice_id] = session.scalar(
-            select(Voice).where(Voice.id == voice_id, Voice.tenant_id == tenant_id, Voice.deleted_at.is_(None))
-        ) if looks_like_id(voice_id, "voice") else None
-    return cache[voice_id]
 
 
 def get_job(session: Session, tenant_id: str, job_id: str) -> Job:

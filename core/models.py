@@ -10,19 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Boolean,
-    Enum,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import (JSON, BigInteger, Boolean, Enum, Float, ForeignKey, Index, Integer, String,
+                        Text, UniqueConstraint, text)
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from core.clock import utcnow
@@ -67,7 +57,11 @@ class ApiKey(Base):
 
 class Voice(Timestamps, Base):
     __tablename__ = "voices"
-    __table_args__ = (Index("ix_voices_tenant_created", "tenant_id", "created_at", "id"),)
+    __table_args__ = (Index("ix_voices_tenant_created", "tenant_id", "created_at", "id"),
+                      # a name picks one live voice of its tenant (core/voices.py resolves names)
+                      Index("uq_voices_tenant_name", "tenant_id", "name", unique=True,
+                            postgresql_where=text("deleted_at IS NULL AND registered"),
+                            sqlite_where=text("deleted_at IS NULL AND registered")))
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
     name: Mapped[str] = mapped_column(String(200))
@@ -81,6 +75,10 @@ class Voice(Timestamps, Base):
     bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     normalized_sha256: Mapped[str] = mapped_column(String(64))
+    speech_s: Mapped[float | None]  # voice QA (core/voice_qa.py); null for voices registered before it
+    snr_db: Mapped[float | None]
+    # false: a one-shot prompt sent with a job (core/voice_prompts.py), swept once its jobs are done
+    registered: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
     deleted_at: Mapped[datetime | None]
 
 
@@ -100,6 +98,7 @@ class Job(Timestamps, Base):
     author: Mapped[str | None] = mapped_column(String(500))
     voice_id: Mapped[str | None] = mapped_column(String(40))
     voice_sha256: Mapped[str | None] = mapped_column(String(64))
+    voices: Mapped[dict[str, Any] | None]  # a dialogue's speaker tag -> voice id (voice_id: their joined prompt)
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     output: Mapped[dict[str, Any]] = mapped_column(default=dict)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)

@@ -7,7 +7,7 @@ views accept.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator,
                       model_validator)
@@ -72,6 +72,20 @@ class WebhookSpec(BaseModel):
     events: list[EventType] | None = None
 
 
+class InlinePrompt(BaseModel):
+    """A one-shot voice prompt: exactly one of audio_base64 or audio_url (or, on POST /v1/jobs/upload,
+    the voice_file part), and its transcript."""
+
+    model_config = ConfigDict(extra="forbid")
+    transcript: str = Field(min_length=1, max_length=2000)
+    audio_base64: str | None = Field(None, max_length=30_000_000)
+    audio_url: str | None = Field(None, max_length=2048)
+
+
+VoiceRef = Annotated[str, Field(max_length=200)]
+SpeakerTag = Annotated[str, Field(pattern=r"^S[12]$")]  # Dia's two speakers
+
+
 class JobCreate(BaseModel):
     # no blanket string cap here: text and documents are limited by the documented settings
     # (max_text_chars, max_document_bytes, max_request_bytes) and answered with 413 in core/jobs.py
@@ -87,9 +101,14 @@ class JobCreate(BaseModel):
                                         json_schema_extra={"pattern": BASE64, "contentEncoding": "base64",
                                                            "contentMediaType": "application/epub+zip"})
     engine: str | None = Field(None, max_length=32)
-    voice_id: str | None = Field(None, max_length=40, json_schema_extra={"pattern": id_pattern("voice")})
-    voice: str | None = Field(None, max_length=200, description="A pre-made voice of the engine (piper, kokoro; "
-                              "kokoro blends: 'af_bella:0.7,af_sky:0.3'); same as params.voice")
+    voice_id: str | None = Field(None, max_length=200, description="A registered voice: its id or its name")
+    voice: VoiceRef | InlinePrompt | None = Field(
+        None, description="A string: a pre-made voice of the engine (piper, kokoro; kokoro blends: "
+        "'af_bella:0.7,af_sky:0.3'), same as params.voice.  An object: a one-shot cloning prompt sent with "
+        "the job (checked like POST /v1/voices; the same bytes are stored once)")
+    voices: dict[SpeakerTag, VoiceRef | InlinePrompt] | None = Field(
+        None, description="Dia dialogue: speaker tag (S1, S2) -> a voice id, name or inline prompt; every tag "
+        "in the text needs one")
     params: SamplingParams = Field(default_factory=dict, max_length=32,
                                    description="Engine params; GET /v1/engines lists each engine's names and ranges")
     output: OutputSpec = Field(default_factory=OutputSpec)
@@ -142,6 +161,7 @@ class JobOut(BaseModel):
     model: str
     voice_id: str | None
     voice_sha256: str | None
+    voices: dict[str, str] | None = Field(None, description="A dialogue's speaker tag -> voice id")
     params: dict[str, Any]
     output: dict[str, Any]
     metadata: dict[str, Any]
@@ -227,6 +247,10 @@ class VoiceOut(BaseModel):
     duration_s: float
     bytes: int
     sha256: str
+    speech_s: float | None = Field(description="Seconds of speech found by voice QA at registration")
+    snr_db: float | None = Field(description="Estimated signal-to-noise ratio in dB (null: no pause to "
+                                 "measure the noise in)")
+    registered: bool = Field(description="false: a one-shot prompt sent with a job, swept after its jobs")
     created_at: str
 
 
@@ -340,7 +364,7 @@ class JobPath(BaseModel):
 
 
 class VoicePath(BaseModel):
-    voice_id: str = _path_id("voice")
+    voice_id: str = Field(max_length=200, description="A voice id or the voice's name")
 
 
 class DeliveryPath(BaseModel):

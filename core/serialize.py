@@ -53,6 +53,7 @@ def job_resource(job: Job, store: ObjectStore, settings: Settings,
         "model": job.model,
         "voice_id": job.voice_id,
         "voice_sha256": job.voice_sha256,
+        "voices": job.voices,
         "params": job.params,
         "output": job.output,
         "metadata": job.metadata_,
@@ -90,7 +91,9 @@ def voice_resource(voice: Voice) -> dict[str, Any]:
     return {"id": voice.id, "name": voice.name, "transcript": voice.transcript,
             "format": voice.original_format, "sample_rate": voice.sample_rate,
             "channels": voice.channels, "duration_s": round(voice.duration_s, 3),
-            "bytes": voice.bytes, "sha256": voice.sha256, "created_at": iso(voice.created_at)}
+            "bytes": voice.bytes, "sha256": voice.sha256, "speech_s": voice.speech_s, "snr_db": voice.snr_db,
+            "registered": voice.registered,
+            "created_at": iso(voice.created_at)}
 
 
 def delivery_resource(event: WebhookEvent, attempts: list[WebhookAttempt]) -> dict[str, Any]:

@@ -195,6 +195,13 @@ class Settings(BaseSettings):
     tone_batch_ms: float = 0.0
     tone_render_log: str | None = None
 
+    # -- voices: prompt QA at registration (core/voice_qa.py) -------------------------------------
+    # a cloning prompt needs about a second of speech for the codec to catch the timbre; prompts
+    # under 30 % speech are mostly room tone; 1 % of samples at full scale is audible distortion
+    voice_min_speech_s: float = Field(default=1.0, ge=0)
+    voice_min_speech_fraction: float = Field(default=0.3, ge=0, le=1)
+    voice_max_clipped_fraction: float = Field(default=0.01, ge=0, le=1)
+
     @field_validator("engines", "outbound_allowlist", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:

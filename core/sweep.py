@@ -7,6 +7,9 @@ Two crash windows leave such objects, and nothing else can find them:
 - a process dies between committing a voice's deletion and removing its objects, or a worker
   writes a prepared prompt for a voice deleted meanwhile.
 
+It also retires one-shot voice prompts sent with jobs (core/voice_prompts.py) once no job has
+used them for ``grace_s``; their folders then go the same way.
+
 Only ``tenants/<t>/jobs/<id>/`` and ``tenants/<t>/voices/<id>/`` folders are considered, by
 listing their ids (one S3 request per 1000 ids, never the objects themselves) and asking the
 database about each batch.  The chunk cache is content-addressed and shared by jobs, so it is never
@@ -19,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -26,6 +30,7 @@ from core.db import Database
 from core.ids import created_ms, looks_like_id
 from core.models import Job, Tenant, Voice
 from core.storage import ObjectStore
+from core.voice_prompts import retire_unused_prompts
 
 log = logging.getLogger(__name__)
 BATCH = 500  # ids per IN (...) query
@@ -37,6 +42,7 @@ class SweepReport:
     too_young: int = 0
     removed_jobs: list[str] = field(default_factory=list)
     removed_voices: list[str] = field(default_factory=list)
+    retired_prompts: list[str] = field(default_factory=list)
     objects_removed: int = 0
 
     def as_dict(self) -> dict:
@@ -59,6 +65,9 @@ def sweep_orphans(db: Database, store: ObjectStore, *, grace_s: float = 3600.0, 
                   now_ms: int | None = None) -> SweepReport:
     report = SweepReport()
     cutoff = (int(time.time() * 1000) if now_ms is None else now_ms) - int(grace_s * 1000)
+    with db.session() as s:
+        report.retired_prompts = retire_unused_prompts(s, cutoff=datetime.fromtimestamp(cutoff / 1000, UTC),
+                                                       dry_run=dry_run)
     with db.session() as s:
         tenants = list(s.scalars(select(Tenant.id)))
     for tenant in tenants:

@@ -8,25 +8,28 @@ codec rate) that engines read; engines cache their own encodings beside it (prep
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 
 import urllib3
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.audio import encode, levels, peak_normalize, resample, to_mono
-from core.audio_probe import decode_untrusted
+from core.audio_probe import Decoded, decode_untrusted
 from core.clock import utcnow
 from core.db import undo_on_rollback
-from core.errors import InvalidInput, NotFound, TooLarge
+from core.errors import Conflict, InvalidInput, NotFound, TooLarge
 from core.ids import looks_like_id, new_id
 from core.models import Voice
 from core.netguard import Guard, request
 from core.pagination import newest_first
 from core.settings import Settings
 from core.storage import ObjectStore, keys
+from core.voice_qa import PromptQA, analyze
 
-CLIPPED_EVERYWHERE = 0.2  # a fifth of all samples at full scale is not a usable prompt
 SILENT_DBFS = -50.0
 
 
@@ -46,8 +49,39 @@ def fetch_audio_url(settings: Settings, url: str) -> bytes:
     return resp.body
 
 
+def decode_base64_audio(settings: Settings, text: str) -> bytes:
+    """Base64 prompt audio, size-checked before decoding (413) and validated (422)."""
+    if len(text) > (settings.voice_max_bytes * 4) // 3 + 8:
+        raise TooLarge(f"the audio is about {len(text) * 3 // 4} bytes (base64-decoded); the limit "
+                       f"is {settings.voice_max_bytes} (VOXFARM_VOICE_MAX_BYTES)")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput("audio_base64 is not valid base64", code="invalid_base64") from None
+
+
 def register_voice(session: Session, settings: Settings, store: ObjectStore, tenant_id: str, *,
                    name: str, transcript: str, data: bytes) -> Voice:
+    """A named voice.  Bytes and transcript already stored as a one-shot prompt of the tenant are
+    promoted (named, kept from the sweep) rather than stored twice."""
+    name = name.strip()
+    decoded, qa = validate_prompt(settings, transcript, data)
+    _check_name(session, tenant_id, name)
+    voice = find_prompt(session, tenant_id, hashlib.sha256(data).hexdigest(), transcript.strip())
+    if voice is not None and not voice.registered:
+        voice.registered, voice.name = True, name
+    else:
+        voice = store_prompt(session, settings, store, tenant_id, data=data, decoded=decoded, qa=qa,
+                             transcript=transcript, name=name, registered=True)
+    try:
+        session.flush()
+    except IntegrityError:  # a concurrent registration took the name between check and insert
+        raise _name_taken(name) from None
+    return voice
+
+
+def validate_prompt(settings: Settings, transcript: str, data: bytes) -> tuple[Decoded, PromptQA]:
+    """Every check a prompt passes (size, format, duration, QA), registered or sent with a job."""
     if len(data) > settings.voice_max_bytes:
         raise TooLarge(f"the audio file is {len(data)} bytes; the limit is {settings.voice_max_bytes} "
                        "(VOXFARM_VOICE_MAX_BYTES)")
@@ -60,14 +94,20 @@ def register_voice(session: Session, settings: Settings, store: ObjectStore, ten
     if decoded.duration_s > settings.voice_max_s:
         raise InvalidInput(f"the prompt lasts {decoded.duration_s:.1f}s; at most {settings.voice_max_s:g}s "
                            "is accepted (trim it to one clean passage)", code="voice_too_long")
+    return decoded, check_prompt(settings, to_mono(decoded.audio), decoded.sample_rate)
+
+
+def find_prompt(session: Session, tenant_id: str, sha256: str, transcript: str) -> Voice | None:
+    """A live voice of the tenant with exactly these original bytes and transcript."""
+    return session.scalars(select(Voice).where(Voice.tenant_id == tenant_id, Voice.sha256 == sha256,
+                                               Voice.transcript == transcript, Voice.deleted_at.is_(None))
+                           .order_by(Voice.registered.desc(), Voice.id)).first()
+
+
+def store_prompt(session: Session, settings: Settings, store: ObjectStore, tenant_id: str, *, data: bytes,
+                 decoded: Decoded, qa: PromptQA, transcript: str, name: str, registered: bool) -> Voice:
+    """Store the original and its normalized copy and add the row (the caller flushes)."""
     mono = to_mono(decoded.audio)
-    lv = levels(mono)
-    if lv.rms_dbfs < SILENT_DBFS or lv.peak < 0.01:
-        raise InvalidInput(f"the prompt is silent or nearly so ({lv.rms_dbfs:.0f} dBFS RMS)",
-                           code="voice_silent")
-    if lv.clipped_fraction > CLIPPED_EVERYWHERE:
-        raise InvalidInput(f"{lv.clipped_fraction:.0%} of the prompt is clipped at full scale; "
-                           "record it again at a lower level", code="voice_clipped")
     normalized = peak_normalize(resample(mono, decoded.sample_rate, settings.voice_sample_rate))
     norm_bytes, _ = encode(normalized, settings.voice_sample_rate, "wav")
     voice_id = new_id("voice")
@@ -75,35 +115,77 @@ def register_voice(session: Session, settings: Settings, store: ObjectStore, ten
     original = store.put_bytes(keys.voice_original(tenant_id, voice_id, decoded.format), data,
                                f"audio/{decoded.format}")
     norm = store.put_bytes(keys.voice_normalized(tenant_id, voice_id), norm_bytes, "audio/wav")
-    voice = Voice(id=voice_id, tenant_id=tenant_id, name=name.strip(), transcript=transcript.strip(),
+    voice = Voice(id=voice_id, tenant_id=tenant_id, name=name, transcript=transcript.strip(),
                   original_key=original.key, original_format=decoded.format, normalized_key=norm.key,
                   sample_rate=decoded.sample_rate, channels=decoded.channels,
                   duration_s=decoded.duration_s, bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
-                  normalized_sha256=norm.sha256)
+                  normalized_sha256=norm.sha256, speech_s=round(qa.speech_s, 3), snr_db=qa.snr_db,
+                  registered=registered)
     session.add(voice)
-    session.flush()
     return voice
 
 
-def get_voice(session: Session, tenant_id: str, voice_id: str) -> Voice:
-    if not looks_like_id(voice_id, "voice"):
-        raise NotFound(f"voice {voice_id[:64]!r} not found", code="voice_not_found")
-    voice = session.scalar(select(Voice).where(Voice.id == voice_id, Voice.tenant_id == tenant_id,
-                                               Voice.deleted_at.is_(None)))
+def check_prompt(settings: Settings, mono, rate: int) -> PromptQA:
+    """Refuse a prompt that is silent, clipped, mostly silence or too short of speech; each has
+    its own code so a client can tell the user what to fix."""
+    lv = levels(mono)
+    if lv.rms_dbfs < SILENT_DBFS or lv.peak < 0.01:
+        raise InvalidInput(f"the prompt is silent or nearly so ({lv.rms_dbfs:.0f} dBFS RMS)",
+                           code="voice_silent")
+    qa = analyze(mono, rate)
+    if qa.clipped_fraction > settings.voice_max_clipped_fraction:
+        raise InvalidInput(f"{qa.clipped_fraction:.1%} of the samples are clipped at full scale (at most "
+                           f"{settings.voice_max_clipped_fraction:.1%}); record it again at a lower level",
+                           code="voice_clipped")
+    if qa.speech_fraction < settings.voice_min_speech_fraction:
+        raise InvalidInput(f"only {qa.speech_fraction:.0%} of the prompt is speech ({qa.speech_s:.1f}s of "
+                           f"{qa.duration_s:.1f}s); trim the silence", code="voice_mostly_silent")
+    if qa.speech_s < settings.voice_min_speech_s:
+        raise InvalidInput(f"the prompt holds {qa.speech_s:.2f}s of speech; at least "
+                           f"{settings.voice_min_speech_s:g}s is needed", code="voice_too_little_speech")
+    return qa
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(f"a voice named {name[:200]!r} already exists; delete it or choose another name",
+                    code="voice_name_taken")
+
+
+def _check_name(session: Session, tenant_id: str, name: str) -> None:
+    """Names are unique per tenant among live voices, and never look like an id, so that a
+    reference resolves to exactly one voice whichever of the two a client sends."""
+    if looks_like_id(name, "voice"):
+        raise InvalidInput("a voice name must not look like a voice id", code="voice_name_reserved")
+    if _by_name(session, tenant_id, name) is not None:
+        raise _name_taken(name)
+
+
+def _by_name(session: Session, tenant_id: str, name: str) -> Voice | None:
+    return session.scalar(select(Voice).where(Voice.tenant_id == tenant_id, Voice.name == name,
+                                              Voice.registered.is_(True), Voice.deleted_at.is_(None)))
+
+
+def get_voice(session: Session, tenant_id: str, ref: str) -> Voice:
+    """A live voice of the tenant by id or, for anything that is not an id, by name."""
+    if looks_like_id(ref, "voice"):
+        voice = session.scalar(select(Voice).where(Voice.id == ref, Voice.tenant_id == tenant_id,
+                                                   Voice.deleted_at.is_(None)))
+    else:
+        voice = _by_name(session, tenant_id, ref.strip())
     if voice is None:
-        raise NotFound(f"voice {voice_id} not found", code="voice_not_found")
+        raise NotFound(f"voice {ref[:200]!r} not found", code="voice_not_found")
     return voice
 
 
 def list_voices(session: Session, tenant_id: str, *, limit: int, cursor: str | None) -> tuple[list[Voice], str | None]:
-    q = select(Voice).where(Voice.tenant_id == tenant_id, Voice.deleted_at.is_(None))
+    q = select(Voice).where(Voice.tenant_id == tenant_id, Voice.registered.is_(True), Voice.deleted_at.is_(None))
     return newest_first(session, q, Voice.id, "voice", limit=limit, cursor=cursor)
 
 
-def delete_voice(session: Session, tenant_id: str, voice_id: str) -> str:
+def delete_voice(session: Session, tenant_id: str, ref: str) -> str:
     """Retire the row and return the object prefix to remove *after* the commit (original,
     normalized copy, engine caches), so a failed commit never leaves an active voice without
     audio.  Jobs already rendered keep their audio; queued jobs naming it fail with voice_deleted."""
-    voice = get_voice(session, tenant_id, voice_id)
+    voice = get_voice(session, tenant_id, ref)
     voice.deleted_at = utcnow()
-    return keys.voice_prefix(tenant_id, voice_id)
+    return keys.voice_prefix(tenant_id, voice.id)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Response, g, redirect, stream_with_context
 from flask_openapi3 import APIBlueprint, FileStorage, Tag
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from werkzeug.datastructures import FileStorage as UploadedFile
 
 from api import idempotency as idem
 from api.app import services
@@ -17,6 +18,7 @@ from core.ids import id_pattern
 from core.schemas import (ChunkListQuery, ChunkPlanOut, ErrorResponse, JobCreate, JobList, JobListQuery,
                           JobOut, JobPath)
 from core.serialize import chunk_resource, job_resource
+from core.voice_prompts import read_prompts
 from core.workers import LiveWorkers
 
 bp = APIBlueprint("jobs", __name__, url_prefix="/v1", abp_tags=[Tag(name="jobs")],
@@ -35,35 +37,54 @@ def create_job(body: JobCreate):
     """Submit text (or an EPUB) for synthesis; answers 202 with the queued job."""
     svc = services()
 
-    def build(session, _):
-        job = core_jobs.submit_job(session, svc.settings, svc.store, g.tenant.id, body)
+    def build(session, prompts):
+        job = core_jobs.submit_job(session, svc.settings, svc.store, g.tenant.id, body, prompts=prompts)
         session.flush()
         return job_resource(job, svc.store, svc.settings, LiveWorkers.load(session, svc.settings))
 
-    return idem.create("POST /v1/jobs", 202, build, location=lambda job: f"/v1/jobs/{job['id']}")
+    # inline voice prompts are decoded (or downloaded) before the transaction opens
+    return idem.create("POST /v1/jobs", 202, build, prepare=lambda: read_prompts(svc.settings, body),
+                       location=lambda job: f"/v1/jobs/{job['id']}")
 
 
 class JobUpload(BaseModel):
-    """multipart/form-data: the EPUB as a file part, the rest of the job as a JSON part."""
+    """multipart/form-data: the EPUB and/or a one-shot voice prompt as file parts, the rest of the job
+    as a JSON part (with the prompt's transcript in ``voice: {"transcript": ...}``)."""
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
-    document: FileStorage = Field(description="The EPUB file (at most VOXFARM_MAX_DOCUMENT_BYTES; 413 beyond)")
+    document: FileStorage | None = Field(None, description="The EPUB file (at most VOXFARM_MAX_DOCUMENT_BYTES; "
+                                         "413 beyond); without it, job.text is rendered")
+    voice_file: FileStorage | None = Field(None, description="A one-shot voice prompt (checked like "
+                                           "POST /v1/voices)")
     job: JobCreate | None = Field(None, description="JSON: the job's other fields (engine, output, ...)")
+
+    @field_validator("document", "voice_file", mode="before")
+    @classmethod
+    def _file_part(cls, value: object) -> object:
+        # a plain form field of that name (no filename) reaches here as a str
+        if value is not None and not isinstance(value, UploadedFile):
+            raise ValueError("must be a file part")
+        return value
 
 
 @bp.post("/jobs/upload", responses={202: JobOut, 400: ErrorResponse, 409: ErrorResponse, 413: ErrorResponse,
                                     415: ErrorResponse}, openapi_extensions=IDEMPOTENT)
 def upload_job(form: JobUpload):
-    """Submit an EPUB as a file upload (no base64 inflation); answers 202 with the queued job."""
+    """Submit an EPUB and/or a voice prompt as file uploads (no base64 inflation); answers 202."""
     svc = services()
     req = form.job or JobCreate()
 
-    def read() -> bytes:
-        return read_upload(form.document.stream, svc.settings.max_document_bytes, "document",
-                           "VOXFARM_MAX_DOCUMENT_BYTES")
+    def read() -> tuple[bytes | None, dict]:
+        document = read_upload(form.document.stream, svc.settings.max_document_bytes, "document",
+                               "VOXFARM_MAX_DOCUMENT_BYTES") if form.document else None
+        voice = read_upload(form.voice_file.stream, svc.settings.voice_max_bytes, "voice file",
+                            "VOXFARM_VOICE_MAX_BYTES") if form.voice_file else None
+        return document, read_prompts(svc.settings, req, voice)
 
-    def build(session, document):
-        job = core_jobs.submit_job(session, svc.settings, svc.store, g.tenant.id, req, document=document)
+    def build(session, parts):
+        document, prompts = parts
+        job = core_jobs.submit_job(session, svc.settings, svc.store, g.tenant.id, req, document=document,
+                                   prompts=prompts)
         session.flush()
         return job_resource(job, svc.store, svc.settings, LiveWorkers.load(session, svc.settings))
 

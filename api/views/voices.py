@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from flask import g, request
 from flask_openapi3 import APIBlueprint, Tag
 
@@ -14,7 +11,7 @@ from api.app import services
 from api.contract import IDEMPOTENT
 from api.requests import read_upload
 from core import voices as core_voices
-from core.errors import InvalidInput, TooLarge
+from core.errors import InvalidInput
 from core.schemas import ErrorResponse, VoiceCreateForm, VoiceCreateJson, VoiceList, VoiceListQuery, VoiceOut, VoicePath
 from core.serialize import voice_resource
 
@@ -47,14 +44,7 @@ def _read_request() -> tuple[str, str, bytes]:
         raise InvalidInput("give exactly one of audio_base64 or audio_url", code="ambiguous_input")
     if body.audio_url is not None:
         return body.name, body.transcript, core_voices.fetch_audio_url(svc.settings, body.audio_url)
-    if len(body.audio_base64) > (svc.settings.voice_max_bytes * 4) // 3 + 8:
-        raise TooLarge(f"the audio is about {len(body.audio_base64) * 3 // 4} bytes (base64-decoded); the limit "
-                       f"is {svc.settings.voice_max_bytes} (VOXFARM_VOICE_MAX_BYTES)")
-    try:
-        data = base64.b64decode(body.audio_base64, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidInput("audio_base64 is not valid base64", code="invalid_base64") from None
-    return body.name, body.transcript, data
+    return body.name, body.transcript, core_voices.decode_base64_audio(svc.settings, body.audio_base64)
 
 
 @bp.post("/voices", responses={201: VoiceOut, 409: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse},

@@ -113,6 +113,9 @@ def test_audio_url_download_with_ssrf_checks(api, audio_server, make_api):
     (lambda: wav_bytes(tone(0.5)), 422, "voice_too_short"),
     (lambda: wav_bytes(np.zeros(44100 * 2, dtype=np.float32)), 422, "voice_silent"),
     (lambda: wav_bytes(np.sign(tone(2.0)) * 1.0), 422, "voice_clipped"),
+    (lambda: wav_bytes(np.concatenate([np.zeros(44100 * 8, np.float32), tone(0.6)])), 422, "voice_mostly_silent"),
+    (lambda: wav_bytes(np.concatenate([tone(0.8), np.zeros(int(44100 * 0.7), np.float32)])), 422,
+     "voice_too_little_speech"),
     (lambda: wav_bytes(tone(2.0), subtype="IMA_ADPCM"), 415, "unsupported_audio_format"),
 ])
 def test_validation_cases(api, make, status, code):
@@ -145,7 +148,7 @@ def test_missing_fields_and_ambiguous_json(api):
 
 def test_list_paginates_and_delete_removes_objects(api):
     client = api.client()
-    ids = [_upload(client, wav_bytes(tone(1.5 + i / 10))).json()["id"] for i in range(5)]
+    ids = [_upload(client, wav_bytes(tone(1.5 + i / 10)), name=f"N{i}").json()["id"] for i in range(5)]
     first = client.get("/v1/voices", params={"limit": 3}).json()
     second = client.get("/v1/voices", params={"limit": 3, "cursor": first["next_cursor"]}).json()
     assert [v["id"] for v in first["data"] + second["data"]] == list(reversed(ids))
@@ -175,3 +178,34 @@ def test_idempotent_voice_upload(api):
     c = client.post("/v1/voices", data={"name": "n2", "transcript": "t"}, files={"audio_file": ("a.wav", data)},
                     headers={"Idempotency-Key": "v1"})
     assert c.status_code == 422
+
+
+def test_registration_reports_speech_and_snr(api):
+    rng = np.random.default_rng(0)
+    pause = np.zeros(int(0.5 * 44100), np.float32)
+    audio = np.concatenate([tone(1.0), pause, tone(1.0, freq=330), pause])
+    audio = audio + rng.normal(0, 0.01, audio.size).astype(np.float32)  # true SNR ~23 dB over the tones
+    voice = _upload(api.client(), wav_bytes(audio)).json()
+    assert abs(voice["speech_s"] - 2.0) <= 0.1 and 20 < voice["snr_db"] < 26
+    assert api.client().get(f"/v1/voices/{voice['id']}").json()["snr_db"] == voice["snr_db"]
+
+
+def test_a_voice_is_usable_by_its_name(api):
+    client = api.client()
+    voice = _upload(client, wav_bytes(tone(2.0)), name="Ada Lovelace").json()
+    assert client.get("/v1/voices/Ada Lovelace").json()["id"] == voice["id"]
+    job = client.post("/v1/jobs", json={"text": "By name.", "engine": "dia", "voice_id": "Ada Lovelace"})
+    assert job.status_code == 202 and job.json()["voice_id"] == voice["id"]
+    taken = _upload(client, wav_bytes(tone(2.0)), name=" Ada Lovelace ")
+    assert taken.status_code == 409 and taken.json()["error"]["code"] == "voice_name_taken"
+    reserved = _upload(client, wav_bytes(tone(2.0)), name="voice_01JABCDEFGHJKMNPQRSTVWXYZ0")
+    assert reserved.status_code == 422 and reserved.json()["error"]["code"] == "voice_name_reserved"
+    other = api.client("globex")  # names are per tenant
+    assert other.get("/v1/voices/Ada Lovelace").status_code == 404
+    assert _upload(other, wav_bytes(tone(2.0)), name="Ada Lovelace").status_code == 201
+    assert client.delete("/v1/voices/Ada Lovelace").status_code == 204
+    assert client.get("/v1/voices/Ada Lovelace").status_code == 404
+    again = _upload(client, wav_bytes(tone(2.0)), name="Ada Lovelace")  # a deleted voice frees its name
+    assert again.status_code == 201 and again.json()["id"] != voice["id"]
+    missing = client.post("/v1/jobs", json={"text": "x", "engine": "dia", "voice_id": "Nobody"})
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "voice_not_found"
