@@ -35,11 +35,11 @@ from werkzeug.routing import BaseConverter
 from core.audio import encode
 from core.engine_languages import LANGUAGES
 from core.engines import ENGINES, served_engines
-from core.speech import OPENAI_MODELS
 from core.idempotency import MAX_KEY_LEN
 from core.ids import id_pattern
 from core.params import ParamSpec
 from core.settings import Settings
+from core.speech import OPENAI_MODELS
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
 IDEMPOTENT = {"x-idempotent": True}  # openapi_extensions for views that go through idempotency.create

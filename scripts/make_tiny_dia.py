@@ -16,8 +16,15 @@ from pathlib import Path
 
 def make_tiny_dia(dest: Path, seed: int = 0) -> Path:
     import torch
-    from transformers import (DacConfig, DacModel, DiaConfig, DiaFeatureExtractor,
-                              DiaForConditionalGeneration, DiaProcessor, DiaTokenizer)
+    from transformers import (
+        DacConfig,
+        DacModel,
+        DiaConfig,
+        DiaFeatureExtractor,
+        DiaForConditionalGeneration,
+        DiaProcessor,
+        DiaTokenizer,
+    )
     from transformers.models.dia.configuration_dia import DiaDecoderConfig, DiaEncoderConfig
 
     dest = Path(dest)

@@ -187,6 +187,7 @@ from dataclasses import dataclass  # noqa: E402
 from api.app import create_app  # noqa: E402
 from celery_config import CeleryPublisher, make_celery  # noqa: E402
 from core.db import Database  # noqa: E402
+
 from helpers import ApiClient, ListPublisher, ServerThread, create_key  # noqa: E402
 
 

@@ -15,8 +15,7 @@ from core import jobs as core_jobs
 from core.audio import CONTENT_TYPES
 from core.errors import Conflict, NotFound
 from core.ids import id_pattern
-from core.schemas import (ChunkListQuery, ChunkPlanOut, ErrorResponse, JobCreate, JobList, JobListQuery,
-                          JobOut, JobPath)
+from core.schemas import ChunkListQuery, ChunkPlanOut, ErrorResponse, JobCreate, JobList, JobListQuery, JobOut, JobPath
 from core.serialize import chunk_resource, job_resource
 from core.voice_prompts import read_prompts
 from core.workers import LiveWorkers

@@ -14,8 +14,15 @@ from core.lifecycle import EventStatus, set_event_status
 from core.models import Tenant, WebhookAttempt, WebhookEvent
 from core.netguard import Guard
 from core.outbox import WEBHOOK_QUEUE, WEBHOOK_TASK, add
-from core.schemas import (DeliveryList, DeliveryOut, DeliveryPath, ErrorResponse, JobPath, WebhookEndpointIn,
-                          WebhookSecretOut)
+from core.schemas import (
+    DeliveryList,
+    DeliveryOut,
+    DeliveryPath,
+    ErrorResponse,
+    JobPath,
+    WebhookEndpointIn,
+    WebhookSecretOut,
+)
 from core.serialize import delivery_resource
 from core.tenants import rotate_webhook_secret
 

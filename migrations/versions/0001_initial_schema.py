@@ -4,10 +4,10 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-22 03:08:28.825028
 """
-from alembic import op
 import sqlalchemy as sa
-import core.db
+from alembic import op
 
+import core.db
 
 revision = '0001'
 down_revision = None

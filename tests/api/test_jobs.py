@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from core import idempotency
 from core.models import Chunk, Job
+
 from helpers import ApiClient, create_key
 
 BAD = [

@@ -6,8 +6,9 @@ from __future__ import annotations
 import base64
 import json
 
-from helpers import tone, wav_bytes
 from tests.core.test_epub import make_epub, noise_png
+
+from helpers import tone, wav_bytes
 
 CHAPTERS = [("One", "The first chapter is short."), ("Two", "So is the second one.")]
 

@@ -7,11 +7,13 @@ import re
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings as hsettings
+from hypothesis import HealthCheck
+from hypothesis import settings as hsettings
 from openapi_spec_validator import validate
 
 from api.app import create_app
 from core.settings import Settings
+
 from helpers import ListPublisher, create_key
 
 

@@ -7,8 +7,9 @@ import json
 
 import numpy as np
 
-from helpers import tone, wav_bytes
 from tests.api.test_voices import _objects, audio_server  # noqa: F401  (fixture)
+
+from helpers import tone, wav_bytes
 
 PROMPT = wav_bytes(tone(2.0, freq=260))
 B64 = base64.b64encode(PROMPT).decode()

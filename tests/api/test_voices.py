@@ -14,6 +14,7 @@ import soundfile as sf
 
 from core.audio import encode
 from core.storage import open_store
+
 from helpers import tone, wav_bytes
 
 

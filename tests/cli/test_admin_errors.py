@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from helpers import free_port
 from tests.cli.test_cli import _env, voxfarm
+
+from helpers import free_port
 
 
 def _one_line_error(proc) -> str:

@@ -8,8 +8,9 @@ import sys
 
 import soundfile as sf
 
-from helpers import ROOT, create_key, start_api, start_worker
 from tests.core.test_epub import make_epub
+
+from helpers import ROOT, create_key, start_api, start_worker
 
 BOOK = "\n\n".join(f"# Part {i}\n\nThe tide came in at dawn on day {i}. It went out again at dusk." for i in (1, 2, 3))
 

@@ -10,6 +10,7 @@ import pytest
 from core.audio import encode
 from core.audio_probe import decode_untrusted, sniff
 from core.errors import InvalidInput, TooLarge, UnsupportedMedia
+
 from helpers import tone, wav_bytes
 
 MAX = 48_000 * 120

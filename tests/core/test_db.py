@@ -13,8 +13,9 @@ from core.outbox import unit_of_work
 from core.schemas import JobCreate
 from core.tenants import get_or_create_tenant
 from core.voices import register_voice
-from helpers import tone, wav_bytes
 from tests.core.test_epub import make_epub
+
+from helpers import tone, wav_bytes
 
 
 class Boom(Exception):

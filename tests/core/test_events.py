@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from core import events
 from core.models import Job, Tenant, WebhookEndpoint, WebhookEvent
+
 from helpers import submit_job_direct
 
 DEFAULT = "https://default.example/hooks"

@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.quality import check_chunk, check_duration, check_levels
+
 from helpers import tone
 
 

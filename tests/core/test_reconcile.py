@@ -11,6 +11,7 @@ from core.models import Chunk, Job, Outbox
 from core.outbox import RENDER_TASK, relay, unit_of_work
 from core.reconcile import reconcile
 from core.render import claim_chunk
+
 from helpers import ListPublisher
 from helpers import submit_job_direct as _job
 

@@ -11,6 +11,7 @@ from core.jobs import cancel_job
 from core.models import Job, Outbox, WebhookEvent
 from core.outbox import WEBHOOK_TASK
 from core.reconcile import reconcile
+
 from helpers import ListPublisher, submit_job_direct
 
 

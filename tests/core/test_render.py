@@ -11,6 +11,7 @@ from core.jobs import cancel_job
 from core.lifecycle import ChunkStatus, JobStatus
 from core.models import Chunk, Job, Outbox, WebhookEvent
 from core.render import ChunkResult, claim_chunk, complete_chunk, mark_on_engine, release_chunk
+
 from helpers import submit_job_direct as _job
 
 

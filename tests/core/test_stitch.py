@@ -6,8 +6,18 @@ import numpy as np
 import pyloudnorm as pyln
 import soundfile as sf
 
-from core.stitch import (Pauses, Piece, assemble, cue_sheet, encode, ffmetadata, measure_loudness,
-                         normalize, trim_silence)
+from core.stitch import (
+    Pauses,
+    Piece,
+    assemble,
+    cue_sheet,
+    encode,
+    ffmetadata,
+    measure_loudness,
+    normalize,
+    trim_silence,
+)
+
 from helpers import ffprobe, tone
 
 SR = 22050

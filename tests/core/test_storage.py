@@ -10,9 +10,9 @@ import pytest
 import requests
 
 from core.errors import ChecksumMismatch
+from core.settings import Settings
 from core.storage import keys, open_store
 from core.storage.base import check_key
-from core.settings import Settings
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -15,8 +15,9 @@ from core.storage import keys, open_store
 from core.sweep import sweep_orphans
 from core.tenants import get_or_create_tenant
 from core.voices import delete_voice, register_voice
-from helpers import tone, wav_bytes
 from tests.core.test_epub import make_epub
+
+from helpers import tone, wav_bytes
 
 HOUR_MS = 3600 * 1000
 

@@ -14,6 +14,7 @@ from core.sweep import sweep_orphans
 from core.tenants import get_or_create_tenant
 from core.voice_prompts import PromptAudio
 from core.voices import register_voice
+
 from helpers import tone, wav_bytes
 
 HOUR_MS = 3600 * 1000

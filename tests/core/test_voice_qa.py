@@ -9,6 +9,7 @@ from core.errors import InvalidInput
 from core.settings import Settings
 from core.voice_qa import analyze
 from core.voices import check_prompt
+
 from helpers import tone
 
 RATE = 44100

@@ -15,6 +15,7 @@ from cloudcoil.models.keda.v1alpha1 import ScaledObject
 from api.app import create_app
 from cli.main import main as cli
 from core.engines import ENGINES
+
 from helpers import ListPublisher
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "k8s"

@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 import requests
 import soundfile as sf
-from helpers import ROOT, create_key, settings_env, start_api, start_worker
 from sqlalchemy import func, select
 
 from core.db import Database
 from core.models import Job, WebhookEvent
 from core.settings import BatchSettings
+
+from helpers import ROOT, create_key, settings_env, start_api, start_worker
 
 ENV = {"sim_batch_cost_s": "[0.02, 0.002]", "quality_gate": "false"}
 

@@ -11,8 +11,9 @@ import json
 
 import mutagen.mp4
 
-from helpers import ApiClient, create_key, start_api, start_worker
 from tests.core.test_epub import make_epub, noise_png
+
+from helpers import ApiClient, create_key, start_api, start_worker
 
 CHAPTERS = [("Cover Story", "A large cover does not make a long book."),
             ("Afterword", "The text stays short, so the test stays quick.")]

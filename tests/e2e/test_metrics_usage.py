@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import requests
 from prometheus_client.parser import text_string_to_metric_families
@@ -44,7 +44,7 @@ def test_queue_signal_rises_and_drains_and_usage_adds_up(prod_settings, tmp_path
     api, url = start_api(settings, tmp_path, quality_gate="false")
     key, other_key = create_key(settings, "acme"), create_key(settings, "other")
     client = ApiClient(url, key)
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     try:
         ids = []
         for text in TEXTS:
@@ -78,11 +78,11 @@ def test_queue_signal_rises_and_drains_and_usage_adds_up(prod_settings, tmp_path
         use = client.get("/v1/usage").json()
         window = client.get("/v1/usage", params={"to": before.isoformat()}).json()
         bad = client.get("/v1/usage", params={"from": "yesterday"})
-        reversed_ = client.get("/v1/usage", params={"from": datetime.now(timezone.utc).isoformat(),
+        reversed_ = client.get("/v1/usage", params={"from": datetime.now(UTC).isoformat(),
                                                      "to": before.isoformat()})
         later = client.get("/v1/usage", params={
             "from": (before - timedelta(hours=1)).isoformat(),
-            "to": (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()}).json()
+            "to": (datetime.now(UTC) + timedelta(hours=1)).isoformat()}).json()
         others = ApiClient(url, other_key).get("/v1/usage").json()
         cli = subprocess.run([sys.executable, "-m", "cli", "usage", "--url", url, "--key", key],
                              capture_output=True, text=True, env=settings_env(settings), cwd=ROOT, timeout=60)

@@ -10,9 +10,10 @@ import io
 
 import pytest
 import soundfile as sf
-from helpers import ApiClient, create_key, ffprobe, start_api, start_worker
 
 from core.catalog import BUNDLED_PIPER
+
+from helpers import ApiClient, create_key, ffprobe, start_api, start_worker
 
 SENTENCE = "The quick brown fox jumps over the lazy dog, then it naps in the warm afternoon sun."
 

@@ -8,6 +8,7 @@ from core.db import Database
 from core.ids import new_id
 from core.storage import keys, open_store
 from core.tenants import get_or_create_tenant
+
 from helpers import start_worker, wait_for
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from helpers import ApiClient, create_key, start_api, start_worker, tone, wav_bytes
 from tests.e2e.test_batching import DIA, _env, dia_settings  # noqa: F401  (fixture)
+
+from helpers import ApiClient, create_key, start_api, start_worker, tone, wav_bytes
 
 
 def test_inline_prompt_and_dialogue_render(dia_settings, tiny_dia, tmp_path):  # noqa: F811

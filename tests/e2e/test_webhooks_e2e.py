@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import ApiClient, create_key, start_api, start_worker, wait_for
 from tests.webhooks.receiver import Receiver
+
+from helpers import ApiClient, create_key, start_api, start_worker, wait_for
 
 FAST = dict(webhook_schedule_s="0,1,1,1,2,2,2,2", webhook_jitter=0, reconcile_interval_s=1, resend_grace_s=2)
 

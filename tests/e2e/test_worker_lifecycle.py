@@ -14,6 +14,7 @@ import time
 import pytest
 
 from core.settings import BatchSettings
+
 from helpers import ApiClient, create_key, start_api, start_worker, wait_for
 
 LONG = {"max_new_tokens": 500}  # ~3 s per batch of 4 on two CPU cores with the tiny model

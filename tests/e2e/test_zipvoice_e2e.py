@@ -10,7 +10,6 @@ import hashlib
 import shutil
 
 import pytest
-from helpers import ApiClient, create_key, start_api, start_worker, tone, wait_for, wav_bytes
 
 from core.audio import decode_bytes
 from core.db import Database
@@ -18,6 +17,8 @@ from core.models import Voice
 from core.settings import BatchSettings
 from core.storage import keys, open_store
 from worker.engines.base import create_engine
+
+from helpers import ApiClient, create_key, start_api, start_worker, tone, wait_for, wav_bytes
 
 TRANSCRIPT = "These are my reference words."
 TEXTS = ["The farm speaks in my voice now.", "The farm speaks in my voice too."]  # one length bucket

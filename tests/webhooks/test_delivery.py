@@ -18,9 +18,10 @@ from core.models import Tenant, WebhookAttempt, WebhookEndpoint, WebhookEvent
 from core.settings import Settings
 from core.storage import open_store
 from core.tenants import rotate_webhook_secret
-from helpers import submit_job_direct
 from tests.webhooks.receiver import Receiver
 from webhooks.delivery import deliver
+
+from helpers import submit_job_direct
 
 FAST = [0, 0.2, 0.2, 0.2, 0.2]
 

@@ -17,8 +17,9 @@ from core.lifecycle import EventStatus
 from core.models import Tenant, WebhookAttempt, WebhookEvent
 from core.settings import Settings
 from core.storage import open_store
-from helpers import submit_job_direct
 from webhooks.delivery import deliver
+
+from helpers import submit_job_direct
 
 
 class Listener:

@@ -8,10 +8,11 @@ import torch
 
 from core.settings import Settings
 from core.storage import open_store
-from helpers import tone
 from worker.engines.base import RenderRequest, create_engine
 from worker.engines.dia import HOP
 from worker.engines.dia_inputs import build_decoder_inputs
+
+from helpers import tone
 
 
 def test_cached_prompt_inputs_equal_the_processors(dia):

@@ -9,7 +9,6 @@ import onnxruntime as ort
 import pytest
 import torch
 import torchaudio
-from helpers import tone
 
 from core.settings import Settings
 from core.storage import open_store
@@ -18,6 +17,8 @@ from worker.engines.base import RenderRequest, create_engine
 from worker.engines.ipa import phonemize
 from worker.engines.onnx_session import ModelFileMissing
 from worker.engines.zipvoice_model import timesteps
+
+from helpers import tone
 
 # upstream onnx_export.py: names, dynamic axes and metadata a real export carries
 ENCODER_IO = (["tokens", "prompt_tokens", "prompt_features_len", "speed"], ["text_condition"])
