@@ -24,6 +24,7 @@ demo: $(VENV)/.base
 	$(BIN)/python scripts/demo.py
 
 test: $(VENV)/.test
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test-faults: $(VENV)/.test

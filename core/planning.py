@@ -81,7 +81,7 @@ def plan_document(doc: Document, spec: EngineSpec, settings: Settings, *, model:
     chunks: list[PlannedChunk] = []
     chapters: list[dict[str, Any]] = []
     pending: list[tuple[int, int, str]] = []  # (chapter, paragraph, text)
-    for c_idx, chapter in enumerate(doc.chapters):
+    for chapter in doc.chapters:
         parts = chunk_paragraphs(chapter.paragraphs, max_chars=spec.chunk_max_chars,
                                  target_chars=target_chars, dialogue_tags=spec.dialogue_tags,
                                  language=language)

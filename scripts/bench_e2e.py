@@ -93,7 +93,8 @@ def run_config(label: str, batch: int, args, redis_url: str, db_url: str | None)
             done = []
             cursor = None
             while True:
-                page = session.get(f"{url}/v1/jobs", params={"limit": 200, **({"cursor": cursor} if cursor else {})}).json()
+                params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+                page = session.get(f"{url}/v1/jobs", params=params).json()
                 done += page["data"]
                 cursor = page["next_cursor"]
                 if not cursor:
@@ -148,7 +149,8 @@ def main() -> None:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         db_url = args.pg.rsplit("/", 1)[0] + f"/{name}"
     try:
-        rows = [run_config("batched", 8, args, args.redis, db_url), run_config("unbatched", 1, args, args.redis, db_url)]
+        rows = [run_config("batched", 8, args, args.redis, db_url),
+                run_config("unbatched", 1, args, args.redis, db_url)]
     finally:
         if admin is not None:
             from sqlalchemy import text

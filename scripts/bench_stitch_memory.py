@@ -120,7 +120,8 @@ def main() -> None:
              "Peak resident memory while stitching (fetch + verify, trim, crossfade, pauses, two-pass loudness, "
              "encode with chapters). Python and ffmpeg children sampled every 20 ms; their peaks are added, "
              "so the total is an upper bound.", "",
-             "| " + " | ".join(row) + " |", "|" + "---|" * len(row), "| " + " | ".join(str(v) for v in row.values()) + " |"]
+             "| " + " | ".join(row) + " |", "|" + "---|" * len(row),
+             "| " + " | ".join(str(v) for v in row.values()) + " |"]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -32,7 +32,8 @@ bp = APIBlueprint("webhooks", __name__, url_prefix="/v1", abp_tags=[Tag(name="we
 
 
 def _secret_out(t: Tenant) -> dict:
-    valid = t.webhook_secret_prev_until if t.webhook_secret_prev_until and t.webhook_secret_prev_until > utcnow() else None
+    until = t.webhook_secret_prev_until
+    valid = until if until and until > utcnow() else None
     return {"secret": t.webhook_secret, "previous_secret_valid_until": iso(valid)}
 
 

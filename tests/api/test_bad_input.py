@@ -17,7 +17,8 @@ from sqlalchemy import text
 from helpers import ApiClient, start_worker, tone, wav_bytes
 
 HUGE = "x" * 1_000_000
-UNICODE = ["\u0000", "\ud800", "\udfff", "a\u0000b", "\u202eevil", "\u200b", "🎙️" * 1000, "\uffff", "\\", "'; DROP TABLE jobs; --"]
+UNICODE = ["\u0000", "\ud800", "\udfff", "a\u0000b", "\u202eevil", "\u200b", "🎙️" * 1000, "\uffff", "\\",
+           "'; DROP TABLE jobs; --"]
 PATHY = ["../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "%00", "job_%00", "a/b", "~root", "%2e%2e", "C:\\windows"]
 
 

@@ -8,7 +8,8 @@ import re
 
 from helpers import render_in_process, tone, wav_bytes
 
-PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/static/<path:filename>"}  # README: public, aggregates only
+# README: public, aggregates only
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/static/<path:filename>"}
 
 
 def test_every_route_is_tenant_scoped(api):

@@ -134,7 +134,8 @@ def test_idempotent_submission(api):
     assert ok.status_code == 202  # a failed validation was not remembered
     assert _jobs(api) == 2
     # another tenant may use the same key for its own request
-    assert api.client("other").post("/v1/jobs", json=body, headers={"Idempotency-Key": "abc"}).json()["id"] != first.json()["id"]
+    other = api.client("other").post("/v1/jobs", json=body, headers={"Idempotency-Key": "abc"})
+    assert other.json()["id"] != first.json()["id"]
 
 
 def test_concurrent_duplicate_gets_409(api):

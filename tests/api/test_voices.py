@@ -49,7 +49,8 @@ def test_multipart_upload_stores_original_and_normalized_copy(api):
         tenant = row.tenant_id
     audio, rate = sf.read(io.BytesIO(norm), always_2d=True)
     assert rate == 44100 and audio.shape[1] == 1 and abs(audio.shape[0] / rate - 3.0) < 0.01
-    assert sorted(k.rsplit("/", 1)[-1] for k in _objects(api, f"tenants/{tenant}/voices/")) == ["normalized.wav", "original.wav"]
+    names = sorted(k.rsplit("/", 1)[-1] for k in _objects(api, f"tenants/{tenant}/voices/"))
+    assert names == ["normalized.wav", "original.wav"]
     assert client.get(f"/v1/voices/{voice['id']}").json()["sha256"] == voice["sha256"]
 
 
@@ -93,7 +94,8 @@ def test_audio_url_download_with_ssrf_checks(api, audio_server, make_api):
     client = api.client()
     ok = client.post("/v1/voices", json={"name": "U", "transcript": "t", "audio_url": f"{audio_server}/voice.ogg"})
     assert ok.status_code == 201 and ok.json()["format"] == "ogg"
-    redirected = client.post("/v1/voices", json={"name": "U", "transcript": "t", "audio_url": f"{audio_server}/to-metadata"})
+    redirected = client.post("/v1/voices", json={"name": "U", "transcript": "t",
+                                                  "audio_url": f"{audio_server}/to-metadata"})
     assert redirected.status_code == 422 and redirected.json()["error"]["code"] == "url_not_allowed"
     missing = client.post("/v1/voices", json={"name": "U", "transcript": "t", "audio_url": f"{audio_server}/nope"})
     assert missing.json()["error"]["code"] == "audio_url_failed"

@@ -111,7 +111,8 @@ def test_progress_events_are_throttled_per_step_and_interval(db):
         for done in range(1, 21):
             job.progress_done = done
             maybe_emit_progress(s, job, min_interval_s=0)  # every 10 % step
-        percents = [e.data["percent"] for e in s.scalars(select(WebhookEvent).where(WebhookEvent.type == "job.progress"))]
+        events = s.scalars(select(WebhookEvent).where(WebhookEvent.type == "job.progress"))
+        percents = [e.data["percent"] for e in events]
     assert percents == [10, 20, 30, 40, 50, 60, 70, 80, 90]  # 100 % is job.succeeded's business
     job_id, _ = _job(db, text=text)
     with db.session() as s:

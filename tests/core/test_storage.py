@@ -31,7 +31,8 @@ def test_put_get_overwrite_delete(store, tmp_path):
     assert store.get_bytes(key, expect_sha256=hashlib.sha256(b"second").hexdigest()) == b"second"
     src = tmp_path / "f.bin"
     src.write_bytes(b"x" * 3_000_000)
-    assert store.put_file(keys.job_file("ten_A", "job_1", "big.bin"), src).sha256 == hashlib.sha256(src.read_bytes()).hexdigest()
+    info = store.put_file(keys.job_file("ten_A", "job_1", "big.bin"), src)
+    assert info.sha256 == hashlib.sha256(src.read_bytes()).hexdigest()
     assert b"".join(store.iter_chunks(keys.job_file("ten_A", "job_1", "big.bin"))) == src.read_bytes()
     assert store.delete_prefix("tenants/ten_A/jobs/job_1/") == 2
     assert not store.exists(key)

@@ -187,7 +187,8 @@ def test_resubmitting_an_edited_book_renders_only_the_changed_chunks(farm, book_
 def test_epub_to_m4b_keeps_titles_and_tags(farm, book_settings, tmp_path):
     import base64
 
-    epub = make_epub([("Prologue", "It began quietly. Nobody noticed."), ("The Middle", "Then it grew loud.\n\nVery loud."),
+    epub = make_epub([("Prologue", "It began quietly. Nobody noticed."),
+                      ("The Middle", "Then it grew loud.\n\nVery loud."),
                       ("Epilogue", "And then it was quiet again.")], title="Quiet Loud Quiet", author="E. Pubb")
     url, workers = farm
     client = ApiClient(url, create_key(book_settings, "reader"))

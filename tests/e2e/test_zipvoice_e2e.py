@@ -41,7 +41,7 @@ def _voice(client: ApiClient, freq: int) -> dict:
 def test_two_tenants_zipvoice_jobs_share_a_batch(zv_settings, tiny_zipvoice, tmp_path):
     api, url = start_api(zv_settings, tmp_path)
     tenants = [ApiClient(url, create_key(zv_settings, t)) for t in ("tenant-a", "tenant-b")]
-    voices = [_voice(client, freq) for client, freq in zip(tenants, (220, 330))]
+    voices = [_voice(client, freq) for client, freq in zip(tenants, (220, 330), strict=True)]
     jobs = []
     for i in range(4):
         t = i % 2
@@ -64,7 +64,7 @@ def test_two_tenants_zipvoice_jobs_share_a_batch(zv_settings, tiny_zipvoice, tmp
     assert [j["render"]["batch_size"] for j in done] == [4] * 4  # one batch, both tenants in it
     assert {j["voice_id"] for j in done} == {v["id"] for v in voices}
     assert len({j["result"]["sha256"] for j in done}) == 4  # each job its own voice and text
-    for job, data in zip(done, audio):
+    for job, data in zip(done, audio, strict=True):
         assert hashlib.sha256(data).hexdigest() == job["result"]["sha256"] and job["result"]["duration_s"] > 0.3
     assert other.status_code == 404
     _assert_prompts_cached_beside_the_voices(zv_settings, voices)

@@ -137,7 +137,8 @@ def test_redirect_is_not_followed(farm):
 
 
 def test_retry_after_is_honoured(farm):
-    receiver = Receiver(lambda: [_secret(farm)], lambda n: (429, {"Retry-After": "2"}, 0.0) if n == 0 else (200, {}, 0.0))
+    receiver = Receiver(lambda: [_secret(farm)],
+                        lambda n: (429, {"Retry-After": "2"}, 0.0) if n == 0 else (200, {}, 0.0))
     _, event_id = _terminal_event(farm, receiver.url)
     _run(farm, event_id)
     receiver.stop()

@@ -23,7 +23,8 @@ def test_cached_prompt_inputs_equal_the_processors(dia):
     assert torch.equal(ids, ref["decoder_input_ids"].long()) and torch.equal(mask, ref["decoder_attention_mask"].long())
     plain = dia.processor(text=["[S1] x", "[S1] y"], padding=True, return_tensors="pt")
     ids0, mask0 = build_decoder_inputs([None, None], dia.delay_pattern, dia.bos, dia.pad, dia.channels)
-    assert torch.equal(ids0, plain["decoder_input_ids"].long()) and torch.equal(mask0, plain["decoder_attention_mask"].long())
+    assert torch.equal(ids0, plain["decoder_input_ids"].long())
+    assert torch.equal(mask0, plain["decoder_attention_mask"].long())
 
 
 def test_cloning_returns_only_the_new_audio(dia):
@@ -40,7 +41,9 @@ def test_cloning_returns_only_the_new_audio(dia):
 
 
 def test_seeds_change_the_take_and_transcripts_are_prepended(dia):
-    r = lambda seed: RenderRequest("s", "Same words.", {"max_new_tokens": 60}, seed=seed)
+    def r(seed):
+        return RenderRequest("s", "Same words.", {"max_new_tokens": 60}, seed=seed)
+
     a, b = dia.generate_batch([r(1), r(2)])
     assert not (a.audio.shape == b.audio.shape and np.allclose(a.audio, b.audio))
     voice = dia.prepare_voice(tone(1.0, 44100), 44100, "[S1] Prompt words.")

@@ -21,7 +21,8 @@ def test_every_listed_language_renders_and_an_unlisted_one_does_not(tmp_path):
     engine.load()
     names = sorted(ESPEAK_LANGUAGES)
     results = engine.generate_batch([RenderRequest(key=n, text="one two", params={"language": n}) for n in names])
-    failed = {n: r.error for n, r in zip(names, results) if r.error or r.audio is None or r.audio.size < 1000}
+    failed = {n: r.error for n, r in zip(names, results, strict=True)
+              if r.error or r.audio is None or r.audio.size < 1000}
     assert not failed
     bogus = engine.generate_batch([RenderRequest(key="x", text="one two", params={"language": "xx-yy"})])[0]
     assert bogus.error and "xx-yy" in bogus.error

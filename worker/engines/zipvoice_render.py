@@ -111,6 +111,6 @@ def render_groups(engine, requests: list[RenderRequest]) -> tuple[list[RenderRes
                                 np.stack([it.speech_cond for it in items]), steps, t_shift, guidance)
         calls += steps
         feats = [x[row, it.prompt_frames:] for row, it in enumerate(items)]  # only the new speech
-        for it, audio in zip(items, _vocode(engine.model, items, feats)):
+        for it, audio in zip(items, _vocode(engine.model, items, feats), strict=True):
             results[it.index] = _finish(it, audio, engine.model.sample_rate)
     return results, calls
