@@ -179,6 +179,10 @@ def up(port: int, host: str, data_dir: str | None, engine: str | None) -> None:
 
     if engine is None and "VOXFARM_DEFAULT_ENGINE" not in os.environ:
         engine = EMBEDDED_ENGINE
+    if "VOXFARM_ENGINES" not in os.environ:
+        # one embedded worker serves one engine: serve that one alone, so no job waits for a worker
+        # that does not exist (another engine is a 422 engine_not_served at submit; readiness is "ready")
+        os.environ["VOXFARM_ENGINES"] = engine or os.environ["VOXFARM_DEFAULT_ENGINE"]
     settings = _settings(data_dir, engine)
     os.environ.setdefault("VOXFARM_PUBLIC_URL", f"http://{host}:{port}")
     upgrade(settings)
