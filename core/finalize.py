@@ -134,13 +134,20 @@ def _fetch(store: ObjectStore, chunk: dict[str, Any], rate: int) -> np.ndarray:
     return audio
 
 
+def _generic(work: FinalizeWork) -> dict:
+    """The output spec as core/formats.py judges it; m4b is the stitch encoder's own format too
+    (chapters, tags, cover art), so it takes ffmpeg's generic path only for a preset, gain or
+    time-stretch."""
+    return {**work.output, "format": "wav"} if work.fmt == "m4b" else work.output
+
+
 def build_single(work: FinalizeWork, store: ObjectStore, audio: np.ndarray | None) -> FinalResult:
     """One chunk: encode it as requested (no loudness pass: there is nothing to level against)."""
     spec = ENGINES[work.engine]
     if audio is None:
         audio = _fetch(store, work.chunks[0], spec.sample_rate)
     key = keys.job_result(work.tenant_id, work.job_id, work.fmt)
-    if formats.needs_ffmpeg(work.output):
+    if formats.needs_ffmpeg(_generic(work)):
         data, _rate = formats.encode_array(audio, spec.sample_rate, work.output, spec.sample_rate)
         info = store.put_bytes(key, data, CONTENT_TYPES[work.fmt])
     elif work.fmt == "m4b":
@@ -166,7 +173,7 @@ def build_stitched(work: FinalizeWork, store: ObjectStore, settings: Settings, t
     pauses = Pauses(settings.pause_sentence_ms, settings.pause_paragraph_ms, settings.pause_chapter_ms,
                     settings.crossfade_ms)
     raw = assemble(pieces, lambda p: _fetch(store, by_idx[p.idx], rate), rate, pauses, tmpdir / "raw.flac")
-    via_ffmpeg = formats.needs_ffmpeg(work.output)
+    via_ffmpeg = formats.needs_ffmpeg(_generic(work))
     out_rate = (formats.output_rate(formats.codec_for(work.fmt, work.output.get("preset")),
                                     work.out_rate or settings.stitch_sample_rate, rate)
                 if via_ffmpeg else output_rate(work.fmt, work.out_rate or settings.stitch_sample_rate, rate))
