@@ -215,7 +215,8 @@ class Supervisor:
         self.proc: Proc = start()
         self.restarts = 0
         self._stop = threading.Event()
-        threading.Thread(target=self._watch, daemon=True).start()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
 
     def _watch(self) -> None:
         while not self._stop.wait(0.5):
@@ -224,7 +225,10 @@ class Supervisor:
                 self.proc = self._start()
 
     def stop(self) -> None:
+        # join first: a restart in progress (start waits for "ready") would otherwise put a fresh
+        # worker in self.proc after it was stopped, and that worker outlived the test (seen: 34 left)
         self._stop.set()
+        self._thread.join(timeout=180)
         self.proc.stop()
 
 
