@@ -11,7 +11,6 @@ core/events.complete_batch_if_done emits ``batch.completed`` in that transaction
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
@@ -28,7 +27,7 @@ from core.jobs import prepare_job, queue_chunks
 from core.lifecycle import TERMINAL_JOB, ChunkStatus, JobStatus, set_job_chunks_status, set_jobs_status
 from core.models import Batch, Job
 from core.netguard import Guard
-from core.pagination import INDEX_CURSOR
+from core.pagination import by_index
 from core.schemas import JobCreate, WebhookSpec
 from core.serialize import iso, result_url
 from core.settings import Settings
@@ -159,14 +158,8 @@ def list_jobs(session: Session, tenant_id: str, batch_id: str, *, limit: int,
               cursor: str | None) -> tuple[list[Job], str | None]:
     """The batch's jobs in item order; the cursor is the last item index."""
     batch = get_batch(session, tenant_id, batch_id)
-    if cursor and not re.match(INDEX_CURSOR, cursor):
-        raise InvalidInput("malformed cursor", code="invalid_cursor")
-    start = int(cursor) if cursor else -1
-    rows = list(session.scalars(select(Job).where(Job.batch_id == batch.id, Job.batch_index > start)
-                                .order_by(Job.batch_index).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (str(rows[-1].batch_index) if more and rows else None)
+    return by_index(session, select(Job).where(Job.batch_id == batch.id), Job.batch_index, limit=limit,
+                    cursor=cursor)
 
 
 def cancel_batch(session: Session, tenant_id: str, batch_id: str) -> Batch:

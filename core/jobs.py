@@ -11,7 +11,6 @@ import base64
 import binascii
 import difflib
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +30,7 @@ from core.lanes import render_queue
 from core.lifecycle import ChunkStatus, JobStatus, set_job_chunks_status, set_job_status
 from core.models import Chunk, Job
 from core.netguard import Guard
-from core.pagination import INDEX_CURSOR, newest_first
+from core.pagination import by_index, newest_first
 from core.params import validate_params
 from core.planning import DEFAULT_SEED, plan_document
 from core.schemas import JobCreate
@@ -256,12 +255,7 @@ def cancel_job(session: Session, tenant_id: str, job_id: str) -> Job:
 def list_chunks(session: Session, tenant_id: str, job_id: str, *, limit: int,
                 cursor: str | None) -> tuple[Job, list[Chunk], str | None]:
     job = get_job(session, tenant_id, job_id)
-    if cursor and not re.match(INDEX_CURSOR, cursor):
-        raise InvalidInput("malformed cursor", code="invalid_cursor")
-    start = int(cursor) if cursor else -1
-    rows = list(session.scalars(select(Chunk).where(Chunk.job_id == job.id, Chunk.idx > start)
-                                .order_by(Chunk.idx).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return job, rows, (str(rows[-1].idx) if more and rows else None)
+    rows, next_cursor = by_index(session, select(Chunk).where(Chunk.job_id == job.id), Chunk.idx, limit=limit,
+                                 cursor=cursor)
+    return job, rows, next_cursor
 

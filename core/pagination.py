@@ -7,6 +7,8 @@ cursor that matches the published pattern is always a usable cursor.
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
@@ -27,3 +29,16 @@ def newest_first(session: Session, query: Select, id_column, prefix: str, *, lim
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].id if more and rows else None)
+
+
+def by_index(session: Session, query: Select, index_column, *, limit: int,
+             cursor: str | None) -> tuple[list, str | None]:
+    """One page of ``query`` in ascending index order (a job's chunks, a batch's items); the
+    cursor is the last index of the page."""
+    if cursor and not re.match(INDEX_CURSOR, cursor):
+        raise InvalidInput("malformed cursor", code="invalid_cursor")
+    start = int(cursor) if cursor else -1
+    rows = list(session.scalars(query.where(index_column > start).order_by(index_column).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (str(getattr(rows[-1], index_column.key)) if more and rows else None)

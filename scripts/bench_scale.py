@@ -27,7 +27,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -45,19 +44,10 @@ from core.schemas import JobCreate  # noqa: E402
 from core.settings import BatchSettings, Settings  # noqa: E402
 from core.storage import open_store  # noqa: E402
 from core.tenants import get_or_create_tenant  # noqa: E402
+from scripts.bench_e2e import wait  # noqa: E402
 
 BATCH = 16
 TEXT = "Scale-out benchmark line {i}: a sentence of ordinary length for the farm to render."
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise TimeoutError(what)
 
 
 def _fresh_db(admin_url: str) -> tuple[str, str]:
@@ -113,7 +103,7 @@ def run(n_workers: int, jobs: int, cost: tuple[float, float], redis_url: str, ad
                                   start_new_session=True))
     db = Database(settings)
     try:
-        _wait(lambda: all(b" ready." in (data / f"worker-{i}.log").read_bytes() for i in range(n_workers)),
+        wait(lambda: all(b" ready." in (data / f"worker-{i}.log").read_bytes() for i in range(n_workers)),
               120, "workers ready")
         store, publisher = open_store(settings), CeleryPublisher(make_celery(settings))
         with db.session() as s:
@@ -130,7 +120,7 @@ def run(n_workers: int, jobs: int, cost: tuple[float, float], redis_url: str, ad
             with db.session() as s:
                 return s.scalar(select(func.count()).where(Chunk.status == "done")) == jobs
 
-        _wait(done, 900, "all chunks")
+        wait(done, 900, "all chunks")
         with db.session() as s:
             first, last, mean_batch = s.execute(select(func.min(Chunk.started_at), func.max(Chunk.finished_at),
                                                        func.avg(Chunk.batch_size))).one()
