@@ -4,20 +4,24 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# -qq: pip >= 26.3 forwards the build backend's notices (setuptools' "Editable installation ...
+# folders with the same name as your package" for this flat layout) at warning level; errors
+# still print, and a newcomer's first run stays quiet
 PIP    := $(BIN)/python -m pip
+PIPQ   := $(PIP) install -qq
 
 .PHONY: demo test test-faults bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
+	$(PIPQ) --upgrade pip
 
 $(VENV)/.base: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e ".[api,worker]"
+	$(PIPQ) -e ".[api,worker]"
 	touch $@
 
 $(VENV)/.test: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e ".[all,test]"
+	$(PIPQ) -e ".[all,test]"
 	touch $(VENV)/.base $@
 
 demo: $(VENV)/.base

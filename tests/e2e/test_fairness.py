@@ -65,7 +65,10 @@ def _run(prod_settings, tmp_path, window: int):
 
 def test_a_deep_backlog_delays_another_tenant_by_at_most_a_window(prod_settings, tmp_path):
     backlog_done, overtook, small_first, urgent_last = _run(prod_settings, tmp_path, WINDOW)
-    bound = WINDOW + BATCH  # the tenant's window (broker + worker threads), plus a batch on the engine
+    # the backlog's window (in the broker or held by the worker's threads), the chunks the worker's
+    # threads had already taken when the first line arrived, and the batch the last line shares with
+    # backlog chunks (they finish at the same instant).  Without holding it is ~all 380 (last test).
+    bound = WINDOW + THREADS + BATCH
     assert len(overtook) <= bound, (len(overtook), bound, len(backlog_done))
     # the same tenant's priority-50 job went ahead of its own priority -10 backlog
     assert sum(small_first < t <= urgent_last for t in backlog_done) <= bound + 10, len(backlog_done)
