@@ -151,3 +151,17 @@ def test_images_run_as_a_non_root_user_and_the_slim_one_has_no_torch():
             assert not {d for d in deps if re.match(r"(torch|torchaudio|transformers)\b", d)}, (extras, deps)
     gpu_installs = " ".join(line for line in stages["gpu"] if "pip install" in line)
     assert any(d.startswith("torch") for e in re.findall(r"\.\[([\w,]+)\]", gpu_installs) for d in _extras_deps(e))
+
+
+def test_the_image_copies_every_module_the_package_installs():
+    """A py-module or package missing from the image fails `voxfarm up` inside it (broker_fs.py was)."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    copied = set()
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        if line.startswith("COPY ") and "--from" not in line:
+            copied.update(line.split()[1:-1])
+    wanted = {f"{m}.py" for m in project["py-modules"]}
+    wanted |= {p.rstrip("*") for p in project["packages"]["find"]["include"]}
+    assert wanted <= copied, wanted - copied
