@@ -120,7 +120,8 @@ def test_close_finishes_the_running_batch_and_hands_back_the_rest():
         time.sleep(0.3)
         return list(items)
 
-    batcher = MicroBatcher(slow, max_batch_size=2, max_wait_ms=0).start()
+    batcher = MicroBatcher(slow, max_batch_size=2, max_wait_ms=500).start()
+    # the wait lets both running items form one batch (with 0 a loaded box can start item 0 alone)
     running = [batcher.submit(i) for i in range(2)]
     started.wait(2)
     waiting = [batcher.submit(i) for i in range(2, 6)]
