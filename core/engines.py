@@ -251,7 +251,18 @@ def describe_engine(spec: EngineSpec, settings: Settings) -> dict[str, Any]:
             "clones_voices": spec.clones_voices, "dialogue_tags": spec.dialogue_tags,
             "deterministic": spec.deterministic, "max_batch_size": spec.batch(settings).max_batch_size,
             "params": [p.describe(spec.defaults.get(p.name)) for p in spec.param_specs],
-            "voices": engine_voices(spec.name, settings) if spec.voices == "catalog" else None}
+            "voices": engine_voices(spec.name, settings) if spec.voices == "catalog" else None,
+            "speaker_gate": speaker_gate(spec, settings)}
+
+
+def speaker_gate(spec: EngineSpec, settings: Settings) -> dict[str, Any]:
+    """Whether this engine's cloned-voice chunks are checked against their voice (core/speaker.py)."""
+    if not spec.clones_voices:
+        return {"enabled": False, "reason": "this engine does not clone voices"}
+    if not settings.speaker_model:
+        return {"enabled": False, "reason": "no speaker model is configured (VOXFARM_SPEAKER_MODEL)"}
+    return {"enabled": True, "reason": None, "margin": settings.speaker_margin,
+            "threshold": settings.speaker_threshold}
 
 
 def queue_for(engine: str) -> str:

@@ -88,7 +88,8 @@ def claim_finalize(session: Session, job_id: str, worker: str, *, lease_s: float
                      f"assembling the output failed {job.finalize_attempts} times")
         return None
     chunks = session.execute(select(Chunk.idx, Chunk.chapter, Chunk.pause_after, Chunk.cache_key,
-                                    Chunk.sha256, Chunk.seed, Chunk.duration_s, Chunk.cache_hit)
+                                    Chunk.sha256, Chunk.seed, Chunk.duration_s, Chunk.cache_hit, Chunk.take_seed,
+                                    Chunk.quality_retries, Chunk.speaker_similarity, Chunk.speaker_flagged)
                              .where(Chunk.job_id == job_id).order_by(Chunk.idx)).all()
     return FinalizeWork(
         job.id, job.tenant_id, job.engine, job.model, job.output.get("format", "wav"),
@@ -235,7 +236,11 @@ def build_stitched(work: FinalizeWork, store: ObjectStore, settings: Settings, t
                                                   "output_true_peak_dbfs": out_peaks},
                                      "chunks": [{"index": c["idx"], "seed": c["seed"],
                                                  "cache_key": c["cache_key"], "sha256": c["sha256"],
-                                                 "duration_s": c["duration_s"]} for c in work.chunks]},
+                                                 "duration_s": c["duration_s"], "take_seed": c["take_seed"],
+                                                 "quality_retries": c["quality_retries"],
+                                                 "speaker_similarity": c["speaker_similarity"],
+                                                 "speaker_flagged": bool(c["speaker_flagged"])}
+                                                for c in work.chunks]},
                                     indent=2),
     }
     for name, text in sidecars.items():

@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy import true as sa_true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -89,6 +90,11 @@ class Voice(Timestamps, Base):
     normalized_sha256: Mapped[str] = mapped_column(String(64))
     speech_s: Mapped[float | None]  # voice QA (core/voice_qa.py); null for voices registered before it
     snr_db: Mapped[float | None]
+    # speaker embedding of the normalized prompt (core/speaker.py), computed by a worker: the
+    # vector, the encoder that made it, and the cosine between the prompt's two halves
+    embedding: Mapped[list[float] | None] = mapped_column(JSON)
+    embedding_model: Mapped[str | None] = mapped_column(String(256))
+    embedding_self_similarity: Mapped[float | None]
     # false: a one-shot prompt sent with a job (core/voice_prompts.py), swept once its jobs are done
     registered: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
     deleted_at: Mapped[datetime | None]
@@ -191,6 +197,10 @@ class Chunk(Timestamps, Base):
     enqueue_count: Mapped[int] = mapped_column(default=0)
     cache_hit: Mapped[bool] = mapped_column(Boolean, default=False)
     quality_retries: Mapped[int] = mapped_column(default=0)
+    take_seed: Mapped[int | None] = mapped_column(BigInteger)  # the kept take's seed (a retry's differs)
+    speaker_similarity: Mapped[float | None]  # cosine to the voice's embedding (the consistency gate)
+    # no take reached the gate's threshold: the most similar one was kept
+    speaker_flagged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     duration_s: Mapped[float | None]
     sha256: Mapped[str | None] = mapped_column(String(64))
     batch_size: Mapped[int | None]

@@ -28,6 +28,7 @@ WEBHOOK_TASK = "voxfarm.deliver_webhook"
 RECONCILE_TASK = "voxfarm.reconcile"
 RELAY_TASK = "voxfarm.relay_outbox"
 SWEEP_TASK = "voxfarm.sweep_storage"
+EMBED_TASK = "voxfarm.embed_voice"  # a new voice's speaker embedding (core/speaker.py)
 CONTROL_QUEUE = "control"
 WEBHOOK_QUEUE = "webhooks"
 

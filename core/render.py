@@ -36,6 +36,12 @@ class VoiceRef:
     normalized_sha256: str
     sha256: str
     transcript: str
+    # the speaker-consistency gate's inputs (core/speaker.py); None until a worker embedded it
+    embedding: tuple[float, ...] | None = None
+    embedding_model: str | None = None
+    self_similarity: float | None = None
+    # a dialogue's joined prompt holds several speakers: no single one for a take to match
+    gated: bool = True
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,9 @@ def claim_chunk(session: Session, chunk_id: str, worker: str, *, lease_s: float,
             fail_job(session, job, chunk, "voice_deleted",
                      f"voice {job.voice_id} was deleted before this job rendered")
             return None
-        voice = VoiceRef(v.id, v.tenant_id, v.normalized_key, v.normalized_sha256, v.sha256, v.transcript)
+        voice = VoiceRef(v.id, v.tenant_id, v.normalized_key, v.normalized_sha256, v.sha256, v.transcript,
+                         tuple(v.embedding) if v.embedding else None, v.embedding_model,
+                         v.embedding_self_similarity, gated=not job.voices)
     return ChunkWork(chunk.id, job.id, job.tenant_id, job.engine, job.model, chunk.idx, job.progress_total,
                      chunk.text, dict(job.params), chunk.seed, job.seed, chunk.cache_key, chunk.expected_s,
                      chunk.attempts, voice, job.priority)
@@ -136,6 +144,9 @@ class ChunkResult:
     cache_hit: bool
     quality_retries: int = 0
     engine_s: float = 0.0  # engine wall time attributed to this chunk (usage accounting)
+    take_seed: int | None = None  # the kept take's seed (None: a cache hit, no take rendered)
+    speaker_similarity: float | None = None
+    speaker_flagged: bool = False
 
 
 def complete_chunk(session: Session, work: ChunkWork, worker: str, result: ChunkResult,
@@ -147,7 +158,8 @@ def complete_chunk(session: Session, work: ChunkWork, worker: str, result: Chunk
                             where=[Chunk.lease_owner == worker], lease_owner=None, lease_expires_at=None,
                             sha256=result.sha256, duration_s=result.duration_s, cache_hit=result.cache_hit,
                             batch_size=result.batch_size, quality_retries=result.quality_retries,
-                            engine_s=result.engine_s,
+                            engine_s=result.engine_s, take_seed=result.take_seed,
+                            speaker_similarity=result.speaker_similarity, speaker_flagged=result.speaker_flagged,
                             finished_at=now, error_code=None, error_message=None):
         return None
     values: dict[str, Any] = {"progress_done": Job.progress_done + 1, "render_worker": worker,

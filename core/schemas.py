@@ -210,6 +210,12 @@ class ChunkOut(BaseModel):
     started_at: str | None = Field(None, description="First claimed by a worker (RFC 3339)")
     finished_at: str | None = Field(None, description="Rendered (RFC 3339)")
     engine_s: float | None = Field(None, description="Its share of its batch's engine time (usage)")
+    quality_retries: int = Field(0, description="Takes rendered beyond the first (quality or speaker gate)")
+    take_seed: int | None = Field(None, description="The kept take's seed (differs from seed after a retry)")
+    speaker_similarity: float | None = Field(None, description="Cosine of the chunk to its cloned voice "
+                                             "(null: the speaker gate is off or does not apply)")
+    speaker_flagged: bool = Field(False, description="No take reached the speaker threshold; the most "
+                                  "similar one was kept")
     error: ErrorBody | None
 
 
@@ -259,6 +265,11 @@ class VoiceOut(BaseModel):
     snr_db: float | None = Field(description="Estimated signal-to-noise ratio in dB (null: no pause to "
                                  "measure the noise in)")
     registered: bool = Field(description="false: a one-shot prompt sent with a job, swept after its jobs")
+    embedding_model: str | None = Field(description="The speaker encoder that embedded it (null: not embedded "
+                                        "yet, or no speaker model on this farm)")
+    embedding_self_similarity: float | None = Field(
+        description="Cosine between the prompt's two halves; the speaker gate's threshold derives from it")
+    embedding: list[float] | None = Field(None, description="The speaker embedding, with ?include=embedding")
     created_at: str
 
 
@@ -312,6 +323,14 @@ class ParamOut(BaseModel):
     description: str | None = None
 
 
+class SpeakerGateOut(BaseModel):
+    enabled: bool = Field(description="Cloned-voice chunks are compared with their voice and re-rendered "
+                          "below the threshold")
+    reason: str | None = Field(description="Why the gate is off")
+    margin: float | None = Field(None, description="Threshold = the voice's split-half similarity minus this")
+    threshold: float | None = Field(None, description="A fixed threshold for every voice (VOXFARM_SPEAKER_THRESHOLD)")
+
+
 class EngineOut(BaseModel):
     name: str
     model: str
@@ -325,6 +344,7 @@ class EngineOut(BaseModel):
                                                 "from the API host)")
     live_workers: int = Field(0, description="Workers serving this engine with a recent heartbeat")
     languages: list[str] | None = Field(None, description="Values the `language` param accepts (null: any)")
+    speaker_gate: SpeakerGateOut
 
 
 class EngineList(BaseModel):
@@ -345,6 +365,11 @@ class ListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     limit: int = Field(20, ge=1, le=200)
     cursor: str | None = Field(None, pattern=ID_RE.pattern, description="next_cursor of the previous page")
+
+
+class VoiceQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    include: Literal["embedding"] | None = Field(None, description="embedding: add the speaker embedding")
 
 
 class VoiceListQuery(ListQuery):

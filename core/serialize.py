@@ -83,16 +83,20 @@ def chunk_resource(chunk: Chunk) -> dict[str, Any]:
         "attempts": chunk.attempts, "batch_size": chunk.batch_size, "worker": chunk.worker,
         "started_at": iso(chunk.started_at), "finished_at": iso(chunk.finished_at),
         "engine_s": round(chunk.engine_s, 4) if chunk.engine_s is not None else None,
+        "quality_retries": chunk.quality_retries, "take_seed": chunk.take_seed,
+        "speaker_similarity": chunk.speaker_similarity, "speaker_flagged": bool(chunk.speaker_flagged),
         "error": {"code": chunk.error_code, "message": chunk.error_message or ""} if chunk.error_code else None,
     }
 
 
-def voice_resource(voice: Voice) -> dict[str, Any]:
-    return {"id": voice.id, "name": voice.name, "transcript": voice.transcript,
+def voice_resource(voice: Voice, *, embedding: bool = False) -> dict[str, Any]:
+    extra = {"embedding": voice.embedding} if embedding else {}
+    return {**extra, "id": voice.id, "name": voice.name, "transcript": voice.transcript,
             "format": voice.original_format, "sample_rate": voice.sample_rate,
             "channels": voice.channels, "duration_s": round(voice.duration_s, 3),
             "bytes": voice.bytes, "sha256": voice.sha256, "speech_s": voice.speech_s, "snr_db": voice.snr_db,
-            "registered": voice.registered,
+            "registered": voice.registered, "embedding_model": voice.embedding_model,
+            "embedding_self_similarity": voice.embedding_self_similarity,
             "created_at": iso(voice.created_at)}
 
 

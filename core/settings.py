@@ -202,6 +202,16 @@ class Settings(BaseSettings):
     voice_min_speech_fraction: float = Field(default=0.3, ge=0, le=1)
     voice_max_clipped_fraction: float = Field(default=0.01, ge=0, le=1)
 
+    # -- voices: speaker-consistency gate (core/speaker.py, worker/speaker.py) -------------------
+    # a local directory in speechbrain's spkrec-ecapa-voxceleb layout; empty: the gate is off
+    speaker_model: str = ""
+    speaker_device: str = "cpu"  # ECAPA-TDNN (spkrec-ecapa-voxceleb) has ~20 M parameters
+    # a chunk passes when its cosine to the voice is >= the voice's split-half similarity minus
+    # this margin (a take of the same speaker scores about like one half of the prompt vs the
+    # other); speaker_threshold, when set, replaces that per-voice figure for every voice
+    speaker_margin: float = Field(default=0.15, ge=0, le=2)
+    speaker_threshold: float | None = Field(default=None, ge=-1, le=1)
+
     @field_validator("engines", "outbound_allowlist", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core import outbox
 from core.audio import encode, levels, peak_normalize, resample, to_mono
 from core.audio_probe import Decoded, decode_untrusted
 from core.clock import utcnow
@@ -122,6 +123,8 @@ def store_prompt(session: Session, settings: Settings, store: ObjectStore, tenan
                   normalized_sha256=norm.sha256, speech_s=round(qa.speech_s, 3), snr_db=qa.snr_db,
                   registered=registered)
     session.add(voice)
+    if settings.speaker_model:  # a worker with the encoder embeds it once this commits
+        outbox.add(session, outbox.EMBED_TASK, [voice_id], outbox.CONTROL_QUEUE)
     return voice
 
 

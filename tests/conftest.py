@@ -151,6 +151,14 @@ def tiny_zipvoice(tmp_path_factory) -> Path:
     return make_tiny_zipvoice(tmp_path_factory.mktemp("models") / "zipvoice-tiny")
 
 
+@pytest.fixture(scope="session")
+def tiny_ecapa(tmp_path_factory) -> Path:
+    """A random tiny ECAPA-TDNN in speechbrain's spkrec-ecapa-voxceleb layout (scripts/make_tiny_ecapa.py)."""
+    from scripts.make_tiny_ecapa import write
+
+    return write(tmp_path_factory.mktemp("models") / "ecapa-tiny")
+
+
 @pytest.fixture
 def settings(tmp_path):
     """Embedded settings in a private data dir (SQLite, local disk, filesystem broker)."""

@@ -13,7 +13,6 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from core.errors import StorageError
 from core.failures import is_infrastructure
-from core.quality import QualityIssue
 
 # Boot runs before the worker consumes (cli worker), so a task never waits for it in practice;
 # the bound only guarantees that nothing blocks forever if that order is ever broken.
@@ -51,7 +50,3 @@ class RetryLater(Exception):
         self.countdown = countdown
 
 
-class QualityFailed(Exception):
-    def __init__(self, issue: QualityIssue, tries: int) -> None:
-        super().__init__(issue.message)
-        self.issue, self.tries = issue, tries

@@ -29,13 +29,12 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from core import dispatch, metrics
 from core.audio import decode_bytes, encode
 from core.db import Database
-from core.engines import ENGINES
+from core.engines import ENGINES, queue_for
 from core.failures import infra_delay
 from core.finalize import build_single, build_stitched, claim_finalize, defer_finalize, release_finalize, succeed_job
 from core.lanes import is_interactive
 from core.lifecycle import release_stale_leases
-from core.outbox import Publisher, unit_of_work
-from core.planning import derive_seed
+from core.outbox import RENDER_TASK, Publisher, unit_of_work
 from core.quality import check_chunk
 from core.render import (
     ChunkResult,
@@ -51,10 +50,12 @@ from core.render import (
 )
 from core.settings import Settings
 from core.storage import open_store
+from core.takes import Kept, QualityFailed, Take, choose_take
 from worker.batcher import BatcherClosed, Dropped, ItemFailed, MicroBatcher
 from worker.engines.base import Engine, RenderRequest, RenderResult, create_engine
 from worker.heartbeat import Heartbeat
-from worker.outcomes import BATCH_WAIT_S, BOOT_WAIT_S, HandBack, QualityFailed, RetryLater, is_outage, storage_errors
+from worker.outcomes import BATCH_WAIT_S, BOOT_WAIT_S, HandBack, RetryLater, is_outage, storage_errors
+from worker.speaker import SpeakerEncoder, SpeakerGates
 from worker.voices import VoiceCache
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class Runtime:
         self.db: Database | None = None
         self.publisher: Publisher | None = None
         self.heartbeat: Heartbeat | None = None
+        self.speaker: SpeakerGates | None = None  # the speaker-consistency gate, when a model is set
         self._booted = threading.Event()
         # what live tasks of this process are working on right now: the heartbeat renews only
         # these leases, so a task that died (an unexpected error) lets its lease lapse
@@ -104,6 +106,9 @@ class Runtime:
         self.db = Database(self.settings)
         self.store = open_store(self.settings)
         self.publisher = publisher
+        if self.settings.speaker_model:  # before the engine: a bad path fails the boot in a second
+            encoder = SpeakerEncoder(self.settings.speaker_model, self.settings.speaker_device).load()
+            self.speaker = SpeakerGates(encoder, self.db, self.store, self.settings)
         if self.engine_name:
             self.engine = create_engine(self.engine_name, self.settings)
             self.engine.load()
@@ -120,9 +125,6 @@ class Runtime:
         with self.db.session() as s:
             reclaimed = release_stale_leases(s, self.name + "#", self.worker_id)
         if reclaimed and self.engine_name:
-            from core.engines import queue_for
-            from core.outbox import RENDER_TASK
-
             publisher.publish_many([(RENDER_TASK, [cid], queue_for(self.engine_name)) for cid in reclaimed])
             log.warning("reclaimed %d chunks left running by a previous %s", len(reclaimed), self.name)
         self._booted.set()
@@ -281,42 +283,60 @@ class Runtime:
 
     def _produce(self, work: ChunkWork) -> tuple[ChunkResult, object]:
         rate = self.engine.spec.sample_rate
-        try:
-            with storage_errors():
+        with storage_errors():
+            gate = self.speaker.for_voice(work.voice, rate) if self.speaker and self.engine.spec.clones_voices else None
+            try:
                 data = self.store.open_bytes(work.cache_key)
-        except FileNotFoundError:
-            data = None
+            except FileNotFoundError:
+                data = None
         if data is not None:  # content-addressed cache hit: rendered before, by any job
             audio, _ = decode_bytes(data)
-            return ChunkResult(hashlib.sha256(data).hexdigest(), audio.size / rate, None, True), audio
+            similarity = gate.similarity(audio) if gate else None
+            return ChunkResult(hashlib.sha256(data).hexdigest(), audio.size / rate, None, True,
+                               speaker_similarity=similarity,
+                               speaker_flagged=similarity is not None and similarity < gate.threshold), audio
         with storage_errors():
             voice = self.voices.get(work.voice) if work.voice else None
-        seed, retries, spent = work.seed, 0, 0.0
-        while True:
-            request = RenderRequest(work.chunk_id, work.text, work.params, seed, voice)
-            item = _Item(work.job_id, request, solo=work.attempts > 1,
-                         urgent=is_interactive(work.priority, self.settings))
-            future = self.batcher.submit(item)
-            try:
-                outcome = future.result(timeout=BATCH_WAIT_S)
-            except FutureTimeout:
-                raise RuntimeError(f"the engine gave no result within {BATCH_WAIT_S:.0f} s") from None
-            spent += outcome.result.engine_s  # every take costs engine time, kept or not
-            audio = outcome.result.audio
-            issue = check_chunk(audio, rate, work.expected_s) if self.settings.quality_gate else None
-            if issue is None:
-                break
-            if retries >= self.settings.quality_retries:
-                raise QualityFailed(issue, retries + 1)
-            retries += 1
-            seed = derive_seed(work.job_seed, work.text, retries)  # a fresh, reproducible take
-        flac, _ = encode(audio, rate, "flac")
+        quality = (lambda audio: check_chunk(audio, rate, work.expected_s)) if self.settings.quality_gate else None
+        kept = choose_take(lambda seed: self._take(work, seed, voice), seed=work.seed, job_seed=work.job_seed,
+                           text=work.text, retries=self.settings.quality_retries, quality=quality, speaker=gate)
+        flac, _ = encode(kept.take.audio, rate, "flac")
         # write-once: two chunks with the same content key (a repeated sentence, a resubmitted
         # book) may render concurrently; the first stored object wins and both record it
         with storage_errors():
             info, stored = self.store.put_bytes_if_absent(work.cache_key, flac, "audio/flac")
         audio, _ = decode_bytes(stored)  # finalize from what is stored, whichever path runs it
-        return ChunkResult(info.sha256, audio.size / rate, outcome.batch_size, False, retries, spent), audio
+        return self._result(info.sha256, audio.size / rate, kept), audio
+
+    def _take(self, work: ChunkWork, seed: int, voice) -> Take:
+        request = RenderRequest(work.chunk_id, work.text, work.params, seed, voice)
+        item = _Item(work.job_id, request, solo=work.attempts > 1, urgent=is_interactive(work.priority, self.settings))
+        future = self.batcher.submit(item)
+        try:
+            outcome = future.result(timeout=BATCH_WAIT_S)
+        except FutureTimeout:
+            raise RuntimeError(f"the engine gave no result within {BATCH_WAIT_S:.0f} s") from None
+        return Take(outcome.result.audio, outcome.batch_size, outcome.result.engine_s)
+
+    @staticmethod
+    def _result(sha256: str, duration_s: float, kept: Kept) -> ChunkResult:
+        similarity = None if kept.similarity is None else round(kept.similarity, 4)
+        return ChunkResult(sha256, duration_s, kept.take.batch_size, False, kept.retries, kept.engine_s,
+                           take_seed=kept.seed, speaker_similarity=similarity, speaker_flagged=kept.flagged)
+
+    def embed_voice(self, voice_id: str, retries: int = 0) -> None:
+        """The registration task: store the voice's speaker embedding (when this worker has an encoder)."""
+        self._wait_booted()
+        if self.speaker is None:
+            log.info("voice %s not embedded: this worker has no speaker model (VOXFARM_SPEAKER_MODEL)", voice_id)
+            return
+        try:
+            with storage_errors():
+                self.speaker.embed(voice_id)
+        except Exception as exc:
+            if is_outage(exc):
+                raise RetryLater(f"embedding voice {voice_id}: {exc}", countdown=self._backoff(retries)) from exc
+            raise
 
     # -- finalization --------------------------------------------------------------------------
     def finalize_job(self, job_id: str, audio=None, retries: int = 0) -> None:

@@ -12,7 +12,16 @@ from api.contract import IDEMPOTENT
 from api.requests import read_upload
 from core import voices as core_voices
 from core.errors import InvalidInput
-from core.schemas import ErrorResponse, VoiceCreateForm, VoiceCreateJson, VoiceList, VoiceListQuery, VoiceOut, VoicePath
+from core.schemas import (
+    ErrorResponse,
+    VoiceCreateForm,
+    VoiceCreateJson,
+    VoiceList,
+    VoiceListQuery,
+    VoiceOut,
+    VoicePath,
+    VoiceQuery,
+)
 from core.serialize import voice_resource
 
 bp = APIBlueprint("voices", __name__, url_prefix="/v1", abp_tags=[Tag(name="voices")],
@@ -72,10 +81,12 @@ def list_voices(query: VoiceListQuery):
 
 
 @bp.get("/voices/<voice_id>", responses={200: VoiceOut})
-def get_voice(path: VoicePath):
+def get_voice(path: VoicePath, query: VoiceQuery):
+    """A voice; ``?include=embedding`` adds its speaker embedding (null until a worker made it)."""
     svc = services()
     with svc.db.session() as s:
-        return voice_resource(core_voices.get_voice(s, g.tenant.id, path.voice_id))
+        return voice_resource(core_voices.get_voice(s, g.tenant.id, path.voice_id),
+                              embedding=query.include == "embedding")
 
 
 @bp.delete("/voices/<voice_id>", responses={204: None})

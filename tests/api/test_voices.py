@@ -212,3 +212,21 @@ def test_a_voice_is_usable_by_its_name(api):
     assert again.status_code == 201 and again.json()["id"] != voice["id"]
     missing = client.post("/v1/jobs", json={"text": "x", "engine": "dia", "voice_id": "Nobody"})
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "voice_not_found"
+
+
+def test_embedding_fields_and_include(api):
+    client = api.client()
+    voice = _upload(client, wav_bytes(tone(3.0, 22050), 22050)).json()
+    assert voice["embedding_model"] is None and "embedding" not in voice  # no worker embedded it yet
+    with api.db.session() as s:
+        from core.models import Voice
+
+        row = s.get(Voice, voice["id"])
+        row.embedding, row.embedding_model, row.embedding_self_similarity = [0.5] * 192, "ecapa:x@1", 0.8
+    shown = client.get(f"/v1/voices/{voice['id']}?include=embedding").json()
+    assert shown["embedding"] == [0.5] * 192 and shown["embedding_model"] == "ecapa:x@1"
+    assert "embedding" not in client.get(f"/v1/voices/{voice['id']}").json()
+    bad = client.get(f"/v1/voices/{voice['id']}?include=vectors")
+    assert bad.status_code == 422 and bad.json()["error"]["code"]
+    gate = {e["name"]: e["speaker_gate"] for e in client.get("/v1/engines").json()["data"]}
+    assert gate["dia"]["enabled"] is False and "VOXFARM_SPEAKER_MODEL" in gate["dia"]["reason"]

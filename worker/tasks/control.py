@@ -1,9 +1,9 @@
-"""Control-queue tasks: finalize (encode or stitch), reconcile, relay, sweep storage.  CPU only."""
+"""Control-queue tasks: finalize (encode or stitch), embed voices, reconcile, relay, sweep storage."""
 
 from __future__ import annotations
 
 from celery_config import CeleryPublisher
-from core.outbox import FINALIZE_TASK, RECONCILE_TASK, RELAY_TASK, SWEEP_TASK, relay
+from core.outbox import EMBED_TASK, FINALIZE_TASK, RECONCILE_TASK, RELAY_TASK, SWEEP_TASK, relay
 from core.reconcile import reconcile as reconcile_db
 from core.sweep import sweep_orphans
 from worker.app import app, runtime
@@ -14,6 +14,14 @@ from worker.runtime import RetryLater
 def finalize_job(self, job_id: str) -> None:
     try:
         runtime().finalize_job(job_id, retries=self.request.retries)
+    except RetryLater as exc:
+        raise self.retry(countdown=exc.countdown, exc=None) from None
+
+
+@app.task(name=EMBED_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def embed_voice(self, voice_id: str) -> None:
+    try:
+        runtime().embed_voice(voice_id, retries=self.request.retries)
     except RetryLater as exc:
         raise self.retry(countdown=exc.countdown, exc=None) from None
 
