@@ -8,37 +8,19 @@ once here and reached through ``services()``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from flask import current_app
 from flask_openapi3 import Info, OpenAPI
 
+from api import auth, contract, errors, metrics, requests
+from api.services import Services, services  # noqa: F401 - services() is reached from here too
+from api.views import batches, health, jobs, speech, usage, voices, webhooks
 from core.db import Database
-from core.outbox import Publisher, unit_of_work
+from core.outbox import Publisher
 from core.settings import Settings, load_settings
 from core.storage import ObjectStore, open_store
 
 
-@dataclass
-class Services:
-    settings: Settings
-    db: Database
-    store: ObjectStore
-    publisher: Publisher
-
-    def uow(self) -> unit_of_work:
-        return unit_of_work(self.db, self.publisher, fault=self.settings.fault)
-
-
-def services() -> Services:
-    return current_app.extensions["voxfarm"]
-
-
 def create_app(settings: Settings | None = None, *, publisher: Publisher | None = None,
                store: ObjectStore | None = None) -> OpenAPI:
-    from api import auth, contract, errors, metrics, requests
-    from api.views import batches, health, jobs, speech, usage, voices, webhooks
-
     settings = settings or load_settings()
     if publisher is None:
         from celery_config import CeleryPublisher, make_celery

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, g, request
 
+from api.services import services
 from core.errors import Unauthorized
 from core.tenants import authenticate, get_or_create_tenant
 
@@ -13,8 +14,6 @@ PUBLIC_ENDPOINTS = {"health.healthz", "health.readyz", "openapi_json", "metrics.
 def register(app: Flask) -> None:
     @app.before_request
     def _authenticate():
-        from api.app import services
-
         if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
             return None
         svc = services()

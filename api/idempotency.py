@@ -18,6 +18,7 @@ from typing import Any
 from flask import g, jsonify, request
 from sqlalchemy.orm import Session
 
+from api.services import services
 from core import idempotency
 
 
@@ -41,8 +42,6 @@ def _fingerprint() -> str:
 
 def begin(scope: str, location: Callable[[dict], str] | None = None):
     """A replayed response, or None to proceed (raises 409/422 per the rules)."""
-    from api.app import services
-
     key = request.headers.get("Idempotency-Key")
     g.idem = None
     if key is None:
@@ -69,8 +68,6 @@ def complete(session: Session, status: int, body: dict) -> None:
 
 @contextmanager
 def guard() -> Iterator[None]:
-    from api.app import services
-
     try:
         yield
     except BaseException:
@@ -83,8 +80,6 @@ def guard() -> Iterator[None]:
 def create(scope: str, status: int, build: Callable[[Session, Any], dict],
            prepare: Callable[[], Any] = lambda: None, location: Callable[[dict], str] | None = None):
     """Run the create; ``location`` maps the created resource to its URL (the ``Location`` header)."""
-    from api.app import services
-
     replay = begin(scope, location)
     if replay is not None:
         return replay

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import DateTime, create_engine, event
 from sqlalchemy.engine import Engine
@@ -49,8 +50,6 @@ def make_engine(settings: Settings, url: str | None = None) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            from pathlib import Path
-
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
                                pool_pre_ping=True)

@@ -8,74 +8,23 @@ the code base assigns ``status`` directly.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
-
-
-class JobStatus(enum.StrEnum):
-    queued = "queued"
-    running = "running"
-    succeeded = "succeeded"
-    failed = "failed"
-    canceled = "canceled"
-
-    @property
-    def terminal(self) -> bool:
-        return self in TERMINAL_JOB
-
-
-TERMINAL_JOB = frozenset({JobStatus.succeeded, JobStatus.failed, JobStatus.canceled})
-
-JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.queued: frozenset({JobStatus.running, JobStatus.failed, JobStatus.canceled,
-                                 JobStatus.succeeded}),  # succeeded: every chunk was a cache hit
-    JobStatus.running: frozenset({JobStatus.succeeded, JobStatus.failed, JobStatus.canceled}),
-    JobStatus.succeeded: frozenset(),
-    JobStatus.failed: frozenset(),
-    JobStatus.canceled: frozenset(),
-}
-
-
-class ChunkStatus(enum.StrEnum):
-    pending = "pending"  # waiting for a worker (its message may be queued, or lost)
-    running = "running"  # claimed under a lease
-    done = "done"  # audio stored under its content-addressed key
-    failed = "failed"  # gave up: poison, quality gate, or engine error
-    canceled = "canceled"
-
-
-CHUNK_TRANSITIONS: dict[ChunkStatus, frozenset[ChunkStatus]] = {
-    ChunkStatus.pending: frozenset({ChunkStatus.running, ChunkStatus.done, ChunkStatus.failed,
-                                    ChunkStatus.canceled}),
-    # running -> pending: lease expired, handed back at shutdown, or a retryable error
-    ChunkStatus.running: frozenset({ChunkStatus.pending, ChunkStatus.done, ChunkStatus.failed,
-                                    ChunkStatus.canceled}),
-    ChunkStatus.done: frozenset(),
-    ChunkStatus.failed: frozenset(),
-    ChunkStatus.canceled: frozenset(),
-}
-
-
-class EventStatus(enum.StrEnum):
-    pending = "pending"  # to be (re)sent at next_attempt_at
-    delivered = "delivered"
-    failed = "failed"  # retry schedule exhausted
-    disabled = "disabled"  # endpoint answered 410 Gone (or was disabled earlier)
-
-
-EVENT_TRANSITIONS: dict[EventStatus, frozenset[EventStatus]] = {
-    EventStatus.pending: frozenset({EventStatus.delivered, EventStatus.failed, EventStatus.disabled}),
-    # a manual redelivery reopens any finished event
-    EventStatus.delivered: frozenset({EventStatus.pending}),
-    EventStatus.failed: frozenset({EventStatus.pending}),
-    EventStatus.disabled: frozenset({EventStatus.pending}),
-}
+from core.models import Chunk, Job, WebhookEvent
+from core.statuses import (  # noqa: F401 - re-exported: the lifecycle's vocabulary
+    CHUNK_TRANSITIONS,
+    EVENT_TRANSITIONS,
+    JOB_TRANSITIONS,
+    TERMINAL_JOB,
+    ChunkStatus,
+    EventStatus,
+    JobStatus,
+)
 
 
 def sources(transitions: dict[Any, frozenset[Any]], target: Any) -> list[Any]:
@@ -99,7 +48,6 @@ def _cas(session: Session, model: type, row_id: str, transitions: dict, to: Any,
 def set_job_status(session: Session, job_id: str, to: JobStatus, *,
                    allowed_from: Iterable[JobStatus] | None = None, where: Iterable[Any] = (),
                    **values: Any) -> bool:
-    from core.models import Job
 
     if to.terminal:
         values.setdefault("finished_at", utcnow())
@@ -110,7 +58,6 @@ def set_jobs_status(session: Session, where: Iterable[Any], to: JobStatus, *,
                     allowed_from: Iterable[JobStatus], **values: Any) -> list[str]:
     """Move every job matching ``where`` and in ``allowed_from`` to ``to`` in one UPDATE (a batch's
     cancel); returns the ids that moved."""
-    from core.models import Job
 
     legal = set(sources(JOB_TRANSITIONS, to)) & set(allowed_from)
     if to.terminal:
@@ -124,7 +71,6 @@ def set_jobs_status(session: Session, where: Iterable[Any], to: JobStatus, *,
 def set_chunk_status(session: Session, chunk_id: str, to: ChunkStatus, *,
                      allowed_from: Iterable[ChunkStatus] | None = None,
                      where: Iterable[Any] = (), **values: Any) -> bool:
-    from core.models import Chunk
 
     return _cas(session, Chunk, chunk_id, CHUNK_TRANSITIONS, to, allowed_from, where, values)
 
@@ -132,7 +78,6 @@ def set_chunk_status(session: Session, chunk_id: str, to: ChunkStatus, *,
 def set_event_status(session: Session, event_id: str, to: EventStatus, *,
                      allowed_from: Iterable[EventStatus] | None = None,
                      where: Iterable[Any] = (), **values: Any) -> bool:
-    from core.models import WebhookEvent
 
     return _cas(session, WebhookEvent, event_id, EVENT_TRANSITIONS, to, allowed_from, where, values)
 
@@ -141,7 +86,6 @@ def set_job_chunks_status(session: Session, job_id: str | list[str], to: ChunkSt
                           allowed_from: Iterable[ChunkStatus], **values: Any) -> int:
     """Move every chunk of a job (or of several) that is in ``allowed_from`` to ``to`` (cancel,
     fail-fast)."""
-    from core.models import Chunk
 
     legal = set(sources(CHUNK_TRANSITIONS, to)) & set(allowed_from)
     which = Chunk.job_id.in_(job_id) if isinstance(job_id, list) else Chunk.job_id == job_id
@@ -155,10 +99,6 @@ def release_stale_leases(session: Session, owner_prefix: str, current_owner: str
     """A worker restarting under the same name reclaims what its dead predecessor held: its
     chunks go back to pending (the attempt stays counted if the render had reached the engine,
     core/render.py) and its finalize leases lapse."""
-    from sqlalchemy import case, select
-
-    from core.models import Chunk, Job
-
     stale = (Chunk.lease_owner.like(owner_prefix + "%")) & (Chunk.lease_owner != current_owner)
     ids = list(session.scalars(select(Chunk.id).where(Chunk.status == ChunkStatus.running, stale)))
     if ids:

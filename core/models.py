@@ -30,7 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from core.clock import utcnow
 from core.db import UTCDateTime
-from core.lifecycle import ChunkStatus, EventStatus, JobStatus
+from core.statuses import ChunkStatus, EventStatus, JobStatus
 
 
 def _enum(cls: type) -> Enum:

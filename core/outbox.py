@@ -10,10 +10,12 @@ consumer claims its row under a lease first.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
@@ -69,7 +71,6 @@ def relay(db: Database, publisher: Publisher, ids: Sequence[int] | None = None, 
     Best effort: a broker failure is logged and the rows stay for the next relay.  Returns how
     many messages went out.
     """
-    from datetime import timedelta
 
     with db.session() as s:
         q = select(Outbox.id, Outbox.task, Outbox.args, Outbox.queue).where(Outbox.published_at.is_(None))
@@ -102,9 +103,7 @@ def relay(db: Database, publisher: Publisher, ids: Sequence[int] | None = None, 
 
 def prune(session: Session, keep_s: float = 7 * 24 * 3600) -> int:
     """Delete published rows older than a week (they are history, not state)."""
-    from datetime import timedelta
 
-    from sqlalchemy import delete
 
     cutoff = utcnow() - timedelta(seconds=keep_s)
     return session.execute(delete(Outbox).where(Outbox.published_at < cutoff)).rowcount or 0
@@ -143,8 +142,6 @@ class unit_of_work:  # noqa: N801 - used as a context manager
         finally:
             self._session.close()
         if self.fault == "crash_after_commit" and self.ids:
-            import os
-
             os._exit(70)
         if self.publisher is not None and self.ids:
             relay(self.db, self.publisher, self.ids)

@@ -9,9 +9,9 @@ from flask_openapi3 import APIBlueprint, FileStorage, Tag
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import idempotency as idem
-from api.app import services
 from api.contract import IDEMPOTENT
 from api.requests import read_upload
+from api.services import services
 from core import batches as core_batches
 from core.errors import InvalidInput
 from core.schemas import BatchCreate, BatchJobsQuery, BatchOut, BatchPath, ErrorResponse, JobList

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_openapi3 import APIBlueprint, Tag
 from sqlalchemy import text
 
-from api.app import services
+from api.services import services
 from core.engine_languages import LANGUAGES
 from core.engines import ENGINES, describe_engine, served_engines
 from core.schemas import EngineList, ErrorResponse, Health

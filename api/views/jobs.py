@@ -8,9 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from werkzeug.datastructures import FileStorage as UploadedFile
 
 from api import idempotency as idem
-from api.app import services
 from api.contract import IDEMPOTENT
 from api.requests import read_upload
+from api.services import services
 from core import jobs as core_jobs
 from core.audio import CONTENT_TYPES
 from core.errors import Conflict, NotFound

@@ -15,7 +15,7 @@ from flask import Response, g, request
 from flask_openapi3 import APIBlueprint, Tag
 
 from api import idempotency as idem
-from api.app import services
+from api.services import services
 from core import formats
 from core import jobs as core_jobs
 from core import speech as core_speech

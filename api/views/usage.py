@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import g
 from flask_openapi3 import APIBlueprint, Tag
 
-from api.app import services
+from api.services import services
 from core.schemas import ErrorResponse
 from core.usage import UsageOut, UsageQuery, usage
 

@@ -7,9 +7,9 @@ from flask import g, request
 from flask_openapi3 import APIBlueprint, Tag
 
 from api import idempotency as idem
-from api.app import services
 from api.contract import IDEMPOTENT
 from api.requests import read_upload
+from api.services import services
 from core import voices as core_voices
 from core.errors import InvalidInput
 from core.schemas import (
@@ -81,12 +81,13 @@ def list_voices(query: VoiceListQuery):
 
 
 @bp.get("/voices/<voice_id>", responses={200: VoiceOut})
-def get_voice(path: VoicePath, query: VoiceQuery):
-    """A voice; ``?include=embedding`` adds its speaker embedding (null until a worker made it)."""
+def get_voice(path: VoicePath):
+    """A voice.  `?include=embedding` adds its speaker embedding (null until a worker made it);
+    any other `include` is a 422."""
     svc = services()
+    include = VoiceQuery.model_validate(request.args.to_dict()).include
     with svc.db.session() as s:
-        return voice_resource(core_voices.get_voice(s, g.tenant.id, path.voice_id),
-                              embedding=query.include == "embedding")
+        return voice_resource(core_voices.get_voice(s, g.tenant.id, path.voice_id), embedding=include == "embedding")
 
 
 @bp.delete("/voices/<voice_id>", responses={204: None})

@@ -6,12 +6,12 @@ from flask import g
 from flask_openapi3 import APIBlueprint, Tag
 from sqlalchemy import select
 
-from api.app import services
+from api.services import services
 from core import jobs as core_jobs
 from core.clock import iso, utcnow
 from core.errors import Conflict, NotFound
 from core.lifecycle import EventStatus, set_event_status
-from core.models import Tenant, WebhookAttempt, WebhookEvent
+from core.models import Tenant, WebhookAttempt, WebhookEndpoint, WebhookEvent
 from core.netguard import Guard
 from core.outbox import WEBHOOK_QUEUE, WEBHOOK_TASK, add
 from core.schemas import (
@@ -95,8 +95,6 @@ def redeliver(path: DeliveryPath):
             raise NotFound(f"delivery {path.delivery_id} not found")
         if event.status == EventStatus.pending:
             raise Conflict("this event is already scheduled for delivery", code="delivery_pending")
-        from core.models import WebhookEndpoint
-
         s.get(WebhookEndpoint, event.endpoint_id).disabled_at = None  # an explicit resend re-enables
         now = utcnow()
         set_event_status(s, event.id, EventStatus.pending, next_attempt_at=now, enqueued_at=now)

@@ -1,0 +1,28 @@
+"""What every request handler reaches: settings, the database, storage and the publisher, built
+once per app by ``api.app.create_app`` and found through ``services()``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from core.db import Database
+from core.outbox import Publisher, unit_of_work
+from core.settings import Settings
+from core.storage import ObjectStore
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    store: ObjectStore
+    publisher: Publisher
+
+    def uow(self) -> unit_of_work:
+        return unit_of_work(self.db, self.publisher, fault=self.settings.fault)
+
+
+def services() -> Services:
+    return current_app.extensions["voxfarm"]
