@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,31 @@ from core.stitch import Pauses, Piece, assemble, cue_sheet, encode, ffmetadata, 
 from core.storage import ObjectStore, keys
 
 
+@dataclass(frozen=True)
+class FinalChunk:
+    """One rendered chunk as finalization reads it (a typed row: a caller that builds these by hand,
+    a bench or a test, gets a TypeError for a missing field rather than a KeyError mid-stitch)."""
+    idx: int
+    chapter: int
+    pause_after: str
+    cache_key: str
+    sha256: str
+    seed: int
+    duration_s: float
+    cache_hit: bool = False
+    take_seed: int | None = None
+    quality_retries: int = 0
+    speaker_similarity: float | None = None
+    speaker_flagged: bool = False
+
+    def provenance(self) -> dict[str, Any]:
+        """The chunk's entry in ``metadata.json``."""
+        return {"index": self.idx, "seed": self.seed, "cache_key": self.cache_key, "sha256": self.sha256,
+                "duration_s": self.duration_s, "take_seed": self.take_seed,
+                "quality_retries": self.quality_retries, "speaker_similarity": self.speaker_similarity,
+                "speaker_flagged": bool(self.speaker_flagged)}
+
+
 @dataclass
 class FinalizeWork:
     job_id: str
@@ -47,7 +72,7 @@ class FinalizeWork:
     author: str | None
     source: dict[str, Any]
     provenance: dict[str, Any]
-    chunks: list[dict[str, Any]] = field(default_factory=list)
+    chunks: list[FinalChunk] = field(default_factory=list)
     output: dict[str, Any] = field(default_factory=dict)  # the job's output spec (preset, volume, tempo)
 
 
@@ -87,17 +112,15 @@ def claim_finalize(session: Session, job_id: str, worker: str, *, lease_s: float
             fail_job(session, job, None, "finalize_failed",
                      f"assembling the output failed {job.finalize_attempts} times")
         return None
-    chunks = session.execute(select(Chunk.idx, Chunk.chapter, Chunk.pause_after, Chunk.cache_key,
-                                    Chunk.sha256, Chunk.seed, Chunk.duration_s, Chunk.cache_hit, Chunk.take_seed,
-                                    Chunk.quality_retries, Chunk.speaker_similarity, Chunk.speaker_flagged)
-                             .where(Chunk.job_id == job_id).order_by(Chunk.idx)).all()
+    columns = [getattr(Chunk, f.name) for f in fields(FinalChunk)]
+    chunks = session.execute(select(*columns).where(Chunk.job_id == job_id).order_by(Chunk.idx)).all()
     return FinalizeWork(
         job.id, job.tenant_id, job.engine, job.model, job.output.get("format", "wav"),
         job.output.get("sample_rate"), bool(job.output.get("per_chapter")), job.title, job.author,
         dict(job.source or {}),
         {"job_id": job.id, "engine": job.engine, "model": job.model, "voice_id": job.voice_id,
          "voice_sha256": job.voice_sha256, "params": job.params, "seed": job.seed},
-        [dict(r._mapping) for r in chunks], dict(job.output or {}))
+        [FinalChunk(**r._mapping) for r in chunks], dict(job.output or {}))
 
 
 def release_finalize(session: Session, job_id: str, worker: str) -> None:
@@ -128,10 +151,10 @@ def succeed_job(session: Session, job_id: str, worker: str, result: FinalResult)
     return ok
 
 
-def _fetch(store: ObjectStore, chunk: dict[str, Any], rate: int) -> np.ndarray:
-    audio, sr = decode_bytes(store.get_bytes(chunk["cache_key"], expect_sha256=chunk["sha256"]))
+def _fetch(store: ObjectStore, chunk: FinalChunk, rate: int) -> np.ndarray:
+    audio, sr = decode_bytes(store.get_bytes(chunk.cache_key, expect_sha256=chunk.sha256))
     if sr != rate:
-        raise ValueError(f"chunk {chunk['idx']} is at {sr} Hz, expected {rate} Hz")
+        raise ValueError(f"chunk {chunk.idx} is at {sr} Hz, expected {rate} Hz")
     return audio
 
 
@@ -169,8 +192,8 @@ def build_stitched(work: FinalizeWork, store: ObjectStore, settings: Settings, t
     """Many chunks: stitch, loudness-normalize, encode with chapters, plus sidecars."""
     spec = ENGINES[work.engine]
     rate = spec.sample_rate
-    by_idx = {c["idx"]: c for c in work.chunks}
-    pieces = [Piece(c["idx"], c["chapter"], c["pause_after"]) for c in work.chunks]
+    by_idx = {c.idx: c for c in work.chunks}
+    pieces = [Piece(c.idx, c.chapter, c.pause_after) for c in work.chunks]
     pauses = Pauses(settings.pause_sentence_ms, settings.pause_paragraph_ms, settings.pause_chapter_ms,
                     settings.crossfade_ms)
     raw = assemble(pieces, lambda p: _fetch(store, by_idx[p.idx], rate), rate, pauses, tmpdir / "raw.flac")
@@ -234,13 +257,7 @@ def build_stitched(work: FinalizeWork, store: ObjectStore, settings: Settings, t
                                                   "true_peak_dbfs": ceiling,
                                                   "measured_input": measured,
                                                   "output_true_peak_dbfs": out_peaks},
-                                     "chunks": [{"index": c["idx"], "seed": c["seed"],
-                                                 "cache_key": c["cache_key"], "sha256": c["sha256"],
-                                                 "duration_s": c["duration_s"], "take_seed": c["take_seed"],
-                                                 "quality_retries": c["quality_retries"],
-                                                 "speaker_similarity": c["speaker_similarity"],
-                                                 "speaker_flagged": bool(c["speaker_flagged"])}
-                                                for c in work.chunks]},
+                                     "chunks": [c.provenance() for c in work.chunks]},
                                     indent=2),
     }
     for name, text in sidecars.items():

@@ -79,7 +79,7 @@ def main() -> None:
     from tqdm import tqdm
 
     from core.audio import encode
-    from core.finalize import FinalizeWork, build_stitched
+    from core.finalize import FinalChunk, FinalizeWork, build_stitched
     from core.settings import Settings
     from core.storage import keys, open_store
 
@@ -94,11 +94,10 @@ def main() -> None:
         info = store.put_bytes(keys.chunk_cache("bench", f"{i:064x}"), data)
         last = i == n - 1
         chapter_end = (i + 1) % args.chapter_every == 0
-        chunks.append({"idx": i, "chapter": i // args.chapter_every, "cache_key": info.key, "sha256": info.sha256,
-                       "seed": i, "duration_s": args.chunk_s, "cache_hit": False,
-                       "pause_after": "end" if last else ("chapter" if chapter_end else
-                                                          ("paragraph" if i % 5 == 4 else "sentence"))})
-    chapters = [{"index": c, "title": f"Chapter {c + 1}"} for c in range(chunks[-1]["chapter"] + 1)]
+        pause = "end" if last else ("chapter" if chapter_end else ("paragraph" if i % 5 == 4 else "sentence"))
+        chunks.append(FinalChunk(i, i // args.chapter_every, pause, info.key, info.sha256, seed=i,
+                                 duration_s=args.chunk_s))
+    chapters = [{"index": c, "title": f"Chapter {c + 1}"} for c in range(chunks[-1].chapter + 1)]
     work = FinalizeWork("job_bench", "bench", "espeak", "espeak-ng", args.format, None, False, "Ten Hours",
                         "Bench", {"chapters": chapters}, {"job_id": "job_bench"}, chunks)
     tmp = work_dir / "stitch"

@@ -22,9 +22,9 @@ import numpy as np
 import pytest
 import soxr
 
-from core import mastering
+from core import formats, mastering
 from core.audio import encode as encode_audio
-from core.finalize import FinalizeWork, build_stitched
+from core.finalize import FinalChunk, FinalizeWork, build_stitched
 from core.settings import Settings
 from core.stitch import ffmpeg_exe
 from core.storage.local import LocalStore
@@ -71,8 +71,7 @@ def book(tmp_path_factory, speech):
     for i, audio in enumerate(speech):
         info = store.put_bytes(f"tenants/t1/chunks/{i}.flac", encode_audio(audio, SR, "flac")[0])
         pause = "end" if i == len(speech) - 1 else "chapter" if i % 2 else "sentence"
-        chunks.append({"idx": i, "chapter": i // 2, "pause_after": pause, "cache_key": info.key,
-                       "sha256": info.sha256, "seed": i, "duration_s": audio.size / SR, "cache_hit": False})
+        chunks.append(FinalChunk(i, i // 2, pause, info.key, info.sha256, seed=i, duration_s=audio.size / SR))
     cover = tmp_path / "cover.png"
     subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "color=c=red:s=32x32", "-frames:v", "1",
                     str(cover)], check=True)
@@ -80,27 +79,34 @@ def book(tmp_path_factory, speech):
 
     built: dict[str, dict] = {}
 
-    def build(fmt: str, fresh: bool = False) -> tuple[dict, LocalStore]:
-        if fmt in built and not fresh:
-            return built[fmt], store
-        job_id = f"job_{fmt}{'_again' if fresh else ''}"  # each build its own keys
+    def build(fmt: str, fresh: bool = False, preset: str | None = None) -> tuple[dict, LocalStore]:
+        name = preset or fmt
+        if name in built and not fresh:
+            return built[name], store
+        job_id = f"job_{name}{'_again' if fresh else ''}"  # each build its own keys
+        output = {"format": fmt, **({"preset": preset} if preset else {})}
         work = FinalizeWork(job_id, "t1", "espeak", "espeak-ng", fmt, None, True, "The Keeper", "A. Writer",
                             {"chapters": [{"title": t} for t in TITLES], "cover_key": cover_key}, {"job_id": job_id},
-                            chunks)
-        scratch = tmp_path_factory.mktemp(f"scratch-{fmt}")
+                            chunks, output)
+        scratch = tmp_path_factory.mktemp(f"scratch-{name}")
         result = build_stitched(work, store, Settings(data_dir=tmp_path / "var"), scratch)
-        built[fmt] = {"key": result.key, **result.extras}
-        return built[fmt], store
+        built[name] = {"key": result.key, **result.extras}
+        return built[name], store
 
     return build
 
 
 FORMATS = ["wav", "flac", "mp3", "ogg", "m4b"]
+# every other file format and every preset this ffmpeg can write (its encoders, core/formats.py); pcm is
+# the wav samples without a header
+FFMPEG_OUTPUTS = [(c.fmt, None) for name, c in formats.CODECS.items() if name not in FORMATS and name != "pcm"] + [
+    (c.fmt, name) for name, c in formats.PRESETS.items() if c.encoder in formats.encoders()]
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_every_mastered_output_stays_under_the_true_peak_ceiling(book, fmt):
-    result, store = book(fmt)
+@pytest.mark.parametrize(("fmt", "preset"), [(f, None) for f in FORMATS] + FFMPEG_OUTPUTS,
+                         ids=lambda v: v or "")
+def test_every_mastered_output_stays_under_the_true_peak_ceiling(book, fmt, preset):
+    result, store = book(fmt, preset=preset)
     paths = [store.path(result["key"])] + [store.path(k) for n, k in result["files"].items()
                                            if n.startswith("chapter-")]
     assert len(paths) == 4

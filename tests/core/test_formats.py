@@ -12,7 +12,7 @@ from core import formats
 from core.audio import encode
 from core.engines import ENGINES
 from core.errors import InvalidInput
-from core.finalize import FinalizeWork, build_single, build_stitched
+from core.finalize import FinalChunk, FinalizeWork, build_single, build_stitched
 from core.settings import Settings
 from core.stitch import ffmpeg_exe
 from core.storage import open_store
@@ -102,8 +102,7 @@ def test_finalize_writes_new_formats_with_the_time_stretch(tmp_path):
     for i in range(3):
         key = f"t/chunks/{i}.flac"
         info = store.put_bytes(key, encode(tone(2.0), RATE, "flac")[0], "audio/flac")
-        chunks.append({"idx": i, "chapter": 0, "pause_after": "end" if i == 2 else "sentence", "cache_key": key,
-                       "sha256": info.sha256, "seed": 0, "duration_s": 2.0, "cache_hit": False})
+        chunks.append(FinalChunk(i, 0, "end" if i == 2 else "sentence", key, info.sha256, seed=0, duration_s=2.0))
     work = FinalizeWork("job_1", "ten_1", "espeak", "espeak-ng", "opus", None, False, None, None, {}, {},
                         chunks[:1], output)
     single = build_single(work, store, None)
