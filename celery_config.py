@@ -4,11 +4,11 @@ Queues: ``tts.<engine>`` (one per engine, GPU workers), ``control`` (finalize/st
 and ``webhooks`` (delivery; never on a GPU worker's queue).  Tasks are addressed by name only, so
 the API never imports worker code.
 
-Reliability settings (issue 7), and why:
+Reliability settings, and why:
 
 * ``task_acks_late`` + ``task_reject_on_worker_lost``: a message is acked only after its result is
   stored; a killed worker's messages go back to the queue.  Requeueing is unbounded in Celery, so
-  the attempt cap lives in the DB lease (core/render.py).
+  the attempt cap lives in the DB lease (core/leases.py).
 * ``worker_prefetch_multiplier=1`` with a threads pool of ``2 x max_batch_size``: the pool itself is
   the batcher's feed (one batch rendering while the next one fills).
 * ``visibility_timeout`` (Redis): unacked messages are redelivered after it, so it must exceed the

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from flask_openapi3 import Info, OpenAPI
 
-from api import auth, contract, errors, metrics, requests
+from api import auth, contract, errors, hygiene, metrics
 from api.services import Services, services  # noqa: F401 - services() is reached from here too
 from api.views import batches, health, jobs, speech, usage, voices, webhooks
+from celery_config import CeleryPublisher, make_celery
+from core import faults
 from core.db import Database
 from core.outbox import Publisher
 from core.settings import Settings, load_settings
@@ -23,8 +25,6 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
                store: ObjectStore | None = None) -> OpenAPI:
     settings = settings or load_settings()
     if publisher is None:
-        from celery_config import CeleryPublisher, make_celery
-
         publisher = CeleryPublisher(make_celery(settings, name="voxfarm-api"))
     app = OpenAPI(
         __name__,
@@ -43,12 +43,13 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
         MAX_FORM_PARTS=32,
         JSON_SORT_KEYS=False,
     )
-    app.extensions["voxfarm"] = Services(settings, Database(settings), store or open_store(settings), publisher)
+    app.extensions["voxfarm"] = Services(settings, Database(settings), store or open_store(settings),
+                                         faults.publisher(publisher, settings.fault))
     metrics.register(app, app.extensions["voxfarm"])  # first: its timer sees every request
     app.url_map.converters["id"] = contract.IdConverter
     errors.register(app)
     auth.register(app)  # first: an anonymous request is 401 whatever its body
-    requests.register(app)
+    hygiene.register(app)
     for module in (health, jobs, batches, voices, webhooks, usage, speech):
         app.register_api(module.bp)
     # the spec flask-openapi3 generates from the view models, completed by api/contract.py (doc UI off)

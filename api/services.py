@@ -21,7 +21,7 @@ class Services:
     publisher: Publisher
 
     def uow(self) -> unit_of_work:
-        return unit_of_work(self.db, self.publisher, fault=self.settings.fault)
+        return unit_of_work(self.db, self.publisher)
 
 
 def services() -> Services:

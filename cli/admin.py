@@ -13,7 +13,9 @@ from core.clock import iso, utcnow
 from core.db import Database
 from core.errors import VoxfarmError
 from core.migrate import require_schema
+from core.models import WorkerRow
 from core.settings import Settings, load_settings
+from core.tenants import create_key, list_keys, revoke_key
 from core.workers import is_live
 
 data_dir_option = click.option("--data-dir", default=None, type=click.Path(file_okay=False),
@@ -41,8 +43,6 @@ def keys() -> None:
 @data_dir_option
 def keys_create(tenant: str, data_dir: str | None) -> None:
     """Create a key; the key alone is printed on the last line (it is not stored)."""
-    from core.tenants import create_key
-
     with Database(admin_settings(data_dir)).session() as s:
         try:
             created = create_key(s, tenant)
@@ -56,8 +56,6 @@ def keys_create(tenant: str, data_dir: str | None) -> None:
 @click.option("--tenant", default=None)
 @data_dir_option
 def keys_list(tenant: str | None, data_dir: str | None) -> None:
-    from core.tenants import list_keys
-
     with Database(admin_settings(data_dir)).session() as s:
         rows = list_keys(s, tenant)
     for k in rows:
@@ -69,8 +67,6 @@ def keys_list(tenant: str | None, data_dir: str | None) -> None:
 @click.argument("key_id_or_prefix")
 @data_dir_option
 def keys_revoke(key_id_or_prefix: str, data_dir: str | None) -> None:
-    from core.tenants import revoke_key
-
     with Database(admin_settings(data_dir)).session() as s:
         try:
             info = revoke_key(s, key_id_or_prefix)
@@ -84,8 +80,6 @@ def keys_revoke(key_id_or_prefix: str, data_dir: str | None) -> None:
 @data_dir_option
 def workers(show_all: bool, data_dir: str | None) -> None:
     """Workers and what they serve: engine, model, device, batch settings, batches run."""
-    from core.models import WorkerRow
-
     settings = admin_settings(data_dir)
     now = utcnow()
     with Database(settings).session() as s:

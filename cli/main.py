@@ -2,6 +2,9 @@
 reconcile, sweep) and use it (submit, status, book, voices).
 
 Every command builds one Settings object from the environment plus its flags and passes it on.
+The run commands import their subsystem inside the command, not to dodge a cycle: an API-only
+install has no worker libraries (onnxruntime, torch), a worker-only one no gunicorn, and
+``voxfarm submit`` or ``--help`` need neither.
 """
 
 from __future__ import annotations

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def after(seconds: float, start: datetime | None = None) -> datetime:
-    return (start or utcnow()) + timedelta(seconds=seconds)
 
 
 def iso(value: datetime | None) -> str | None:

@@ -3,7 +3,7 @@
 SQLite runs in WAL mode with a long busy timeout: the API process and a worker's 16 threads write
 to one file, and WAL lets readers proceed while one writer commits.  PostgreSQL connections get a
 3 s connect timeout and a statement timeout so a database restart makes the API answer 503 within
-seconds instead of hanging a request thread (issue 7, scenario g).
+seconds instead of hanging a request thread (bench/reliability.md, scenario g).
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ class EngineSpec:
     model_setting: str | None = None  # the Settings field naming the model (it joins cache keys)
     voices: str | None = None  # "catalog": pre-made voices listed by core/catalog.py, picked by `voice`
     for_tests: bool = False  # benchmarks and tests only: never listed unless a farm names it
-    # issue 15: how output speed and named voices reach the engine (None: time-stretch / no names)
+    # the OpenAI speech route: how output speed and named voices reach the engine (None: time-stretch / no names)
     speed_param: tuple[str, float, float, float] | None = None  # (param, value at 1x, min, max)
     voice_param: str | None = None  # the param that picks one of the engine's own voices
 
@@ -43,8 +43,6 @@ class EngineSpec:
         return tuple(p.name for p in self.param_specs)
 
     def model_id(self, settings: Settings) -> str:
-        if self.name == "dia":
-            return settings.dia_model
         if self.model_setting and getattr(settings, self.model_setting, None):
             return str(getattr(settings, self.model_setting))
         return self.defaults.get("model", self.name)
@@ -65,6 +63,15 @@ class EngineSpec:
 
     def batch(self, settings: Settings) -> BatchSettings:
         return settings.batch_for(self.name, self.default_batch)
+
+    def checked_batch(self, settings: Settings) -> BatchSettings:
+        """The batch settings a worker starts with; a configured size above what the engine can
+        carry in one ``generate_batch`` call stops the worker at start, naming both."""
+        batch = self.batch(settings)
+        if batch.max_batch_size > self.max_batch_size:
+            raise ValueError(f"VOXFARM_BATCH sets max_batch_size={batch.max_batch_size} for {self.name}; "
+                             f"the engine carries at most {self.max_batch_size} items per call")
+        return batch
 
     def target_seconds(self, settings: Settings) -> float:
         return settings.chunk_target_s.get(self.name, self.chunk_target_s)
@@ -107,7 +114,8 @@ ENGINES: dict[str, EngineSpec] = {
         clones_voices=True,
         dialogue_tags=True,
         max_batch_size=64,
-        # A decode step is bandwidth-bound: 16 sequences cost about what 1 does (issue 4).
+        # A decode step is bandwidth-bound: 16 sequences cost about what 1 does (bench/batching-cpu.md:
+        # 3.3x the tokens/s of sequential decoding at B=8 on CPU).
         default_batch=BatchSettings(max_batch_size=16, max_wait_ms=50),
         chunk_target_s=12.0,  # Dia is most stable on 5-20 s of speech per generation
         chunk_max_chars=600,
@@ -118,6 +126,7 @@ ENGINES: dict[str, EngineSpec] = {
         deterministic=True,  # per-item generators and mask-derived positions (worker/engines/dia.py)
         defaults={"temperature": 1.2, "top_p": 0.95, "top_k": 45, "cfg_scale": 3.0,
                   "max_new_tokens": 3072},
+        model_setting="dia_model",
     ),
     "piper": EngineSpec(
         name="piper",
@@ -232,13 +241,6 @@ ENGINES: dict[str, EngineSpec] = {
         speed_param=("speed", 1.0, 0.5, 2.0),
     ),
 }
-
-
-def get_spec(name: str) -> EngineSpec:
-    try:
-        return ENGINES[name]
-    except KeyError:
-        raise KeyError(name) from None
 
 
 def served_engines(settings: Settings) -> list[str]:

@@ -52,11 +52,6 @@ class Unauthorized(VoxfarmError):
     code = "unauthorized"
 
 
-class Unavailable(VoxfarmError):
-    status = 503
-    code = "unavailable"
-
-
 class OutboundBlocked(VoxfarmError):
     """A user-supplied URL points somewhere we refuse to connect to (SSRF guard)."""
 

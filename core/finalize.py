@@ -25,10 +25,10 @@ from core.audio import CONTENT_TYPES, decode_bytes
 from core.audio import encode as encode_audio
 from core.clock import utcnow
 from core.engines import ENGINES
+from core.leases import fail_job, note_infra_failure
 from core.lifecycle import JobStatus, set_job_status
 from core.mastering import HEADROOM_DB, encode_under_ceiling
 from core.models import Chunk, Job
-from core.render import fail_job, note_infra_failure
 from core.settings import Settings
 from core.stitch import Pauses, Piece, assemble, cue_sheet, encode, ffmetadata, measure_loudness, normalize, output_rate
 from core.storage import ObjectStore, keys

@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -108,9 +108,3 @@ def abandon(db: Database, tenant_id: str, scope: str, key: str) -> None:
 
 def purge_expired(session: Session) -> int:
     return session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at < utcnow())).rowcount or 0
-
-
-def lookup(session: Session, tenant_id: str, scope: str, key: str) -> IdempotencyKey | None:
-    return session.scalar(select(IdempotencyKey).where(IdempotencyKey.tenant_id == tenant_id,
-                                                       IdempotencyKey.scope == scope,
-                                                       IdempotencyKey.key == key))

@@ -2,8 +2,10 @@
 
 Every status change is a compare-and-set ``UPDATE ... WHERE status IN (allowed sources)``: two
 workers finishing the last two chunks of a book, a cancel racing a render, a reconciler racing a
-slow worker -- exactly one of them wins, the others see ``False`` and back off.  Nothing else in
-the code base assigns ``status`` directly.
+slow worker -- exactly one of them wins, the others see ``False`` and back off.  The one other
+status write is the chunk claim in core/leases.py (pending, or running with an expired lease, to
+running), which must take the lease and count the attempt in the same compare-and-set UPDATE;
+new rows start in their initial status (core/jobs.py, core/events.py).
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ def set_job_chunks_status(session: Session, job_id: str | list[str], to: ChunkSt
 def release_stale_leases(session: Session, owner_prefix: str, current_owner: str) -> list[str]:
     """A worker restarting under the same name reclaims what its dead predecessor held: its
     chunks go back to pending (the attempt stays counted if the render had reached the engine,
-    core/render.py) and its finalize leases lapse."""
+    core/leases.py) and its finalize leases lapse."""
     stale = (Chunk.lease_owner.like(owner_prefix + "%")) & (Chunk.lease_owner != current_owner)
     ids = list(session.scalars(select(Chunk.id).where(Chunk.status == ChunkStatus.running, stale)))
     if ids:

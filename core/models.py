@@ -191,7 +191,7 @@ class Chunk(Timestamps, Base):
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None]
     # set when this claim's render reached the engine: a worker death costs an attempt only to the
-    # chunks on the engine, never to those still buffered in its batcher (core/render.py)
+    # chunks on the engine, never to those still buffered in its batcher (core/leases.py)
     engine_at: Mapped[datetime | None]
     enqueued_at: Mapped[datetime | None]
     enqueue_count: Mapped[int] = mapped_column(default=0)

@@ -10,7 +10,6 @@ consumer claims its row under a lease first.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
@@ -28,7 +27,6 @@ RENDER_TASK = "voxfarm.render_chunk"
 FINALIZE_TASK = "voxfarm.finalize_job"
 WEBHOOK_TASK = "voxfarm.deliver_webhook"
 RECONCILE_TASK = "voxfarm.reconcile"
-RELAY_TASK = "voxfarm.relay_outbox"
 SWEEP_TASK = "voxfarm.sweep_storage"
 EMBED_TASK = "voxfarm.embed_voice"  # a new voice's speaker embedding (core/speaker.py)
 CONTROL_QUEUE = "control"
@@ -115,14 +113,10 @@ def track(session: Session, rows: Iterable[Outbox]) -> None:
 
 
 class unit_of_work:  # noqa: N801 - used as a context manager
-    """``with unit_of_work(db, publisher) as s:`` -- commit, then publish what the work queued.
+    """``with unit_of_work(db, publisher) as s:`` -- commit, then publish what the work queued."""
 
-    ``fault="crash_after_commit"`` kills the process between the commit and the publish: the
-    fault-injection suite uses it to prove the reconciler recovers such jobs.
-    """
-
-    def __init__(self, db: Database, publisher: Publisher | None, fault: str | None = None) -> None:
-        self.db, self.publisher, self.fault = db, publisher, fault
+    def __init__(self, db: Database, publisher: Publisher | None) -> None:
+        self.db, self.publisher = db, publisher
         self.ids: list[int] = []
 
     def __enter__(self) -> Session:
@@ -141,7 +135,5 @@ class unit_of_work:  # noqa: N801 - used as a context manager
             self.ids = [r.id for r in rows]
         finally:
             self._session.close()
-        if self.fault == "crash_after_commit" and self.ids:
-            os._exit(70)
         if self.publisher is not None and self.ids:
             relay(self.db, self.publisher, self.ids)

@@ -58,7 +58,7 @@ class OutputSpec(BaseModel):
         "mp3 and m4b: 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100 or 48000 (others: 422 "
         "unsupported_sample_rate); wav, flac, ogg: any rate in range"))
     per_chapter: bool = Field(False, description="long-form: also store one file per chapter")
-    # -- formats, presets and output filters (issue 15; core/formats.py) --
+    # -- formats, presets and output filters (core/formats.py) --
     preset: OutputPreset | None = Field(None, description="quality preset; sets the format (GET /v1/formats)")
     volume: float = Field(1.0, gt=0, le=4.0, description="linear gain applied to the output")
     speed: float = Field(1.0, ge=0.25, le=4.0, description="through the engine where it can, else a time-stretch")
@@ -404,7 +404,7 @@ class DeliveryPath(BaseModel):
     delivery_id: str = _path_id("msg")
 
 
-# -- OpenAI-compatible speech (issue 15; core/speech.py) ------------------------------------------
+# -- OpenAI-compatible speech (core/speech.py) ------------------------------------------
 SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
 
 
@@ -453,7 +453,7 @@ class FormatList(BaseModel):
     data: list[FormatOut]
 
 
-# -- bulk intake: POST /v1/batches (issue 16) ---------------------------------------------------
+# -- bulk intake: POST /v1/batches ---------------------------------------------------
 class BatchCreate(BaseModel):
     """Items are job objects (the POST /v1/jobs body); ``defaults`` is merged under each item."""
 

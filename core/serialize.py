@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.clock import iso, utcnow
-from core.models import Chunk, Job, Voice, WebhookAttempt, WebhookEvent
+from core.models import Chunk, Job, Voice
 from core.settings import Settings
 from core.storage import ObjectStore
 from core.workers import LiveWorkers
@@ -98,13 +98,3 @@ def voice_resource(voice: Voice, *, embedding: bool = False) -> dict[str, Any]:
             "registered": voice.registered, "embedding_model": voice.embedding_model,
             "embedding_self_similarity": voice.embedding_self_similarity,
             "created_at": iso(voice.created_at)}
-
-
-def delivery_resource(event: WebhookEvent, attempts: list[WebhookAttempt]) -> dict[str, Any]:
-    return {"id": event.id, "type": event.type, "status": str(event.status),
-            "next_attempt_at": iso(event.next_attempt_at) if event.status == "pending" else None,
-            "delivered_at": iso(event.delivered_at),
-            "attempts": [{"attempt": a.attempt, "url": a.url, "status_code": a.status_code,
-                          "latency_ms": a.latency_ms, "error": a.error,
-                          "next_attempt_at": iso(a.next_attempt_at), "created_at": iso(a.created_at)}
-                         for a in attempts]}

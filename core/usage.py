@@ -1,7 +1,7 @@
 """Usage accounting: what each tenant and job consumed, read from the chunk records.
 
 Three figures per rendered chunk, all written by the worker in the chunk's completion
-transaction (core/render.py), so usage can never disagree with what was rendered:
+transaction (core/leases.py), so usage can never disagree with what was rendered:
 
 * ``characters``: the chunk's text length (what the tenant asked to be spoken);
 * ``audio_s``: seconds of audio delivered, cache hits included (the tenant received them);

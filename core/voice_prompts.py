@@ -68,11 +68,7 @@ def read_prompts(settings: Settings, req: JobCreate, upload: bytes | None = None
                                    code="ambiguous_input")
             out[key] = PromptAudio(upload, prompt.transcript)
             continue
-        if len(sources) != 1:
-            raise InvalidInput("an inline voice needs exactly one of audio_base64 or audio_url",
-                               code="ambiguous_input")
-        data = (core_voices.decode_base64_audio(settings, prompt.audio_base64) if prompt.audio_base64 is not None
-                else core_voices.fetch_audio_url(settings, prompt.audio_url))
+        data = core_voices.prompt_audio(settings, prompt.audio_base64, prompt.audio_url, what="an inline voice")
         out[key] = PromptAudio(data, prompt.transcript)
     return out
 

@@ -61,6 +61,16 @@ def decode_base64_audio(settings: Settings, text: str) -> bytes:
         raise InvalidInput("audio_base64 is not valid base64", code="invalid_base64") from None
 
 
+def prompt_audio(settings: Settings, audio_base64: str | None, audio_url: str | None, *, what: str) -> bytes:
+    """The bytes of a prompt given as exactly one of base64 or a URL (registration and inline
+    job voices alike): size-checked, SSRF-guarded, 422 ``ambiguous_input`` for none or both."""
+    if (audio_base64 is None) == (audio_url is None):
+        raise InvalidInput(f"{what} needs exactly one of audio_base64 or audio_url", code="ambiguous_input")
+    if audio_url is not None:
+        return fetch_audio_url(settings, audio_url)
+    return decode_base64_audio(settings, audio_base64)
+
+
 def register_voice(session: Session, settings: Settings, store: ObjectStore, tenant_id: str, *,
                    name: str, transcript: str, data: bytes) -> Voice:
     """A named voice.  Bytes and transcript already stored as a one-shot prompt of the tenant are

@@ -255,7 +255,7 @@ def write_report(args, engine, texts, rows, stream) -> None:
 
 def stream_lines(stream: dict) -> list[str]:
     c = stream["continuous_over_static"]
-    lines = ["## Continuous vs static vs sequential on a Poisson stream (issue 18)", "",
+    lines = ["## Continuous vs static vs sequential on a Poisson stream", "",
              f"{stream['items']} real sentences arriving as a Poisson stream at {stream['rate_per_s']} requests/s "
              f"({stream['load']}x static batching's capacity measured above), EOS firing at each text's length; "
              "the same stream for every mode, modes interleaved per repetition. Generation only (the DAC decode "

@@ -1,4 +1,4 @@
-"""Serve a Poisson stream of Dia requests three ways, in wall-clock time (issue 18's comparison).
+"""Serve a Poisson stream of Dia requests three ways, in wall-clock time (the continuous-batching comparison).
 
 * ``sequential``: one request at a time, in arrival order (``static_codes`` with one item);
 * ``static``: today's worker -- the micro-batcher's rule (a batch closes at ``batch`` requests or

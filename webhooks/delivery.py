@@ -29,7 +29,7 @@ from core.netguard import Guard, request
 from core.serialize import job_resource
 from core.settings import Settings
 from core.storage import ObjectStore
-from core.tenants import signing_secrets
+from webhooks.manage import signing_secrets
 from webhooks.schedule import next_delay, retry_after
 from webhooks.signing import sign_headers
 

@@ -17,22 +17,22 @@ from __future__ import annotations
 
 import logging
 
-from celery import Celery
 from celery.signals import worker_init, worker_shutdown, worker_shutting_down
 
 from celery_config import CeleryPublisher, celery_settings
 from core.outbox import RECONCILE_TASK, SWEEP_TASK
 from core.settings import Settings
+from worker.celery_app import app, current, install, runtime
 from worker.runtime import Runtime
+from worker.tasks import control, render, webhooks
 
-app = Celery("voxfarm", set_as_current=True)
-_runtime: Runtime | None = None
+TASK_MODULES = (control, render, webhooks)  # imported for their side effect: tasks registered on ``app``
+__all__ = ["app", "boot", "configure", "runtime"]
 log = logging.getLogger(__name__)
 
 
 def configure(settings: Settings, engine: str | None, *, queues: list[str], concurrency: int,
               name: str | None = None, beat: bool = False) -> Runtime:
-    global _runtime
     app.conf.update(celery_settings(settings))
     if beat:
         app.conf.beat_schedule = {
@@ -41,18 +41,7 @@ def configure(settings: Settings, engine: str | None, *, queues: list[str], conc
             "sweep-storage": {"task": SWEEP_TASK, "schedule": settings.sweep_interval_s,
                               "options": {"queue": "control", "expires": settings.sweep_interval_s}},
         }
-    import worker.tasks.control  # noqa: F401 - registers the tasks on ``app``
-    import worker.tasks.render  # noqa: F401
-    import worker.tasks.webhooks  # noqa: F401
-
-    _runtime = Runtime(settings, engine, name=name, queues=queues, concurrency=concurrency)
-    return _runtime
-
-
-def runtime() -> Runtime:
-    if _runtime is None:
-        raise RuntimeError("worker not configured")
-    return _runtime
+    return install(Runtime(settings, engine, name=name, queues=queues, concurrency=concurrency))
 
 
 def boot() -> Runtime:
@@ -64,9 +53,10 @@ def boot() -> Runtime:
 
 @worker_init.connect
 def _boot(**_kwargs) -> None:
-    if _runtime is not None and not _runtime.booted:  # `voxfarm worker` boots before Celery starts
+    rt = current()
+    if rt is not None and not rt.booted:  # `voxfarm worker` boots before Celery starts
         try:
-            _runtime.boot(CeleryPublisher(app))
+            rt.boot(CeleryPublisher(app))
         except Exception as exc:
             # Celery only logs a failing signal handler and starts consuming anyway; a worker whose
             # model did not load (a missing file, say) must stop here, saying why, not take tasks
@@ -76,11 +66,11 @@ def _boot(**_kwargs) -> None:
 
 @worker_shutting_down.connect
 def _begin_shutdown(**_kwargs) -> None:
-    if _runtime is not None:
-        _runtime.begin_shutdown()
+    if (rt := current()) is not None:
+        rt.begin_shutdown()
 
 
 @worker_shutdown.connect
 def _stop(**_kwargs) -> None:
-    if _runtime is not None:
-        _runtime.stop()
+    if (rt := current()) is not None:
+        rt.stop()

@@ -30,6 +30,7 @@ import math
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -63,6 +64,8 @@ class Outcome(Generic[R]):
     result: R
     batch_size: int
 
+
+RECENT_BATCHES = 1024
 
 def validate(max_batch_size: Any, max_wait_ms: Any) -> tuple[int, float]:
     if isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int) or max_batch_size < 1:
@@ -141,7 +144,8 @@ class MicroBatcher(Generic[T, R]):
         self._closed = False
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
-        self.batches: list[int] = []  # sizes of the batches run, for stats and tests
+        # sizes of the most recent batches (for stats and tests); bounded, a worker runs for weeks
+        self.batches: deque[int] = deque(maxlen=RECENT_BATCHES)
 
     def start(self) -> MicroBatcher[T, R]:
         self._thread.start()

@@ -11,54 +11,61 @@ jittered backoff until the outage ends or ``infra_deadline_s`` fails the job.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import logging
-import os
-import signal
 import socket
-import tempfile
 import threading
 import time
 import uuid
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from core import dispatch, metrics
+from core import dispatch, faults, metrics
 from core.audio import decode_bytes, encode
 from core.db import Database
 from core.engines import ENGINES, queue_for
 from core.failures import infra_delay
-from core.finalize import build_single, build_stitched, claim_finalize, defer_finalize, release_finalize, succeed_job
 from core.lanes import is_interactive
-from core.lifecycle import release_stale_leases
-from core.outbox import RENDER_TASK, Publisher, unit_of_work
-from core.quality import check_chunk
-from core.render import (
+from core.leases import (
     ChunkResult,
     ChunkWork,
     claim_chunk,
     complete_chunk,
     defer_chunk,
     fail_chunk,
-    job_is_live,
+    live_jobs,
     mark_on_engine,
     queue_finalize,
     release_chunk,
 )
+from core.lifecycle import release_stale_leases
+from core.outbox import RENDER_TASK, Publisher, unit_of_work
+from core.quality import check_chunk
 from core.settings import Settings
-from core.storage import open_store
+from core.storage import ObjectStore, open_store
 from core.takes import Kept, QualityFailed, Take, choose_take
 from worker.batcher import BatcherClosed, Dropped, ItemFailed, MicroBatcher
 from worker.engines.base import Engine, RenderRequest, RenderResult, create_engine
+from worker.finalizing import finalize
 from worker.heartbeat import Heartbeat
 from worker.outcomes import BATCH_WAIT_S, BOOT_WAIT_S, HandBack, RetryLater, is_outage, storage_errors
 from worker.speaker import SpeakerEncoder, SpeakerGates
 from worker.voices import VoiceCache
 
 log = logging.getLogger(__name__)
+
+
+class WorkerState(enum.StrEnum):
+    """A worker process's life: built, loading its model, taking work, handing work back, gone."""
+
+    configured = "configured"
+    booting = "booting"
+    serving = "serving"
+    draining = "draining"  # warm shutdown: the running batch finishes, buffered requests go back
+    stopped = "stopped"
 
 @dataclass
 class _Item:
@@ -88,10 +95,14 @@ class Runtime:
         self.worker_id = f"{self.name}#{uuid.uuid4().hex[:8]}"  # lease owner: name + this boot
         self.queues = queues or []
         self.concurrency = concurrency
+        # everything below is None until boot() fills it in (state: configured -> serving)
+        self.state = WorkerState.configured
         self.engine: Engine | None = None
         self.batcher: MicroBatcher | None = None
         self.db: Database | None = None
+        self.store: ObjectStore | None = None
         self.publisher: Publisher | None = None
+        self.voices: VoiceCache | None = None  # the engine's prepared voice prompts
         self.heartbeat: Heartbeat | None = None
         self.speaker: SpeakerGates | None = None  # the speaker-consistency gate, when a model is set
         self._booted = threading.Event()
@@ -103,6 +114,7 @@ class Runtime:
 
     # -- lifecycle -----------------------------------------------------------------------------
     def boot(self, publisher: Publisher) -> None:
+        self.state = WorkerState.booting
         self.db = Database(self.settings)
         self.store = open_store(self.settings)
         self.publisher = publisher
@@ -112,7 +124,9 @@ class Runtime:
         if self.engine_name:
             self.engine = create_engine(self.engine_name, self.settings)
             self.engine.load()
-            batch = ENGINES[self.engine_name].batch(self.settings)
+            # the fault suite's poison hook, when VOXFARM_FAULT names one (core/faults.py)
+            self.engine.generate_batch = faults.engine_call(self.engine.generate_batch, self.settings.fault)
+            batch = ENGINES[self.engine_name].checked_batch(self.settings)
             self.voices = VoiceCache(self.engine, self.store)
             self.batcher = MicroBatcher(
                 self._run_batch, max_batch_size=batch.max_batch_size, max_wait_ms=batch.max_wait_ms,
@@ -127,6 +141,7 @@ class Runtime:
         if reclaimed and self.engine_name:
             publisher.publish_many([(RENDER_TASK, [cid], queue_for(self.engine_name)) for cid in reclaimed])
             log.warning("reclaimed %d chunks left running by a previous %s", len(reclaimed), self.name)
+        self.state = WorkerState.serving
         self._booted.set()
         log.info("worker %s ready: engine=%s model=%s device=%s", self.worker_id, self.engine_name,
                  self.engine.model_id if self.engine else "-", self.engine.device if self.engine else "-")
@@ -137,10 +152,12 @@ class Runtime:
 
     def begin_shutdown(self) -> None:
         """Warm shutdown: the batch on the engine finishes; buffered requests are handed back."""
+        self.state = WorkerState.draining
         if self.batcher is not None:
             self.batcher.close(timeout=600)
 
     def stop(self) -> None:
+        self.state = WorkerState.stopped
         if self.heartbeat is not None:
             self.heartbeat.stop()
         if self.db is not None:
@@ -156,9 +173,6 @@ class Runtime:
                 mark_on_engine(s, [it.request.key for it in items], self.worker_id)
         except Exception:  # noqa: BLE001 - the DB is down: render anyway (a death then costs nothing)
             log.warning("could not mark %d chunks as on the engine", len(items), exc_info=True)
-        fault = self.settings.fault or ""
-        if fault.startswith("poison:") and any(fault[7:] in it.request.text for it in items):
-            os.kill(os.getpid(), signal.SIGKILL)  # test hook: an input that kills its worker (OOM-like)
         started = time.perf_counter()
         results = self.engine.generate_batch([it.request for it in items])
         attribute_batch_time(results, time.perf_counter() - started, self.engine.spec.sample_rate,
@@ -172,7 +186,7 @@ class Runtime:
 
     def _admit(self, items: list[_Item]) -> set[int]:
         with self.db.session() as s:
-            live = job_is_live(s, list({it.job_id for it in items}))
+            live = live_jobs(s, list({it.job_id for it in items}))
         return {i for i, it in enumerate(items) if it.job_id in live}
 
     def _on_batch(self, size: int, seconds: float) -> None:
@@ -191,7 +205,7 @@ class Runtime:
         if not self._booted.wait(BOOT_WAIT_S):
             raise RetryLater(f"worker {self.worker_id} has not booted after {BOOT_WAIT_S:.0f} s", countdown=5.0)
 
-    def _backoff(self, retries: int) -> float:
+    def backoff(self, retries: int) -> float:
         return infra_delay(retries, self.settings.infra_retry_cap_s)
 
     def render_chunk(self, chunk_id: str, retries: int = 0) -> None:
@@ -212,7 +226,7 @@ class Runtime:
             with self.uow() as s:
                 work = claim_chunk(s, chunk_id, self.worker_id, lease_s=s_.lease_s, max_attempts=s_.max_attempts)
         except (OperationalError, DBAPIError) as exc:  # the database is down: come back later
-            raise RetryLater(f"database unavailable: {exc}", countdown=self._backoff(retries)) from exc
+            raise RetryLater(f"database unavailable: {exc}", countdown=self.backoff(retries)) from exc
         if work is None:
             return
         if self.engine is None or work.engine != self.engine.name:
@@ -235,7 +249,7 @@ class Runtime:
         except Exception as exc:  # noqa: BLE001 - classified: outages wait, engine errors count
             if is_outage(exc):
                 self._defer(work.chunk_id, exc)
-                raise RetryLater(f"infrastructure: {exc}", countdown=self._backoff(retries)) from exc
+                raise RetryLater(f"infrastructure: {exc}", countdown=self.backoff(retries)) from exc
             if not isinstance(exc, (ItemFailed, RuntimeError, ValueError, OSError)):
                 log.exception("unexpected error rendering %s (counted as an attempt)", work.chunk_id)
             self._release_quietly(work.chunk_id, exc, count_attempt=True)
@@ -251,7 +265,7 @@ class Runtime:
         except Exception as exc:  # DB trouble after the audio is stored: retry (a cache hit), uncounted
             self._defer(work.chunk_id, exc)
             raise RetryLater(f"recording chunk {work.chunk_id} failed: {exc}",
-                             countdown=self._backoff(retries)) from exc
+                             countdown=self.backoff(retries)) from exc
         if job is not None and job.progress_total == 1:
             try:
                 self.finalize_job(job.id, audio=audio)
@@ -335,7 +349,7 @@ class Runtime:
                 self.speaker.embed(voice_id)
         except Exception as exc:
             if is_outage(exc):
-                raise RetryLater(f"embedding voice {voice_id}: {exc}", countdown=self._backoff(retries)) from exc
+                raise RetryLater(f"embedding voice {voice_id}: {exc}", countdown=self.backoff(retries)) from exc
             raise
 
     # -- finalization --------------------------------------------------------------------------
@@ -346,42 +360,6 @@ class Runtime:
                 return
             self.held_jobs.add(job_id)
         try:
-            self._finalize_job(job_id, audio, retries)
+            finalize(self, job_id, audio, retries)
         finally:
             self._hold(self.held_jobs, job_id, False)
-
-    def _finalize_job(self, job_id: str, audio=None, retries: int = 0) -> None:
-        s_ = self.settings
-        try:
-            with self.uow() as s:
-                work = claim_finalize(s, job_id, self.worker_id, lease_s=s_.lease_s, max_attempts=s_.max_attempts)
-        except (OperationalError, DBAPIError) as exc:
-            raise RetryLater(f"database unavailable: {exc}", countdown=self._backoff(retries)) from exc
-        if work is None:
-            return
-        try:
-            if len(work.chunks) == 1:
-                result = build_single(work, self.store, audio)
-            else:
-                tmp_root = Path(s_.data_dir) / "tmp"
-                tmp_root.mkdir(parents=True, exist_ok=True)
-                with tempfile.TemporaryDirectory(prefix=f"stitch-{job_id}-", dir=tmp_root) as tmp:
-                    result = build_stitched(work, self.store, s_, Path(tmp))
-            with self.uow() as s:
-                succeed_job(s, job_id, self.worker_id, result)
-        except Exception as exc:  # noqa: BLE001 - release the lease; the attempt cap bounds retries
-            infra = is_outage(exc)
-            if infra:
-                log.warning("finalize of %s waits for infrastructure: %s", job_id, exc)
-            else:
-                log.exception("finalize of %s failed", job_id)
-            try:
-                with self.uow() as s:
-                    if infra:  # an outage: uncounted, backoff, the deadline bounds it
-                        defer_finalize(s, job_id, self.worker_id, error=f"{type(exc).__name__}: {exc}"[:500],
-                                       deadline_s=s_.infra_deadline_s)
-                    else:
-                        release_finalize(s, job_id, self.worker_id)
-            except Exception:  # noqa: BLE001 - the DB is down too: the retry re-takes our lease
-                log.warning("could not release the finalize lease of %s", job_id, exc_info=True)
-            raise RetryLater(str(exc), countdown=self._backoff(retries) if infra else 5.0) from exc

@@ -21,7 +21,7 @@ import numpy as np
 
 from core.audio import resample, to_mono
 from core.db import Database
-from core.render import VoiceRef
+from core.leases import VoiceRef
 from core.settings import Settings
 from core.speaker import cosine, embed_voice, threshold
 from core.storage import ObjectStore

@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 
 from core.audio import decode_bytes
-from core.render import VoiceRef
+from core.leases import VoiceRef
 from core.storage import ObjectStore, keys
 from worker.engines.base import Engine, PreparedVoice
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api import idempotency as idem
 from api.contract import IDEMPOTENT
-from api.requests import read_upload
+from api.hygiene import read_upload
 from api.services import services
 from core import batches as core_batches
 from core.errors import InvalidInput

@@ -9,7 +9,7 @@ from werkzeug.datastructures import FileStorage as UploadedFile
 
 from api import idempotency as idem
 from api.contract import IDEMPOTENT
-from api.requests import read_upload
+from api.hygiene import read_upload
 from api.services import services
 from core import jobs as core_jobs
 from core.audio import CONTENT_TYPES

@@ -8,7 +8,7 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from api import idempotency as idem
 from api.contract import IDEMPOTENT
-from api.requests import read_upload
+from api.hygiene import read_upload
 from api.services import services
 from core import voices as core_voices
 from core.errors import InvalidInput
@@ -49,11 +49,8 @@ def _read_request() -> tuple[str, str, bytes]:
             raise InvalidInput("audio_file is empty", code="invalid_audio")
         return form.name, form.transcript, form.audio_file
     body = VoiceCreateJson.model_validate(request.get_json())
-    if (body.audio_base64 is None) == (body.audio_url is None):
-        raise InvalidInput("give exactly one of audio_base64 or audio_url", code="ambiguous_input")
-    if body.audio_url is not None:
-        return body.name, body.transcript, core_voices.fetch_audio_url(svc.settings, body.audio_url)
-    return body.name, body.transcript, core_voices.decode_base64_audio(svc.settings, body.audio_base64)
+    return body.name, body.transcript, core_voices.prompt_audio(svc.settings, body.audio_base64, body.audio_url,
+                                                                 what="a voice")
 
 
 @bp.post("/voices", responses={201: VoiceOut, 409: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse},

@@ -14,7 +14,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from core.errors import ChecksumMismatch
 
@@ -105,14 +104,6 @@ def sha256_file(path: Path, block: int = 1 << 20) -> str:
         while chunk := fh.read(block):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def sha256_stream(fh: BinaryIO, block: int = 1 << 20) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    while chunk := fh.read(block):
-        digest.update(chunk)
-        size += len(chunk)
-    return digest.hexdigest(), size
 
 
 class keys:  # noqa: N801 - a namespace of key builders

@@ -12,9 +12,9 @@ from datetime import timedelta
 from sqlalchemy import update
 
 from core.clock import utcnow
+from core.leases import claim_chunk, mark_on_engine
 from core.lifecycle import release_stale_leases
 from core.models import Chunk, Job
-from core.render import claim_chunk, mark_on_engine
 
 from helpers import submit_job_direct as _job
 

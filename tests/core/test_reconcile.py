@@ -7,10 +7,10 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from core.clock import utcnow
+from core.leases import claim_chunk
 from core.models import Chunk, Job, Outbox
 from core.outbox import RENDER_TASK, relay, unit_of_work
 from core.reconcile import reconcile
-from core.render import claim_chunk
 
 from helpers import ListPublisher
 from helpers import submit_job_direct as _job

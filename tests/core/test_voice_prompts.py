@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 
 from core.jobs import submit_job
+from core.leases import claim_chunk
 from core.lifecycle import JobStatus, set_job_status
 from core.models import Chunk, Voice
-from core.render import claim_chunk
 from core.schemas import InlinePrompt, JobCreate
 from core.sweep import sweep_orphans
 from core.tenants import get_or_create_tenant

@@ -17,9 +17,9 @@ from core.jobs import cancel_job
 from core.models import Tenant, WebhookAttempt, WebhookEndpoint, WebhookEvent
 from core.settings import Settings
 from core.storage import open_store
-from core.tenants import rotate_webhook_secret
 from tests.webhooks.receiver import Receiver
 from webhooks.delivery import deliver
+from webhooks.manage import rotate_secret
 
 from helpers import submit_job_direct
 
@@ -178,8 +178,7 @@ def test_rotation_signs_with_both_secrets_during_grace(farm):
         get_or_create_tenant(s, "acme")
     old = _secret(farm)
     with farm.session() as s:
-        tenant = rotate_webhook_secret(s, s.scalar(select(Tenant).where(Tenant.name == "acme")), 3600)
-        new = tenant.webhook_secret
+        new = rotate_secret(s, s.scalar(select(Tenant.id).where(Tenant.name == "acme")), 3600)["secret"]
     assert new != old and new.startswith("whsec_")
     receiver = Receiver([old, new])
     _, event_id = _terminal_event(farm, receiver.url)
@@ -199,7 +198,7 @@ def test_the_old_secret_stops_signing_after_the_grace_period(farm):
         get_or_create_tenant(s, "acme")
     old = _secret(farm)
     with farm.session() as s:
-        new = rotate_webhook_secret(s, s.scalar(select(Tenant).where(Tenant.name == "acme")), 3600).webhook_secret
+        new = rotate_secret(s, s.scalar(select(Tenant.id).where(Tenant.name == "acme")), 3600)["secret"]
     receiver = Receiver([old, new])
     _, during = _terminal_event(farm, receiver.url)
     _run(farm, during)

@@ -29,7 +29,7 @@ def test_forty_queued_requests_make_five_batches_of_eight():
     batcher.start()
     results = [f.result(5) for f in futures]
     batcher.close()
-    assert batcher.batches == [8, 8, 8, 8, 8]
+    assert list(batcher.batches) == [8, 8, 8, 8, 8]
     assert [r.result for r in results] == [i * 10 for i in range(40)]
     assert {r.batch_size for r in results} == {8}
 

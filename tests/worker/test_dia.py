@@ -106,7 +106,7 @@ def test_loading_is_offline_only(tiny_dia, tmp_path, monkeypatch):
 
 def test_prepared_voice_is_cached_beside_the_voice(dia, tmp_path):
     from core.audio import encode
-    from core.render import VoiceRef
+    from core.leases import VoiceRef
     from worker.voices import VoiceCache
 
     store = open_store(Settings(data_dir=tmp_path))

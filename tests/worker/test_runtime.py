@@ -138,7 +138,7 @@ def test_the_heartbeat_renews_only_leases_of_live_tasks(runtime_for):
     from sqlalchemy import update
 
     from core.clock import utcnow
-    from core.render import claim_chunk
+    from core.leases import claim_chunk
 
     rt, db, _ = runtime_for(None)
     _, [live, dead] = submit_job_direct(db, "# A\nOne.\n\n# B\nTwo.", webhook=None, text_format="markdown")

@@ -199,7 +199,7 @@ def test_bad_items_fail_alone(zv):
 
 def test_prepared_prompt_is_cached_beside_the_voice(zv, tmp_path):
     from core.audio import encode
-    from core.render import VoiceRef
+    from core.leases import VoiceRef
     from worker.voices import VoiceCache
 
     store = open_store(Settings(data_dir=tmp_path))

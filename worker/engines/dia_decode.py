@@ -1,4 +1,4 @@
-"""A fixed-shape Dia decoder step over a static, per-slot KV cache (continuous batching, issue 18).
+"""A fixed-shape Dia decoder step over a static, per-slot KV cache (continuous batching).
 
 ``DiaSlotCache`` owns every tensor the decode loop touches, allocated once:
 

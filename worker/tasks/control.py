@@ -1,12 +1,13 @@
-"""Control-queue tasks: finalize (encode or stitch), embed voices, reconcile, relay, sweep storage."""
+"""Control-queue tasks: finalize (encode or stitch), embed voices, reconcile (it also relays the
+outbox), sweep storage."""
 
 from __future__ import annotations
 
 from celery_config import CeleryPublisher
-from core.outbox import EMBED_TASK, FINALIZE_TASK, RECONCILE_TASK, RELAY_TASK, SWEEP_TASK, relay
+from core.outbox import EMBED_TASK, FINALIZE_TASK, RECONCILE_TASK, SWEEP_TASK
 from core.reconcile import reconcile as reconcile_db
 from core.sweep import sweep_orphans
-from worker.app import app, runtime
+from worker.celery_app import app, runtime
 from worker.runtime import RetryLater
 
 
@@ -31,12 +32,6 @@ def reconcile() -> dict:
     rt = runtime()
     publisher = CeleryPublisher(app)
     return reconcile_db(rt.db, publisher, rt.settings, publisher.queue_depth).as_dict()
-
-
-@app.task(name=RELAY_TASK, acks_late=True)
-def relay_outbox() -> int:
-    rt = runtime()
-    return relay(rt.db, CeleryPublisher(app), limit=20_000)
 
 
 @app.task(name=SWEEP_TASK, acks_late=True, ignore_result=True)

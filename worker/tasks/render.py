@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery.exceptions import Reject
 
 from core.outbox import RENDER_TASK
-from worker.app import app, runtime
+from worker.celery_app import app, runtime
 from worker.runtime import HandBack, RetryLater
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from core.outbox import WEBHOOK_TASK
-from worker.app import app, runtime
+from webhooks.delivery import deliver
+from worker.celery_app import app, runtime
 
 
 @app.task(name=WEBHOOK_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def deliver_webhook(self, event_id: str) -> None:
-    from webhooks.delivery import deliver
-
     rt = runtime()
     retry_in = deliver(rt.db, rt.store, rt.settings, event_id)
     if retry_in is not None:

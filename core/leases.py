@@ -1,4 +1,4 @@
-"""The render lifecycle of a chunk, as seen from a worker: claim, complete, fail, hand back.
+"""Chunk leases, as seen from a worker: claim, complete, fail, hand back.
 
 Every step is a conditional UPDATE, so running a message twice is harmless:
 
@@ -129,7 +129,7 @@ def mark_on_engine(session: Session, chunk_ids: list[str], worker: str) -> None:
                     .values(engine_at=utcnow()).execution_options(synchronize_session=False))
 
 
-def job_is_live(session: Session, job_ids: list[str]) -> set[str]:
+def live_jobs(session: Session, job_ids: list[str]) -> set[str]:
     """The subset of ``job_ids`` still worth rendering (checked at every batch boundary)."""
     rows = session.execute(select(Job.id).where(Job.id.in_(job_ids),
                                                 Job.status.in_([JobStatus.queued, JobStatus.running])))

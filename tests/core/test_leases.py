@@ -1,4 +1,4 @@
-"""Claims, leases, poison chunks, cancel races: the compare-and-set rules of core/render.py."""
+"""Claims, leases, poison chunks, cancel races: the compare-and-set rules of core/leases.py."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from sqlalchemy import select, update
 
 from core.clock import utcnow
 from core.jobs import cancel_job
+from core.leases import ChunkResult, claim_chunk, complete_chunk, mark_on_engine, release_chunk
 from core.lifecycle import ChunkStatus, JobStatus
 from core.models import Chunk, Job, Outbox, WebhookEvent
-from core.render import ChunkResult, claim_chunk, complete_chunk, mark_on_engine, release_chunk
 
 from helpers import submit_job_direct as _job
 
