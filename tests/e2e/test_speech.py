@@ -220,6 +220,8 @@ def test_interactive_request_overtakes_a_bulk_backlog(shape, request, tmp_path):
     assert speechy(decode(got["audio"], "pcm"))
     done_at = max(c.finished_at for c in interactive)
     before = sum(c.finished_at <= done_at for c in backlog)
-    # FIFO would have rendered all 120 first; the lanes let at most a few prefetched batches by
-    assert before <= len(backlog) // 3, (before, len(backlog))
+    # FIFO renders all 120 first (the reference this bound tells apart); with the lanes only what
+    # was already prefetched or published in the dispatch window (32) gets by -- up to 46 of 120
+    # on the embedded filesystem broker on a loaded 2-core CI box, whose polling is slower
+    assert before <= len(backlog) // 2, (before, len(backlog))
     assert max(c.finished_at for c in backlog) > done_at
