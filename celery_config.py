@@ -24,10 +24,8 @@ from typing import Any
 
 from celery import Celery
 
+from core.outbox import CONTROL_QUEUE
 from core.settings import Settings
-
-CONTROL_QUEUE = "control"
-WEBHOOK_QUEUE = "webhooks"
 
 
 def celery_settings(settings: Settings) -> dict[str, Any]:

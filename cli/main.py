@@ -21,6 +21,7 @@ import click
 
 from cli import admin, client, usage
 from cli.batch import batch as batch_command
+from core.outbox import CONTROL_QUEUE, WEBHOOK_QUEUE
 from core.settings import load_settings
 
 EXIT_BOOT_FAILED = 3  # a worker whose engine (or DB, storage) failed to load; `voxfarm up` passes it on
@@ -109,7 +110,7 @@ def worker(engine: str | None, queues: str | None, concurrency: int | None, beat
     settings = load_settings()
     if engine and engine not in ENGINES:
         raise click.BadParameter(f"unknown engine {engine!r}", param_hint="--engine")
-    queue_list = queues.split(",") if queues else (engine_queues(engine) if engine else ["control", "webhooks"])
+    queue_list = queues.split(",") if queues else (engine_queues(engine) if engine else [CONTROL_QUEUE, WEBHOOK_QUEUE])
     if concurrency is None:
         concurrency = 2 * ENGINES[engine].batch(settings).max_batch_size if engine else 4
     name = name or settings.worker_name or f"{engine or 'control'}@{os.uname().nodename}"
@@ -197,7 +198,7 @@ def up(port: int, host: str, data_dir: str | None, engine: str | None) -> None:
     exe = [sys.executable, "-m", "cli"]
     procs = [
         subprocess.Popen([*exe, "worker", "--engine", engine_name, "--beat", "--name", f"embedded-{engine_name}",
-                          "--queues", ",".join([*engine_queues(engine_name), "control", "webhooks"])]),
+                          "--queues", ",".join([*engine_queues(engine_name), CONTROL_QUEUE, WEBHOOK_QUEUE])]),
         subprocess.Popen([*exe, "api", "--host", host, "--port", str(port), "--workers", "1"]),
     ]
     stopping = False

@@ -19,9 +19,8 @@ from sqlalchemy.orm import Session
 from core.clock import utcnow
 from core.lifecycle import JobStatus
 from core.models import Job, WorkerRow
+from core.outbox import CONTROL_QUEUE
 from core.settings import Settings
-
-CONTROL_QUEUE = "control"
 
 
 def fresh_since(heartbeat_s: float, now: datetime | None = None) -> datetime:

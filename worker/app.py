@@ -20,7 +20,7 @@ import logging
 from celery.signals import worker_init, worker_shutdown, worker_shutting_down
 
 from celery_config import CeleryPublisher, celery_settings
-from core.outbox import RECONCILE_TASK, SWEEP_TASK
+from core.outbox import CONTROL_QUEUE, RECONCILE_TASK, SWEEP_TASK
 from core.settings import Settings
 from worker.celery_app import app, current, install, runtime
 from worker.runtime import Runtime
@@ -37,9 +37,9 @@ def configure(settings: Settings, engine: str | None, *, queues: list[str], conc
     if beat:
         app.conf.beat_schedule = {
             "reconcile": {"task": RECONCILE_TASK, "schedule": settings.reconcile_interval_s,
-                          "options": {"queue": "control", "expires": settings.reconcile_interval_s}},
+                          "options": {"queue": CONTROL_QUEUE, "expires": settings.reconcile_interval_s}},
             "sweep-storage": {"task": SWEEP_TASK, "schedule": settings.sweep_interval_s,
-                              "options": {"queue": "control", "expires": settings.sweep_interval_s}},
+                              "options": {"queue": CONTROL_QUEUE, "expires": settings.sweep_interval_s}},
         }
     return install(Runtime(settings, engine, name=name, queues=queues, concurrency=concurrency))
 
