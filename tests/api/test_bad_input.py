@@ -14,7 +14,7 @@ import struct
 import pytest
 from sqlalchemy import text
 
-from helpers import ApiClient, start_worker, tone, wav_bytes
+from helpers import ApiClient, start_worker, tone, wait_for, wav_bytes
 
 HUGE = "x" * 1_000_000
 UNICODE = ["\u0000", "\ud800", "\udfff", "a\u0000b", "\u202eevil", "\u200b", "🎙️" * 1000, "\uffff", "\\",
@@ -90,7 +90,10 @@ def victim(make_api, tmp_path):
 
 def test_every_route_rejects_hostile_input_and_nothing_changes(victim):
     api, owner, intruder, ids, worker = victim
-    owner.wait(ids["job_id"], timeout=60)  # let the legitimate job settle before the snapshot
+    owner.wait(ids["job_id"], timeout=60)  # let the legitimate job and batch settle before the snapshot
+    # the batch completes in a transaction after its job's (a CI run snapshotted between the two)
+    wait_for(lambda: owner.get(f"/v1/batches/{ids['batch_id']}").json()["status"] == "completed",
+             timeout=60, what="the owner's batch")
     before = _snapshot(api)
     checked = 0
     for rule in api.app.url_map.iter_rules():
