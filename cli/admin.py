@@ -91,7 +91,8 @@ def workers(show_all: bool, data_dir: str | None) -> None:
             continue
         shown += 1
         stats = w.stats or {}
-        click.echo(f"{w.id:<44} {'up' if alive else 'down':<5} engine={w.engine} model={w.model} device={w.device} "
+        click.echo(f"{w.id:<44} {'up' if alive else 'down':<5} state={stats.get('state', '-')} "
+                   f"engine={w.engine} model={w.model} device={w.device} "
                    f"batch={w.max_batch_size}/{w.max_wait_ms:g}ms threads={w.concurrency} "
                    f"queues={','.join(w.queues)} batches={stats.get('batches', 0)} "
                    f"mean_batch={stats.get('mean_batch')} heartbeat={iso(w.heartbeat_at)}")

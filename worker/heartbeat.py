@@ -75,7 +75,8 @@ class Heartbeat:
         engine = rt.engine
         batch = ENGINES[rt.engine_name].batch(rt.settings) if rt.engine_name else None
         with self._lock:
-            stats = {"batches": self.batches, "items": self.items, "busy_s": round(self.busy_s, 3),
+            stats = {"state": str(rt.state), "batches": self.batches, "items": self.items,
+                     "busy_s": round(self.busy_s, 3),
                      "mean_batch": round(self.items / self.batches, 2) if self.batches else None}
         chunks, jobs = rt.held()
         with rt.db.session() as s:

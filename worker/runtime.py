@@ -67,6 +67,7 @@ class WorkerState(enum.StrEnum):
     draining = "draining"  # warm shutdown: the running batch finishes, buffered requests go back
     stopped = "stopped"
 
+
 @dataclass
 class _Item:
     job_id: str
@@ -122,11 +123,11 @@ class Runtime:
             encoder = SpeakerEncoder(self.settings.speaker_model, self.settings.speaker_device).load()
             self.speaker = SpeakerGates(encoder, self.db, self.store, self.settings)
         if self.engine_name:
+            batch = ENGINES[self.engine_name].checked_batch(self.settings)  # before a minutes-long load
             self.engine = create_engine(self.engine_name, self.settings)
             self.engine.load()
             # the fault suite's poison hook, when VOXFARM_FAULT names one (core/faults.py)
             self.engine.generate_batch = faults.engine_call(self.engine.generate_batch, self.settings.fault)
-            batch = ENGINES[self.engine_name].checked_batch(self.settings)
             self.voices = VoiceCache(self.engine, self.store)
             self.batcher = MicroBatcher(
                 self._run_batch, max_batch_size=batch.max_batch_size, max_wait_ms=batch.max_wait_ms,
@@ -134,7 +135,6 @@ class Runtime:
                 is_error=lambda r: r.error, admit=self._admit, on_batch=self._on_batch,
                 urgent=lambda it: it.urgent, name=f"batcher-{self.engine_name}",
                 max_in_flight=self.engine.max_in_flight).start()
-        self.heartbeat = Heartbeat(self).start()
         metrics.serve(self.settings.metrics_port)
         with self.db.session() as s:
             reclaimed = release_stale_leases(s, self.name + "#", self.worker_id)
@@ -142,6 +142,7 @@ class Runtime:
             publisher.publish_many([(RENDER_TASK, [cid], queue_for(self.engine_name)) for cid in reclaimed])
             log.warning("reclaimed %d chunks left running by a previous %s", len(reclaimed), self.name)
         self.state = WorkerState.serving
+        self.heartbeat = Heartbeat(self).start()  # its first beat writes the worker row as serving
         self._booted.set()
         log.info("worker %s ready: engine=%s model=%s device=%s", self.worker_id, self.engine_name,
                  self.engine.model_id if self.engine else "-", self.engine.device if self.engine else "-")
@@ -153,6 +154,8 @@ class Runtime:
     def begin_shutdown(self) -> None:
         """Warm shutdown: the batch on the engine finishes; buffered requests are handed back."""
         self.state = WorkerState.draining
+        if self.heartbeat is not None:  # `voxfarm workers` shows the drain at once, not a beat later
+            self.heartbeat.beat()
         if self.batcher is not None:
             self.batcher.close(timeout=600)
 

@@ -170,6 +170,21 @@ def espeak_runtime(tmp_path):
     rt.stop()
 
 
+def test_the_worker_row_reports_the_lifecycle_state(espeak_runtime):
+    from core.models import WorkerRow
+    from worker.runtime import WorkerState
+
+    rt = espeak_runtime
+
+    def row_state():
+        with rt.db.session() as s:
+            return s.get(WorkerRow, rt.worker_id).stats["state"]
+
+    assert rt.state == WorkerState.serving and row_state() == "serving"
+    rt.begin_shutdown()
+    assert rt.state == WorkerState.draining and row_state() == "draining"
+
+
 def _stored_under_job(rt, job_id: str) -> list[str]:
     with rt.db.session() as s:
         tenant_id = s.get(Job, job_id).tenant_id
