@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 from queue import Empty
 from time import monotonic
 
@@ -49,6 +50,14 @@ class Channel(filesystem.Channel):
             except OSError:
                 pass
             raise ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+    @property
+    def control_folder(self):
+        # kombu's default is "control" relative to the current directory, which left exchange
+        # tables in whatever folder a process started in (the repository root, once); default to
+        # a sibling of the queue folder instead
+        default = Path(self.transport_options.get("data_folder_in", ".")).parent / "control"
+        return Path(self.transport_options.get("control_folder", default))
 
     def _claim_folder(self) -> str:
         folder = os.path.join(str(self.processed_folder), "claimed")

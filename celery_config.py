@@ -8,7 +8,7 @@ Reliability settings, and why:
 
 * ``task_acks_late`` + ``task_reject_on_worker_lost``: a message is acked only after its result is
   stored; a killed worker's messages go back to the queue.  Requeueing is unbounded in Celery, so
-  the attempt cap lives in the DB lease (core/leases.py).
+  the attempt cap lives in the DB lease (core/render/leases.py).
 * ``worker_prefetch_multiplier=1`` with a threads pool of ``2 x max_batch_size``: the pool itself is
   the batcher's feed (one batch rendering while the next one fills).
 * ``visibility_timeout`` (Redis): unacked messages are redelivered after it, so it must exceed the
@@ -24,8 +24,8 @@ from typing import Any
 
 from celery import Celery
 
-from core.outbox import CONTROL_QUEUE
-from core.settings import Settings
+from voxfarm.core.settings import Settings
+from voxfarm.core.state.outbox import CONTROL_QUEUE
 
 
 def celery_settings(settings: Settings) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         # It deletes a message when fetched (no unacked state): the reconciler re-sends from the DB.
         # broker_fs.Transport fixes kombu's write race (a reader could take an empty message file
         # and crash the worker): messages are written aside and renamed into the folder.
-        conf["broker_transport"] = "broker_fs:Transport"
+        conf["broker_transport"] = "voxfarm.broker_fs:Transport"
         folder = settings.broker_dir
         for sub in ("queue", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
@@ -78,7 +78,7 @@ def make_celery(settings: Settings, name: str = "voxfarm") -> Celery:
 
 
 class CeleryPublisher:
-    """core.outbox.Publisher over Celery: send tasks by name, reusing one producer per batch."""
+    """core.state.outbox.Publisher over Celery: send tasks by name, reusing one producer per batch."""
 
     def __init__(self, app: Celery) -> None:
         self.app = app

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from flask_openapi3 import Info, OpenAPI
 
-from api import auth, contract, errors, hygiene, metrics
-from api.services import Services, services  # noqa: F401 - services() is reached from here too
-from api.views import batches, health, jobs, speech, usage, voices, webhooks
-from celery_config import CeleryPublisher, make_celery
-from core import faults
-from core.db import Database
-from core.outbox import Publisher
-from core.settings import Settings, load_settings
-from core.storage import ObjectStore, open_store
+from voxfarm.api import auth, contract, errors, hygiene, metrics
+from voxfarm.api.services import Services, services  # noqa: F401 - services() is reached from here too
+from voxfarm.api.views import batches, health, jobs, speech, usage, voices, webhooks
+from voxfarm.celery_config import CeleryPublisher, make_celery
+from voxfarm.core.db import Database
+from voxfarm.core.render import faults
+from voxfarm.core.settings import Settings, load_settings
+from voxfarm.core.state.outbox import Publisher
+from voxfarm.core.storage import ObjectStore, open_store
 
 
 def create_app(settings: Settings | None = None, *, publisher: Publisher | None = None,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Flask, g, request
 
-from api.services import services
-from core.errors import Unauthorized
-from core.tenants import authenticate, get_or_create_tenant
+from voxfarm.api.services import services
+from voxfarm.core.errors import Unauthorized
+from voxfarm.core.tenants.accounts import authenticate, get_or_create_tenant
 
 PUBLIC_ENDPOINTS = {"health.healthz", "health.readyz", "openapi_json", "metrics.expose", "static"}
 

@@ -15,7 +15,7 @@ is registered:
   ``<its path>/{param}`` (POST /v1/jobs -> GET /v1/jobs/{job_id}, /cancel, /chunks...), plus the
   cross-prefix links in ``CROSS_LINKS``: what Schemathesis' stateful phase walks;
 * what this deployment accepts, so that a request valid by the document is valid here: the served
-  engines, each engine's own params (core/engines.py capabilities), the text limit, no NUL in any
+  engines, each engine's own params (core/engines/registry.py capabilities), the text limit, no NUL in any
   request string, and request examples that succeed as written.
 
 Which 405 a route gives is not per operation: errors.py answers it with ``Allow`` (RFC 9110).
@@ -32,14 +32,14 @@ import numpy as np
 from flask import Flask
 from werkzeug.routing import BaseConverter
 
-from core.audio import encode
-from core.engine_languages import LANGUAGES
-from core.engines import ENGINES, served_engines
-from core.idempotency import MAX_KEY_LEN
-from core.ids import id_pattern
-from core.params import ParamSpec
-from core.settings import Settings
-from core.speech import OPENAI_MODELS
+from voxfarm.core.audio.arrays import encode
+from voxfarm.core.engines.languages import LANGUAGES
+from voxfarm.core.engines.params import ParamSpec
+from voxfarm.core.engines.registry import ENGINES, served_engines
+from voxfarm.core.ids import id_pattern
+from voxfarm.core.jobs.idempotency import MAX_KEY_LEN
+from voxfarm.core.settings import Settings
+from voxfarm.core.speech.requests import OPENAI_MODELS
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
 IDEMPOTENT = {"x-idempotent": True}  # openapi_extensions for views that go through idempotency.create
@@ -55,7 +55,7 @@ _REPLAYED = {"description": "`true` when this is the stored answer to an earlier
 CROSS_LINKS: list[tuple[str, str, str, str, dict[str, str]]] = [
     ("get", "/v1/jobs/{job_id}/webhook-deliveries", "200", "/v1/webhook-deliveries/{delivery_id}/redeliver",
      {"delivery_id": "$response.body#/data/0/id"}),
-    # every stitched job has this sidecar (core/finalize.py); before the result exists, a 409
+    # every stitched job has this sidecar (core/render/finalize.py); before the result exists, a 409
     ("post", "/v1/jobs", "202", "/v1/jobs/{job_id}/files/{name}",
      {"job_id": "$response.body#/id", "name": "metadata.json"}),
 ]
@@ -185,7 +185,7 @@ def _deployment(doc: dict, settings: Settings) -> None:
         if branch.get("type") == "string":
             branch["maxLength"] = settings.max_text_chars
     if "engine" in props:
-        # each engine takes its own params (core/engines.py ParamSpec rows) and only a cloning one a voice_id
+        # each engine takes its own params (core/engines/registry.py ParamSpec rows) and only a cloning one a voice_id
         branches = []
         for name in served_engines(settings):
             spec = ENGINES[name]

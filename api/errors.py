@@ -16,8 +16,8 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from core.errors import VoxfarmError
-from core.schemas import ErrorResponse  # noqa: F401 - the validation error model for OpenAPI
+from voxfarm.core.errors import VoxfarmError
+from voxfarm.core.schemas import ErrorResponse  # noqa: F401 - the validation error model for OpenAPI
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import re
 from flask import Flask, request
 from werkzeug.exceptions import BadRequest
 
-from core.errors import TooLarge, UnsupportedMedia, VoxfarmError
+from voxfarm.core.errors import TooLarge, UnsupportedMedia, VoxfarmError
 
 # endpoint -> accepted mimetypes; requests to other endpoints may carry no body that matters
 BODY_TYPES: dict[str, tuple[str, ...]] = {

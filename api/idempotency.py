@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` handling for POST views (see core/idempotency.py for the rules).
+"""``Idempotency-Key`` handling for POST views (see core/jobs/idempotency.py for the rules).
 
     return idem.create("POST /v1/jobs", 202, lambda session: build_the_resource(session))
 
@@ -18,8 +18,8 @@ from typing import Any
 from flask import g, jsonify, request
 from sqlalchemy.orm import Session
 
-from api.services import services
-from core import idempotency
+from voxfarm.api.services import services
+from voxfarm.core.jobs import idempotency
 
 
 def _fingerprint() -> str:

@@ -13,9 +13,9 @@ import time
 from flask import Response, g, request
 from flask_openapi3 import APIBlueprint, OpenAPI, Tag
 
-from core import metrics
-from core.engines import served_engines
-from core.farm_state import read_state
+from voxfarm.core.engines.registry import served_engines
+from voxfarm.core.fleet import metrics
+from voxfarm.core.fleet.farm_state import read_state
 
 ENDPOINT = "metrics.expose"
 

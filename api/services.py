@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from core.db import Database
-from core.outbox import Publisher, unit_of_work
-from core.settings import Settings
-from core.storage import ObjectStore
+from voxfarm.core.db import Database
+from voxfarm.core.settings import Settings
+from voxfarm.core.state.outbox import Publisher, unit_of_work
+from voxfarm.core.storage import ObjectStore
 
 
 @dataclass

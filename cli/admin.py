@@ -9,14 +9,14 @@ from __future__ import annotations
 import click
 from sqlalchemy import select
 
-from core.clock import iso, utcnow
-from core.db import Database
-from core.errors import VoxfarmError
-from core.migrate import require_schema
-from core.models import WorkerRow
-from core.settings import Settings, load_settings
-from core.tenants import create_key, list_keys, revoke_key
-from core.workers import is_live
+from voxfarm.core.clock import iso, utcnow
+from voxfarm.core.db import Database
+from voxfarm.core.errors import VoxfarmError
+from voxfarm.core.fleet.workers import is_live
+from voxfarm.core.migrate import require_schema
+from voxfarm.core.models import WorkerRow
+from voxfarm.core.settings import Settings, load_settings
+from voxfarm.core.tenants.accounts import create_key, list_keys, revoke_key
 
 data_dir_option = click.option("--data-dir", default=None, type=click.Path(file_okay=False),
                                help="The farm's data dir (env VOXFARM_DATA_DIR; default ./var); "

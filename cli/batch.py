@@ -20,10 +20,10 @@ from typing import Any, get_args
 import click
 import requests
 
-from cli import batch_config
-from cli.batch_config import ConfigError, Plan
-from cli.client import Client, _key, _url
-from core.schemas import OutputFormat
+from voxfarm.cli import batch_config
+from voxfarm.cli.batch_config import ConfigError, Plan
+from voxfarm.cli.client import Client, _key, _url
+from voxfarm.core.schemas import OutputFormat
 
 STATE = ".voxfarm-batch.json"
 TERMINAL = {"succeeded", "failed", "canceled"}

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 import requests
 
-from cli.textfile import read_text
+from voxfarm.cli.textfile import read_text
 
 TERMINAL = {"succeeded", "failed", "canceled"}
 _url = click.option("--url", envvar="VOXFARM_URL", default="http://127.0.0.1:8000", show_default=True,

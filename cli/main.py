@@ -19,10 +19,10 @@ import time
 
 import click
 
-from cli import admin, client, usage
-from cli.batch import batch as batch_command
-from core.outbox import CONTROL_QUEUE, WEBHOOK_QUEUE
-from core.settings import load_settings
+from voxfarm.cli import admin, client, usage
+from voxfarm.cli.batch import batch as batch_command
+from voxfarm.core.settings import load_settings
+from voxfarm.core.state.outbox import CONTROL_QUEUE, WEBHOOK_QUEUE
 
 EXIT_BOOT_FAILED = 3  # a worker whose engine (or DB, storage) failed to load; `voxfarm up` passes it on
 # `voxfarm up` speaks with a neural voice out of the box: Piper with the CC0 en_US-joe-medium voice
@@ -57,7 +57,7 @@ def main(verbose: bool) -> None:
 @admin.data_dir_option
 def migrate(data_dir: str | None) -> None:
     """Apply database migrations (creates the embedded database if needed)."""
-    from core.migrate import database_label, upgrade
+    from voxfarm.core.migrate import database_label, upgrade
 
     settings = load_settings(data_dir=data_dir)
     upgrade(settings)
@@ -78,7 +78,7 @@ def api(host: str, port: int, workers: int, threads: int) -> None:
     from gunicorn.app.base import BaseApplication
     from prometheus_client import multiprocess
 
-    from api.app import create_app
+    from voxfarm.api.app import create_app
 
     class _App(BaseApplication):
         def load_config(self):
@@ -103,9 +103,9 @@ def api(host: str, port: int, workers: int, threads: int) -> None:
 @click.option("--name", default=None, help="Stable worker name: a restart reclaims its own leases.")
 def worker(engine: str | None, queues: str | None, concurrency: int | None, beat: bool, name: str | None) -> None:
     """Run a Celery worker that pins one engine and micro-batches its queue."""
-    from core.engines import ENGINES
-    from core.lanes import engine_queues
-    from worker.app import app, boot, configure
+    from voxfarm.core.engines.registry import ENGINES
+    from voxfarm.core.jobs.lanes import engine_queues
+    from voxfarm.worker.app import app, boot, configure
 
     settings = load_settings()
     if engine and engine not in ENGINES:
@@ -137,9 +137,9 @@ def worker(engine: str | None, queues: str | None, concurrency: int | None, beat
 @admin.data_dir_option
 def reconcile(data_dir: str | None) -> None:
     """Run one reconciler pass now (re-send lost work, relay the outbox)."""
-    from celery_config import CeleryPublisher, make_celery
-    from core.db import Database
-    from core.reconcile import reconcile as run
+    from voxfarm.celery_config import CeleryPublisher, make_celery
+    from voxfarm.core.db import Database
+    from voxfarm.core.upkeep.reconcile import reconcile as run
 
     settings = admin.admin_settings(data_dir)
     publisher = CeleryPublisher(make_celery(settings))
@@ -153,9 +153,9 @@ def reconcile(data_dir: str | None) -> None:
 @admin.data_dir_option
 def sweep(dry_run: bool, grace: float | None, data_dir: str | None) -> None:
     """Remove job and voice objects that no database row points to (left by a crash)."""
-    from core.db import Database
-    from core.storage import open_store
-    from core.sweep import sweep_orphans
+    from voxfarm.core.db import Database
+    from voxfarm.core.storage import open_store
+    from voxfarm.core.upkeep.sweep import sweep_orphans
 
     settings = admin.admin_settings(data_dir)
     report = sweep_orphans(Database(settings), open_store(settings), dry_run=dry_run,
@@ -175,11 +175,11 @@ def sweep(dry_run: bool, grace: float | None, data_dir: str | None) -> None:
               "else piper with its bundled voice).")
 def up(port: int, host: str, data_dir: str | None, engine: str | None) -> None:
     """Embedded all-in-one: migrations, API and one worker, no servers needed.  Ctrl-C stops it."""
-    from celery_config import CeleryPublisher, make_celery
-    from core.db import Database
-    from core.lanes import engine_queues
-    from core.migrate import upgrade
-    from core.reconcile import reconcile as run
+    from voxfarm.celery_config import CeleryPublisher, make_celery
+    from voxfarm.core.db import Database
+    from voxfarm.core.jobs.lanes import engine_queues
+    from voxfarm.core.migrate import upgrade
+    from voxfarm.core.upkeep.reconcile import reconcile as run
 
     if engine is None and "VOXFARM_DEFAULT_ENGINE" not in os.environ:
         engine = EMBEDDED_ENGINE
@@ -195,7 +195,7 @@ def up(port: int, host: str, data_dir: str | None, engine: str | None) -> None:
     report = run(Database(settings), publisher, settings, startup=True)  # resume what a crash left
     click.echo(f"voxfarm up: data in {settings.data_dir.resolve()}, engine {engine_name}; "
                f"startup reconcile {report.as_dict()}")
-    exe = [sys.executable, "-m", "cli"]
+    exe = [sys.executable, "-m", "voxfarm"]
     procs = [
         subprocess.Popen([*exe, "worker", "--engine", engine_name, "--beat", "--name", f"embedded-{engine_name}",
                           "--queues", ",".join([*engine_queues(engine_name), CONTROL_QUEUE, WEBHOOK_QUEUE])]),

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from cli.client import Client, _key, _url
+from voxfarm.cli.client import Client, _key, _url
 
 
 def _row(name: str, t: dict) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from core.settings import Settings
+from voxfarm.core.settings import Settings
 
 log = logging.getLogger(__name__)
 _UNDO = "undo_on_rollback"

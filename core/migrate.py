@@ -9,14 +9,14 @@ from alembic.config import Config
 from sqlalchemy import create_engine, inspect, make_url
 from sqlalchemy.exc import OperationalError
 
-import migrations
-from core.errors import VoxfarmError
-from core.settings import Settings
+import voxfarm.migrations
+from voxfarm.core.errors import VoxfarmError
+from voxfarm.core.settings import Settings
 
 
 def alembic_config(settings: Settings, url: str | None = None) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    cfg.set_main_option("script_location", str(Path(voxfarm.migrations.__file__).parent))
     # '%' must be escaped for ConfigParser interpolation (passwords in URLs)
     cfg.set_main_option("sqlalchemy.url", (url or settings.resolved_database_url).replace("%", "%%"))
     return cfg

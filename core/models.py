@@ -1,7 +1,7 @@
 """SQLAlchemy 2.0 models.  The database is the source of truth for everything accepted.
 
 The broker only carries hints ("look at chunk X"); a lost or duplicated message is repaired by
-the reconciler from these rows (core/reconcile.py).  Migrations in ``migrations/`` must match
+the reconciler from these rows (core/upkeep/reconcile.py).  Migrations in ``migrations/`` must match
 these models exactly (tests/core/test_migrations.py autogenerates and expects no diff).
 """
 
@@ -28,9 +28,9 @@ from sqlalchemy import false as sa_false
 from sqlalchemy import true as sa_true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from core.clock import utcnow
-from core.db import UTCDateTime
-from core.statuses import ChunkStatus, EventStatus, JobStatus
+from voxfarm.core.clock import utcnow
+from voxfarm.core.db import UTCDateTime
+from voxfarm.core.statuses import ChunkStatus, EventStatus, JobStatus
 
 
 def _enum(cls: type) -> Enum:
@@ -71,7 +71,7 @@ class ApiKey(Base):
 class Voice(Timestamps, Base):
     __tablename__ = "voices"
     __table_args__ = (Index("ix_voices_tenant_created", "tenant_id", "created_at", "id"),
-                      # a name picks one live voice of its tenant (core/voices.py resolves names)
+                      # a name picks one live voice of its tenant (core/voices/registry.py resolves names)
                       Index("uq_voices_tenant_name", "tenant_id", "name", unique=True,
                             postgresql_where=text("deleted_at IS NULL AND registered"),
                             sqlite_where=text("deleted_at IS NULL AND registered")))
@@ -88,14 +88,14 @@ class Voice(Timestamps, Base):
     bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     normalized_sha256: Mapped[str] = mapped_column(String(64))
-    speech_s: Mapped[float | None]  # voice QA (core/voice_qa.py); null for voices registered before it
+    speech_s: Mapped[float | None]  # voice QA (core/voices/qa.py); null for voices registered before it
     snr_db: Mapped[float | None]
-    # speaker embedding of the normalized prompt (core/speaker.py), computed by a worker: the
+    # speaker embedding of the normalized prompt (core/voices/speaker.py), computed by a worker: the
     # vector, the encoder that made it, and the cosine between the prompt's two halves
     embedding: Mapped[list[float] | None] = mapped_column(JSON)
     embedding_model: Mapped[str | None] = mapped_column(String(256))
     embedding_self_similarity: Mapped[float | None]
-    # false: a one-shot prompt sent with a job (core/voice_prompts.py), swept once its jobs are done
+    # false: a one-shot prompt sent with a job (core/jobs/voice.py), swept once its jobs are done
     registered: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
     deleted_at: Mapped[datetime | None]
 
@@ -149,7 +149,7 @@ class Job(Timestamps, Base):
     infra_failing_since: Mapped[datetime | None]
     progress_event_at: Mapped[datetime | None]
     progress_event_pct: Mapped[int] = mapped_column(default=0)
-    # bulk intake (core/batches.py): the batch this job belongs to and its item index there
+    # bulk intake (core/batches/intake.py): the batch this job belongs to and its item index there
     batch_id: Mapped[str | None] = mapped_column(String(40))
     batch_index: Mapped[int | None]
 
@@ -191,7 +191,7 @@ class Chunk(Timestamps, Base):
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None]
     # set when this claim's render reached the engine: a worker death costs an attempt only to the
-    # chunks on the engine, never to those still buffered in its batcher (core/leases.py)
+    # chunks on the engine, never to those still buffered in its batcher (core/render/leases.py)
     engine_at: Mapped[datetime | None]
     enqueued_at: Mapped[datetime | None]
     enqueue_count: Mapped[int] = mapped_column(default=0)

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from core.errors import InvalidInput, OutboundBlocked, TooLarge
+from voxfarm.core.errors import InvalidInput, OutboundBlocked, TooLarge
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _EMBEDS_V4 = {"6to4 (2002::/16)": ipaddress.ip_network("2002::/16"),

@@ -12,8 +12,8 @@ import re
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
-from core.errors import InvalidInput
-from core.ids import looks_like_id
+from voxfarm.core.errors import InvalidInput
+from voxfarm.core.ids import looks_like_id
 
 INDEX_CURSOR = r"^[0-9]{1,9}$"  # a chunk index: plans hold far fewer than 10**9 chunks
 

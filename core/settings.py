@@ -3,9 +3,9 @@
 One ``Settings`` object is built at each entry point (CLI, API factory, worker boot) and passed
 explicitly; no other module reads a ``VOXFARM_*`` variable (the CLI only sets them for the
 processes it starts).  The environment reads elsewhere are libraries' own conventions:
-``PROMETHEUS_MULTIPROC_DIR`` (core/metrics.py) and ``HF_HUB_OFFLINE`` (set by model loaders).  With no variables set,
-everything runs embedded under ``VOXFARM_DATA_DIR`` (default ``./var``): SQLite, local-disk objects
-and kombu's filesystem broker.  Production sets the three URLs below and nothing else changes.
+``PROMETHEUS_MULTIPROC_DIR`` (core/fleet/metrics.py) and ``HF_HUB_OFFLINE`` (set by model
+loaders).  With no variables set, everything runs embedded under ``VOXFARM_DATA_DIR`` (default
+``./var``): SQLite, local-disk objects and kombu's filesystem broker.  Production sets the three URLs below and nothing else changes.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     requeue_after_s: float = 300.0  # a pending chunk whose message may be lost is re-sent after this
     resend_grace_s: float = 30.0  # a due webhook not claimed this long after its time is re-sent
     reconcile_interval_s: float = 15.0
-    # the storage sweep (core/sweep.py) lists every job and voice folder: hourly is plenty for
+    # the storage sweep (core/upkeep/sweep.py) lists every job and voice folder: hourly is plenty for
     # objects that only a crash between upload and commit leaves behind
     sweep_interval_s: float = 3600.0
     sweep_grace_s: float = 3600.0
@@ -135,7 +135,7 @@ class Settings(BaseSettings):
     # a worker's own Prometheus endpoint (0 = off: several embedded workers share one host)
     metrics_port: int = Field(default=0, ge=0, le=65535)
     usage_max_jobs: int = 1000  # per-job rows one GET /v1/usage answers at most
-    # fair dispatch (core/dispatch.py): the least chunks one tenant may have in an engine's broker
+    # fair dispatch (core/jobs/dispatch.py): the least chunks one tenant may have in an engine's broker
     # queue; the window grows to twice the live workers' capacity.  0 publishes everything at submit
     dispatch_window: int = Field(default=32, ge=0)
     # PostgreSQL connections per process (pool + overflow); mind max_connections across processes
@@ -196,14 +196,14 @@ class Settings(BaseSettings):
     tone_batch_ms: float = 0.0
     tone_render_log: str | None = None
 
-    # -- voices: prompt QA at registration (core/voice_qa.py) -------------------------------------
+    # -- voices: prompt QA at registration (core/voices/qa.py) -------------------------------------
     # a cloning prompt needs about a second of speech for the codec to catch the timbre; prompts
     # under 30 % speech are mostly room tone; 1 % of samples at full scale is audible distortion
     voice_min_speech_s: float = Field(default=1.0, ge=0)
     voice_min_speech_fraction: float = Field(default=0.3, ge=0, le=1)
     voice_max_clipped_fraction: float = Field(default=0.01, ge=0, le=1)
 
-    # -- voices: speaker-consistency gate (core/speaker.py, worker/speaker.py) -------------------
+    # -- voices: speaker-consistency gate (core/voices/speaker.py, worker/speaker.py) -------------------
     # a local directory in speechbrain's spkrec-ecapa-voxceleb layout; empty: the gate is off
     speaker_model: str = ""
     speaker_device: str = "cpu"  # ECAPA-TDNN (spkrec-ecapa-voxceleb) has ~20 M parameters

@@ -1,5 +1,5 @@
 """The lifecycles: job, chunk and webhook-event statuses as explicit enums, and their legal
-transitions.  Only core/lifecycle.py changes a status (compare-and-set on these tables)."""
+transitions.  Only core/state/lifecycle.py changes a status (compare-and-set on these tables)."""
 
 from __future__ import annotations
 

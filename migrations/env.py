@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
-from core.db import make_engine
-from core.models import Base
-from core.settings import load_settings
+from voxfarm.core.db import make_engine
+from voxfarm.core.models import Base
+from voxfarm.core.settings import load_settings
 
 config = context.config
 target_metadata = Base.metadata

@@ -32,8 +32,8 @@ from scripts.bench_common import PeakMemory, make_full_random  # noqa: E402
 
 
 def build_engine(args):
-    from core.settings import Settings
-    from worker.engines.base import create_engine
+    from voxfarm.core.settings import Settings
+    from voxfarm.worker.engines.base import create_engine
 
     if args.full:
         model_dir = make_full_random(Path(args.model_dir or tempfile.mkdtemp(prefix="dia-full-")))
@@ -51,7 +51,7 @@ def build_engine(args):
 def static_batches(engine, requests, batch: int) -> list[list]:
     """Today's static batching: the worker's own selection (``worker.batcher.select``: the oldest
     request plus the closest expected lengths from a look-ahead of 4 batches), in arrival order."""
-    from worker.batcher import Pending, select
+    from voxfarm.worker.batcher import Pending, select
 
     queue = [Pending(r, None, arrived=i) for i, r in enumerate(requests)]
     groups = []
@@ -93,7 +93,7 @@ def run_static(engine, requests, batch: int) -> dict:
 
 
 def scenario_requests(texts, scenario: str, args) -> list:
-    from worker.engines.base import RenderRequest
+    from voxfarm.worker.engines.base import RenderRequest
 
     tokens = args.tokens if scenario == "eos_suppressed" else args.max_new_tokens
     return [RenderRequest(f"r{i}", t, {"max_new_tokens": tokens}, seed=i) for i, t in enumerate(texts)]
@@ -287,7 +287,7 @@ are the real code path.  The suppressed scenario runs every item {eos_suppressed
 
 
 def engine_request(text: str, tokens: int):
-    from worker.engines.base import RenderRequest
+    from voxfarm.worker.engines.base import RenderRequest
 
     return RenderRequest("warm", text, {"max_new_tokens": tokens}, seed=0)
 

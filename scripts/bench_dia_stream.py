@@ -26,7 +26,7 @@ def serve_sequential(engine, requests, arrivals) -> dict:
 
 
 def serve_static(engine, requests, arrivals, batch: int, max_wait_s: float) -> dict:
-    from worker.batcher import Pending, select
+    from voxfarm.worker.batcher import Pending, select
 
     t0, out, nxt = time.perf_counter(), [], 0
     buffer: list[Pending] = []
@@ -83,7 +83,7 @@ def serve_continuous(engine, requests, arrivals) -> dict:
 
 
 def _frames(engine, job, seq) -> int:
-    from worker.engines.dia_inputs import generated_codes
+    from voxfarm.worker.engines.dia_inputs import generated_codes
 
     return generated_codes(seq, job.prompt_len, engine.delay_pattern, engine.pad, engine.codebook_size)[0].shape[1]
 

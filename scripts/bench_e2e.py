@@ -49,8 +49,8 @@ def wait(predicate, timeout: float, what: str):
 def run_config(label: str, batch: int, args, redis_url: str, db_url: str | None) -> dict:
     import redis
 
-    from core.migrate import upgrade
-    from core.settings import Settings
+    from voxfarm.core.migrate import upgrade
+    from voxfarm.core.settings import Settings
 
     redis.Redis.from_url(redis_url).flushdb()
     data = Path(tempfile.mkdtemp(prefix=f"bench-{label}-"))
@@ -71,15 +71,15 @@ def run_config(label: str, batch: int, args, redis_url: str, db_url: str | None)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     logs = open(data / "procs.log", "wb")
-    procs = [subprocess.Popen([sys.executable, "-m", "cli", "api", "--port", str(port), "--workers", "2"],
+    procs = [subprocess.Popen([sys.executable, "-m", "voxfarm", "api", "--port", str(port), "--workers", "2"],
                               env={**env, "VOXFARM_PUBLIC_URL": url}, stdout=logs, stderr=logs,
                               start_new_session=True),
-             subprocess.Popen([sys.executable, "-m", "cli", "worker", "--engine", "espeak", "--name", "bench",
+             subprocess.Popen([sys.executable, "-m", "voxfarm", "worker", "--engine", "espeak", "--name", "bench",
                                "--concurrency", "16"], env=env, stdout=logs, stderr=logs, start_new_session=True)]
     try:
         wait(lambda: _ok(f"{url}/healthz"), 60, "api")
         wait(lambda: b" ready." in (data / "procs.log").read_bytes(), 60, "worker")
-        key = subprocess.run([sys.executable, "-m", "cli", "keys", "create", "--tenant", "bench"], env=env,
+        key = subprocess.run([sys.executable, "-m", "voxfarm", "keys", "create", "--tenant", "bench"], env=env,
                              capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {key}"

@@ -30,8 +30,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.settings import Settings  # noqa: E402
-from worker.engines.base import RenderRequest, create_engine  # noqa: E402
+from voxfarm.core.settings import Settings  # noqa: E402
+from voxfarm.worker.engines.base import RenderRequest, create_engine  # noqa: E402
 
 SENTENCES = [
     "The lighthouse keeper climbed the stairs each evening.",
@@ -63,7 +63,8 @@ def engines(threads: int, tmp: Path) -> list[tuple[str, object]]:
     out = [("piper", create_engine("piper", base)),
            ("kokoro" + ("" if "VOXFARM_KOKORO_MODEL" in os.environ else " (tiny)"), create_engine("kokoro", base)),
            ("espeak", create_engine("espeak", base))]
-    if importlib.util.find_spec("worker.engines.zipvoice") and (ROOT / "scripts" / "make_tiny_zipvoice.py").exists():
+    zipvoice = importlib.util.find_spec("voxfarm.worker.engines.zipvoice")
+    if zipvoice and (ROOT / "scripts" / "make_tiny_zipvoice.py").exists():
         from scripts import make_tiny_zipvoice  # written by the zipvoice work, used only when present
 
         model = os.environ.get("VOXFARM_ZIPVOICE_MODEL") or str(make_tiny_zipvoice.make_tiny_zipvoice(tmp / "zv"))
@@ -102,7 +103,7 @@ def run_batches(engine, reqs: list[RenderRequest], size: int | None) -> float:
 def piper_padded(engine, reqs: list[RenderRequest], size: int, solo_seconds: float) -> float:
     """B sentences as one zero-padded batch (the model's own batch axis).  The output has no per-item
     length, so the audio counted is the same sentences' solo total."""
-    from core.catalog import BUNDLED_PIPER
+    from voxfarm.core.engines.catalog import BUNDLED_PIPER
 
     voice = engine.voice(BUNDLED_PIPER)
     ids = [engine.phoneme_ids(voice, r.text) for r in reqs]

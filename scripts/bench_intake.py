@@ -34,12 +34,12 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from celery_config import CeleryPublisher, make_celery  # noqa: E402
-from core.db import Database  # noqa: E402
-from core.migrate import upgrade  # noqa: E402
-from core.settings import Settings  # noqa: E402
-from core.tenants import create_key  # noqa: E402
 from scripts.bench_scale import _drop_db, _fresh_db, _wait  # noqa: E402
+from voxfarm.celery_config import CeleryPublisher, make_celery  # noqa: E402
+from voxfarm.core.db import Database  # noqa: E402
+from voxfarm.core.migrate import upgrade  # noqa: E402
+from voxfarm.core.settings import Settings  # noqa: E402
+from voxfarm.core.tenants.accounts import create_key  # noqa: E402
 
 RETRIES: list[int] = []  # single-job requests sent again (0: connection reset, 503: database busy)
 TEXT = "Intake benchmark line {i}: one ordinary sentence for the farm to render."
@@ -56,7 +56,7 @@ def _api(settings: Settings, tmp: Path, window: int) -> tuple[subprocess.Popen, 
                 "VOXFARM_BROKER_URL": settings.broker_url, "VOXFARM_ENGINES": "espeak",
                 "VOXFARM_DISPATCH_WINDOW": str(window), "PYTHONPATH": str(ROOT)})
     log = open(tmp / f"api-{window}.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "api", "--port", str(port), "--workers", "1",
+    proc = subprocess.Popen([sys.executable, "-m", "voxfarm", "api", "--port", str(port), "--workers", "1",
                              "--threads", "8"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
 

@@ -35,16 +35,16 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from celery_config import CeleryPublisher, make_celery  # noqa: E402
-from core.db import Database  # noqa: E402
-from core.jobs import submit_job  # noqa: E402
-from core.migrate import upgrade  # noqa: E402
-from core.outbox import unit_of_work  # noqa: E402
-from core.schemas import JobCreate  # noqa: E402
-from core.settings import BatchSettings, Settings  # noqa: E402
-from core.storage import open_store  # noqa: E402
-from core.tenants import get_or_create_tenant  # noqa: E402
 from scripts.bench_e2e import wait  # noqa: E402
+from voxfarm.celery_config import CeleryPublisher, make_celery  # noqa: E402
+from voxfarm.core.db import Database  # noqa: E402
+from voxfarm.core.jobs.intake import submit_job  # noqa: E402
+from voxfarm.core.jobs.schemas import JobCreate  # noqa: E402
+from voxfarm.core.migrate import upgrade  # noqa: E402
+from voxfarm.core.settings import BatchSettings, Settings  # noqa: E402
+from voxfarm.core.state.outbox import unit_of_work  # noqa: E402
+from voxfarm.core.storage import open_store  # noqa: E402
+from voxfarm.core.tenants.accounts import get_or_create_tenant  # noqa: E402
 
 BATCH = 16
 TEXT = "Scale-out benchmark line {i}: a sentence of ordinary length for the farm to render."
@@ -76,7 +76,7 @@ def run(n_workers: int, jobs: int, cost: tuple[float, float], redis_url: str, ad
     import redis
     from sqlalchemy import func, select
 
-    from core.models import Chunk
+    from voxfarm.core.models import Chunk
 
     redis.Redis.from_url(redis_url).flushdb()
     name, db_url = _fresh_db(admin_url)
@@ -93,12 +93,12 @@ def run(n_workers: int, jobs: int, cost: tuple[float, float], redis_url: str, ad
            "VOXFARM_SIM_BATCH_COST_S": json.dumps(list(cost)),
            "VOXFARM_BATCH": json.dumps({"sim": {"max_batch_size": BATCH, "max_wait_ms": 50}})}
     logs = [open(data / f"worker-{i}.log", "wb") for i in range(n_workers)]
-    procs = [subprocess.Popen([sys.executable, "-m", "cli", "worker", "--engine", "sim", "--name", f"sim{i}",
+    procs = [subprocess.Popen([sys.executable, "-m", "voxfarm", "worker", "--engine", "sim", "--name", f"sim{i}",
                                "--concurrency", str(2 * BATCH)], env=env, stdout=log, stderr=log,
                               start_new_session=True) for i, log in enumerate(logs)]
     # the farm's control worker: its reconciler re-sends what a transient failure left behind
     control_log = open(data / "control.log", "wb")
-    procs.append(subprocess.Popen([sys.executable, "-m", "cli", "worker", "--queues", "control", "--beat",
+    procs.append(subprocess.Popen([sys.executable, "-m", "voxfarm", "worker", "--queues", "control", "--beat",
                                    "--name", "control"], env=env, stdout=control_log, stderr=control_log,
                                   start_new_session=True))
     db = Database(settings)

@@ -3,7 +3,7 @@
     python scripts/bench_stitch_memory.py --hours 10 [--chunk-s 15] [--format m4b]
 
 Writes synthetic speech-like chunks (22.05 kHz, like espeak) into a local object store, then runs
-core.finalize.build_stitched exactly as the control worker does (fetch + verify each chunk, trim,
+core.render.finalize.build_stitched exactly as the control worker does (fetch + verify each chunk, trim,
 crossfade, pauses, two-pass loudness normalization, AAC/m4b with chapters).  Peak memory is
 sampled every 20 ms for this process and, separately, for the ffmpeg children.  Results go to
 bench/stitch-memory.{json,md}.
@@ -78,10 +78,10 @@ def main() -> None:
     args = parser.parse_args()
     from tqdm import tqdm
 
-    from core.audio import encode
-    from core.finalize import FinalChunk, FinalizeWork, build_stitched
-    from core.settings import Settings
-    from core.storage import keys, open_store
+    from voxfarm.core.audio.arrays import encode
+    from voxfarm.core.render.finalize import FinalChunk, FinalizeWork, build_stitched
+    from voxfarm.core.settings import Settings
+    from voxfarm.core.storage import keys, open_store
 
     work_dir = Path(args.workdir or tempfile.mkdtemp(prefix="stitch-bench-"))
     settings = Settings(data_dir=work_dir / "var")

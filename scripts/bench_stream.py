@@ -60,8 +60,8 @@ def run_farm(label: str, env_extra: dict, args, redis_url: str, db_url: str | No
     import redis
     from openai import OpenAI
 
-    from core.migrate import upgrade
-    from core.settings import Settings
+    from voxfarm.core.migrate import upgrade
+    from voxfarm.core.settings import Settings
 
     redis.Redis.from_url(redis_url).flushdb()
     data = Path(tempfile.mkdtemp(prefix=f"bench-stream-{label}-"))
@@ -82,20 +82,20 @@ def run_farm(label: str, env_extra: dict, args, redis_url: str, db_url: str | No
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     logs = open(data / "procs.log", "wb")  # noqa: SIM115 - the farm's processes write to it until the end
-    procs = [subprocess.Popen([sys.executable, "-m", "cli", "api", "--port", str(port), "--workers", "2",
+    procs = [subprocess.Popen([sys.executable, "-m", "voxfarm", "api", "--port", str(port), "--workers", "2",
                                "--threads", "16"], env={**env, "VOXFARM_PUBLIC_URL": url}, stdout=logs,
                               stderr=logs, start_new_session=True),
              # the production shape: a render worker on both lanes, and a control worker that
              # stitches (a stitch on the render worker would hold its threads and its CPU)
-             subprocess.Popen([sys.executable, "-m", "cli", "worker", "--engine", "espeak", "--name", "bench"],
+             subprocess.Popen([sys.executable, "-m", "voxfarm", "worker", "--engine", "espeak", "--name", "bench"],
                               env=env, stdout=logs, stderr=logs, start_new_session=True),
-             subprocess.Popen([sys.executable, "-m", "cli", "worker", "--name", "bench-control"],
+             subprocess.Popen([sys.executable, "-m", "voxfarm", "worker", "--name", "bench-control"],
                               env=env, stdout=logs, stderr=logs, start_new_session=True)]
     rows = []
     try:
         wait(lambda: _ok(f"{url}/healthz"), 60, "api")
         wait(lambda: (data / "procs.log").read_bytes().count(b" ready.") >= 2, 60, "workers")
-        key = subprocess.run([sys.executable, "-m", "cli", "keys", "create", "--tenant", "bench"], env=env,
+        key = subprocess.run([sys.executable, "-m", "voxfarm", "keys", "create", "--tenant", "bench"], env=env,
                              capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
         http = requests.Session()
         http.headers["Authorization"] = f"Bearer {key}"

@@ -29,9 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.settings import Settings  # noqa: E402
 from scripts.make_tiny_zipvoice import HIDDEN, make_tiny_zipvoice  # noqa: E402
-from worker.engines.base import RenderRequest, create_engine  # noqa: E402
+from voxfarm.core.settings import Settings  # noqa: E402
+from voxfarm.worker.engines.base import RenderRequest, create_engine  # noqa: E402
 
 BUCKET_TEXT = "The farm renders this sentence in many voices at once."
 MIXED = [

@@ -32,14 +32,14 @@ def free_port() -> int:
 
 def main() -> int:
     sys.path.insert(0, str(ROOT))
-    from cli.client import Client
+    from voxfarm.cli.client import Client
 
     data_dir = ROOT / "var" / "demo"
     port = free_port()
     env = {**os.environ, "VOXFARM_DATA_DIR": str(data_dir)}
     for var in ("VOXFARM_DATABASE_URL", "VOXFARM_BROKER_URL", "VOXFARM_STORAGE_URL"):
         env.pop(var, None)  # the demo is the embedded stack, whatever the shell has set
-    voxfarm = [sys.executable, "-m", "cli"]
+    voxfarm = [sys.executable, "-m", "voxfarm"]
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "stack.log"
     print(f"starting the embedded stack on port {port} (data in {data_dir}, log in {log_path})", flush=True)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from celery import Celery
 
-from celery_config import celery_settings
-from core.settings import Settings
+from voxfarm.celery_config import celery_settings
+from voxfarm.core.settings import Settings
 
 app = Celery("probe", set_as_current=True)
 app.conf.update(celery_settings(Settings(data_dir=Path(os.environ["VOXFARM_DATA_DIR"]))))

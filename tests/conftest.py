@@ -162,8 +162,8 @@ def tiny_ecapa(tmp_path_factory) -> Path:
 @pytest.fixture
 def settings(tmp_path):
     """Embedded settings in a private data dir (SQLite, local disk, filesystem broker)."""
-    from core.migrate import upgrade
-    from core.settings import Settings
+    from voxfarm.core.migrate import upgrade
+    from voxfarm.core.settings import Settings
 
     s = Settings(data_dir=tmp_path / "var", outbound_allowlist=["127.0.0.1/32", "::1/128"])
     upgrade(s)
@@ -175,8 +175,8 @@ def prod_settings(tmp_path, pg_url, redis_url, s3_bucket):
     """Production-shaped settings: PostgreSQL + Redis + S3 (moto), with embedded fallbacks off-CI."""
     from sqlalchemy import create_engine, text
 
-    from core.migrate import upgrade
-    from core.settings import Settings
+    from voxfarm.core.migrate import upgrade
+    from voxfarm.core.settings import Settings
 
     s = Settings(data_dir=tmp_path / "var", database_url=pg_url, broker_url=redis_url,
                  storage_url=f"s3://{s3_bucket}/farm", outbound_allowlist=["127.0.0.1/32", "::1/128"])
@@ -192,9 +192,9 @@ def prod_settings(tmp_path, pg_url, redis_url, s3_bucket):
 # -- an API over real HTTP (used by tests/api and tests/webhooks) ------------------------
 from dataclasses import dataclass  # noqa: E402
 
-from api.app import create_app  # noqa: E402
-from celery_config import CeleryPublisher, make_celery  # noqa: E402
-from core.db import Database  # noqa: E402
+from voxfarm.api.app import create_app  # noqa: E402
+from voxfarm.celery_config import CeleryPublisher, make_celery  # noqa: E402
+from voxfarm.core.db import Database  # noqa: E402
 
 from helpers import ApiClient, ListPublisher, ServerThread, create_key  # noqa: E402
 

@@ -57,7 +57,7 @@ class Proc:
         Proc.running.append(self)
         self.args, self.log_path = args, log
         self._log = open(log, "ab")
-        self.popen = subprocess.Popen([sys.executable, "-m", "cli", *args], env=env, cwd=ROOT,
+        self.popen = subprocess.Popen([sys.executable, "-m", "voxfarm", *args], env=env, cwd=ROOT,
                                       stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
 
     @property
@@ -159,7 +159,7 @@ class ServerThread:
 
 
 class ListPublisher:
-    """core.outbox.Publisher that records messages instead of sending them."""
+    """core.state.outbox.Publisher that records messages instead of sending them."""
 
     def __init__(self, fail: bool = False) -> None:
         self.sent: list[tuple[str, list, str]] = []
@@ -197,8 +197,8 @@ class ApiClient:
 
 
 def create_key(settings, tenant: str) -> str:
-    from core.db import Database
-    from core.tenants import create_key as make
+    from voxfarm.core.db import Database
+    from voxfarm.core.tenants.accounts import create_key as make
 
     db = Database(settings)
     with db.session() as s:
@@ -230,10 +230,10 @@ def submit_job_direct(db, text: str = "Hello there. General Kenobi.", tenant: st
     """Submit through core (no API): returns the job id and its chunk ids in order."""
     from sqlalchemy import select
 
-    from core.jobs import submit_job
-    from core.models import Chunk
-    from core.schemas import JobCreate
-    from core.tenants import get_or_create_tenant
+    from voxfarm.core.jobs.intake import submit_job
+    from voxfarm.core.jobs.schemas import JobCreate
+    from voxfarm.core.models import Chunk
+    from voxfarm.core.tenants.accounts import get_or_create_tenant
 
     kw.setdefault("webhook", {"url": "http://127.0.0.1:9/hook"})
     with db.session() as s:
@@ -269,8 +269,8 @@ def render_in_process(settings, job_id: str, engine: str = "espeak") -> None:
     (no Celery): for API tests that need a finished job with its files."""
     from sqlalchemy import select
 
-    from core.models import Chunk
-    from worker.runtime import Runtime
+    from voxfarm.core.models import Chunk
+    from voxfarm.worker.runtime import Runtime
 
     rt = Runtime(settings, engine, name="in-process")
     rt.boot(ListPublisher())

@@ -56,5 +56,5 @@ def test_api_imports_no_torch_or_worker_code():
 
 
 def test_listing_engines_imports_no_torch():
-    loaded = _loaded_after(["core.engines", "worker.engines.base", "worker.engines.dia"])
+    loaded = _loaded_after(["core.engines", "voxfarm.worker.engines.base", "voxfarm.worker.engines.dia"])
     assert "torch" not in loaded and "transformers" not in loaded

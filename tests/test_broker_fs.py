@@ -17,20 +17,22 @@ from pathlib import Path
 
 from kombu import Connection
 
-from core.settings import Settings
+from voxfarm.core.settings import Settings
 
 from helpers import ROOT, settings_env, wait_for
 
+TRANSPORT = "voxfarm.broker_fs:Transport"
 PRODUCERS, CONSUMERS, PER_PRODUCER = 4, 3, 1500
 
 
 def _options(folder: Path) -> dict:
     return {"data_folder_in": str(folder / "queue"), "data_folder_out": str(folder / "queue"),
-            "processed_folder": str(folder / "processed"), "store_processed": False, "polling_interval": 0}
+            "processed_folder": str(folder / "processed"), "control_folder": str(folder / "control"),
+            "store_processed": False, "polling_interval": 0}
 
 
 def _produce(folder: Path, producer: int) -> None:
-    with Connection("filesystem://", transport="broker_fs:Transport", transport_options=_options(folder)) as conn:
+    with Connection("filesystem://", transport=TRANSPORT, transport_options=_options(folder)) as conn:
         queue = conn.SimpleQueue("burst")
         for i in range(PER_PRODUCER):  # ~2 kB each, as fast as the disk takes them
             queue.put({"producer": producer, "i": i, "pad": "x" * 2000})
@@ -40,7 +42,7 @@ def _produce(folder: Path, producer: int) -> None:
 def _consume(folder: Path, out: Path) -> None:
     got = []
     try:
-        with Connection("filesystem://", transport="broker_fs:Transport",
+        with Connection("filesystem://", transport=TRANSPORT,
                         transport_options=_options(folder)) as conn:
             queue = conn.SimpleQueue("burst")
             while True:

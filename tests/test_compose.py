@@ -115,7 +115,7 @@ def test_presigned_urls_use_a_published_public_endpoint():
     assert public.startswith("http://localhost:") and env["AWS_ENDPOINT_URL"] == "http://minio:9000"
     port = public.rsplit(":", 1)[1]
     assert any(p.split(":")[0] == port and p.split(":")[1].split()[0] == "9000" for p in services["minio"]["ports"])
-    from core.settings import Settings
+    from voxfarm.core.settings import Settings
 
     assert "s3_public_endpoint" in Settings.model_fields  # the variable is a real setting
 

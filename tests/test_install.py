@@ -199,9 +199,9 @@ def test_dia_extra_renders_from_a_local_checkpoint(venvs, farm, tmp_path, tiny_d
 def test_speaker_extra_gates_a_cloning_worker(venvs, farm, tmp_path, tiny_zipvoice, tiny_ecapa):
     """``.[worker,speaker]``: registration embeds the prompt on the worker (control queue), and the
     rendered chunk's recorded similarity equals the cosine this process computes itself."""
-    from core.audio import decode_bytes
-    from core.speaker import cosine
-    from worker.speaker import SpeakerEncoder
+    from voxfarm.core.audio.arrays import decode_bytes
+    from voxfarm.core.voices.speaker import cosine
+    from voxfarm.worker.speaker import SpeakerEncoder
 
     worker_venv = venvs("worker,speaker")
     assert _site(worker_venv, "speechbrain") and not _site(worker_venv, "flask")

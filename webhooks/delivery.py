@@ -19,19 +19,19 @@ from datetime import timedelta
 import urllib3
 from sqlalchemy import update
 
-from core.batches import batch_resource
-from core.clock import iso, utcnow
-from core.db import Database
-from core.errors import VoxfarmError
-from core.lifecycle import EventStatus, set_event_status
-from core.models import Batch, Job, Tenant, WebhookAttempt, WebhookEndpoint, WebhookEvent
-from core.netguard import Guard, request
-from core.serialize import job_resource
-from core.settings import Settings
-from core.storage import ObjectStore
-from webhooks.manage import signing_secrets
-from webhooks.schedule import next_delay, retry_after
-from webhooks.signing import sign_headers
+from voxfarm.core.batches.intake import batch_resource
+from voxfarm.core.clock import iso, utcnow
+from voxfarm.core.db import Database
+from voxfarm.core.errors import VoxfarmError
+from voxfarm.core.jobs.serialize import job_resource
+from voxfarm.core.models import Batch, Job, Tenant, WebhookAttempt, WebhookEndpoint, WebhookEvent
+from voxfarm.core.netguard import Guard, request
+from voxfarm.core.settings import Settings
+from voxfarm.core.state.lifecycle import EventStatus, set_event_status
+from voxfarm.core.storage import ObjectStore
+from voxfarm.webhooks.manage import signing_secrets
+from voxfarm.webhooks.schedule import next_delay, retry_after
+from voxfarm.webhooks.signing import sign_headers
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def deliver(db: Database, store: ObjectStore, settings: Settings, event_id: str)
                     delay = max(delay, wait_hint)
                 due = now + timedelta(seconds=delay)
                 # enqueued_at: when our own scheduled message fires; NULL tells the reconciler that
-                # nobody will send this attempt but itself (see core/reconcile.py)
+                # nobody will send this attempt but itself (see core/upkeep/reconcile.py)
                 s.execute(update(WebhookEvent).where(WebhookEvent.id == event_id)
                           .values(next_attempt_at=due, last_status_code=status,
                                   enqueued_at=due if delay <= SELF_SCHEDULE_MAX_S else None))

@@ -2,7 +2,7 @@
 delivery history of a job and explicit redelivery.
 
 The API's webhook views validate their input and make one call here.  Which events exist is
-decided in the job's own transaction (core/events.py); delivering them is webhooks/delivery.py.
+decided in the job's own transaction (core/state/events.py); delivering them is webhooks/delivery.py.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import jobs as core_jobs
-from core.clock import iso, utcnow
-from core.errors import Conflict, NotFound
-from core.lifecycle import set_event_status
-from core.models import Tenant, WebhookAttempt, WebhookEndpoint, WebhookEvent
-from core.netguard import Guard
-from core.outbox import WEBHOOK_QUEUE, WEBHOOK_TASK, add
-from core.statuses import EventStatus
-from core.tenants import new_webhook_secret
+from voxfarm.core.clock import iso, utcnow
+from voxfarm.core.errors import Conflict, NotFound
+from voxfarm.core.jobs import intake as core_jobs
+from voxfarm.core.models import Tenant, WebhookAttempt, WebhookEndpoint, WebhookEvent
+from voxfarm.core.netguard import Guard
+from voxfarm.core.state.lifecycle import set_event_status
+from voxfarm.core.state.outbox import WEBHOOK_QUEUE, WEBHOOK_TASK, add
+from voxfarm.core.statuses import EventStatus
+from voxfarm.core.tenants.accounts import new_webhook_secret
 
 
 def secret_info(session: Session, tenant_id: str) -> dict[str, Any]:

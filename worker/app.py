@@ -19,12 +19,12 @@ import logging
 
 from celery.signals import worker_init, worker_shutdown, worker_shutting_down
 
-from celery_config import CeleryPublisher, celery_settings
-from core.outbox import CONTROL_QUEUE, RECONCILE_TASK, SWEEP_TASK
-from core.settings import Settings
-from worker.celery_app import app, current, install, runtime
-from worker.runtime import Runtime
-from worker.tasks import control, render, webhooks
+from voxfarm.celery_config import CeleryPublisher, celery_settings
+from voxfarm.core.settings import Settings
+from voxfarm.core.state.outbox import CONTROL_QUEUE, RECONCILE_TASK, SWEEP_TASK
+from voxfarm.worker.celery_app import app, current, install, runtime
+from voxfarm.worker.runtime import Runtime
+from voxfarm.worker.tasks import control, render, webhooks
 
 TASK_MODULES = (control, render, webhooks)  # imported for their side effect: tasks registered on ``app``
 __all__ = ["app", "boot", "configure", "runtime"]

@@ -14,7 +14,7 @@ Overlap: with ``max_in_flight`` > 1 (engines that batch at the step level, e.g. 
 loop), a formed batch is handed to a small pool and the batcher goes on collecting, so the next
 batch's requests reach the engine while the previous one still runs and take freed slots there.
 
-Priority lanes (core/lanes.py): with ``urgent`` given, the anchor is the oldest *urgent* request
+Priority lanes (core/jobs/lanes.py): with ``urgent`` given, the anchor is the oldest *urgent* request
 (an interactive job's chunk) and urgent peers fill the batch first; after ``max_bulk_skips``
 batches that passed the oldest bulk request over, it is anchored anyway, so bulk never starves.
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from celery import Celery
 
-from worker.runtime import Runtime
+from voxfarm.worker.runtime import Runtime
 
 app = Celery("voxfarm", set_as_current=True)
 _slot: list[Runtime] = []  # at most one: the process's runtime, set by worker.app.configure

@@ -10,11 +10,18 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from core.finalize import build_single, build_stitched, claim_finalize, defer_finalize, release_finalize, succeed_job
-from worker.outcomes import RetryLater, is_outage
+from voxfarm.core.render.finalize import (
+    build_single,
+    build_stitched,
+    claim_finalize,
+    defer_finalize,
+    release_finalize,
+    succeed_job,
+)
+from voxfarm.worker.outcomes import RetryLater, is_outage
 
 if TYPE_CHECKING:
-    from worker.runtime import Runtime
+    from voxfarm.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

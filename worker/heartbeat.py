@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 
-from core.clock import utcnow
-from core.engines import ENGINES
-from core.lifecycle import ChunkStatus
-from core.models import Chunk, Job, WorkerRow
+from voxfarm.core.clock import utcnow
+from voxfarm.core.engines.registry import ENGINES
+from voxfarm.core.models import Chunk, Job, WorkerRow
+from voxfarm.core.state.lifecycle import ChunkStatus
 
 if TYPE_CHECKING:
-    from worker.runtime import Runtime
+    from voxfarm.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 The runtime raises these; the Celery tasks (worker/tasks/) translate them: ``HandBack`` requeues
 the message, ``RetryLater`` retries it after ``countdown`` seconds.  ``is_outage`` sorts an error
-into infrastructure (no attempt used, backoff) or the engine's (an attempt), see core/failures.py.
+into infrastructure (no attempt used, backoff) or the engine's (an attempt), see core/render/failures.py.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from contextlib import contextmanager
 
 from kombu.exceptions import OperationalError as BrokerError
 
-from core.errors import StorageError
-from core.failures import is_infrastructure
+from voxfarm.core.errors import StorageError
+from voxfarm.core.render.failures import is_infrastructure
 
 # Boot runs before the worker consumes (cli worker), so a task never waits for it in practice;
 # the bound only guarantees that nothing blocks forever if that order is ever broken.

@@ -4,7 +4,7 @@ One ``Runtime`` per worker process, built at boot (before the worker consumes an
 model is loaded exactly once.  Celery tasks are thin: they call ``render_chunk`` / ``finalize_job``
 with an id and translate the two control-flow exceptions below into Celery's vocabulary.
 
-Failure accounting (core/failures.py): engine errors and quality failures use a chunk's attempts;
+Failure accounting (core/render/failures.py): engine errors and quality failures use a chunk's attempts;
 storage, database and broker errors hand the chunk back uncounted and retry with a capped,
 jittered backoff until the outage ends or ``infra_deadline_s`` fails the job.
 """
@@ -23,13 +23,16 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from core import dispatch, faults, metrics
-from core.audio import decode_bytes, encode
-from core.db import Database
-from core.engines import ENGINES, queue_for
-from core.failures import infra_delay
-from core.lanes import is_interactive
-from core.leases import (
+from voxfarm.core.audio.arrays import decode_bytes, encode
+from voxfarm.core.audio.quality import check_chunk
+from voxfarm.core.db import Database
+from voxfarm.core.engines.registry import ENGINES, queue_for
+from voxfarm.core.fleet import metrics
+from voxfarm.core.jobs import dispatch
+from voxfarm.core.jobs.lanes import is_interactive
+from voxfarm.core.render import faults
+from voxfarm.core.render.failures import infra_delay
+from voxfarm.core.render.leases import (
     ChunkResult,
     ChunkWork,
     claim_chunk,
@@ -41,19 +44,18 @@ from core.leases import (
     queue_finalize,
     release_chunk,
 )
-from core.lifecycle import release_stale_leases
-from core.outbox import RENDER_TASK, Publisher, unit_of_work
-from core.quality import check_chunk
-from core.settings import Settings
-from core.storage import ObjectStore, open_store
-from core.takes import Kept, QualityFailed, Take, choose_take
-from worker.batcher import BatcherClosed, Dropped, ItemFailed, MicroBatcher
-from worker.engines.base import Engine, RenderRequest, RenderResult, create_engine
-from worker.finalizing import finalize
-from worker.heartbeat import Heartbeat
-from worker.outcomes import BATCH_WAIT_S, BOOT_WAIT_S, HandBack, RetryLater, is_outage, storage_errors
-from worker.speaker import SpeakerEncoder, SpeakerGates
-from worker.voices import VoiceCache
+from voxfarm.core.render.takes import Kept, QualityFailed, Take, choose_take
+from voxfarm.core.settings import Settings
+from voxfarm.core.state.lifecycle import release_stale_leases
+from voxfarm.core.state.outbox import RENDER_TASK, Publisher, unit_of_work
+from voxfarm.core.storage import ObjectStore, open_store
+from voxfarm.worker.batcher import BatcherClosed, Dropped, ItemFailed, MicroBatcher
+from voxfarm.worker.engines.base import Engine, RenderRequest, RenderResult, create_engine
+from voxfarm.worker.finalizing import finalize
+from voxfarm.worker.heartbeat import Heartbeat
+from voxfarm.worker.outcomes import BATCH_WAIT_S, BOOT_WAIT_S, HandBack, RetryLater, is_outage, storage_errors
+from voxfarm.worker.speaker import SpeakerEncoder, SpeakerGates
+from voxfarm.worker.voices import VoiceCache
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +75,7 @@ class _Item:
     job_id: str
     request: RenderRequest
     solo: bool = False  # a chunk that already crashed a worker once renders alone (see boot)
-    urgent: bool = False  # an interactive job's chunk: leads the next batch (core/lanes.py)
+    urgent: bool = False  # an interactive job's chunk: leads the next batch (core/jobs/lanes.py)
 
 
 def attribute_batch_time(results: list[RenderResult], seconds: float, rate: int, engine: str,
@@ -126,7 +128,7 @@ class Runtime:
             batch = ENGINES[self.engine_name].checked_batch(self.settings)  # before a minutes-long load
             self.engine = create_engine(self.engine_name, self.settings)
             self.engine.load()
-            # the fault suite's poison hook, when VOXFARM_FAULT names one (core/faults.py)
+            # the fault suite's poison hook, when VOXFARM_FAULT names one (core/render/faults.py)
             self.engine.generate_batch = faults.engine_call(self.engine.generate_batch, self.settings.fault)
             self.voices = VoiceCache(self.engine, self.store)
             self.batcher = MicroBatcher(

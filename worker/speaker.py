@@ -6,7 +6,7 @@ scripts/make_tiny_ecapa.py writes a random tiny one in that layout.  Nothing is 
 hyperparameters' ``pretrained_path`` (upstream names the hub repository) is overridden with the
 directory, the hub is switched offline, and files are read in place (no symlinks, no savedir).
 
-It implements core.speaker.Embedder: 16 kHz mono in, a 192-d float32 vector out.  A worker with
+It implements core.voices.speaker.Embedder: 16 kHz mono in, a 192-d float32 vector out.  A worker with
 ``VOXFARM_SPEAKER_MODEL`` set loads it at boot; a failed load stops the worker there.
 """
 
@@ -19,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from core.audio import resample, to_mono
-from core.db import Database
-from core.leases import VoiceRef
-from core.settings import Settings
-from core.speaker import cosine, embed_voice, threshold
-from core.storage import ObjectStore
-from core.takes import SpeakerGate
+from voxfarm.core.audio.arrays import resample, to_mono
+from voxfarm.core.db import Database
+from voxfarm.core.render.leases import VoiceRef
+from voxfarm.core.render.takes import SpeakerGate
+from voxfarm.core.settings import Settings
+from voxfarm.core.storage import ObjectStore
+from voxfarm.core.voices.speaker import cosine, embed_voice, threshold
 
 RATE = 16_000  # spkrec-ecapa-voxceleb was trained on 16 kHz VoxCeleb
 REQUIRED = ("hyperparams.yaml", "embedding_model.ckpt")

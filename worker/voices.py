@@ -11,10 +11,10 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from core.audio import decode_bytes
-from core.leases import VoiceRef
-from core.storage import ObjectStore, keys
-from worker.engines.base import Engine, PreparedVoice
+from voxfarm.core.audio.arrays import decode_bytes
+from voxfarm.core.render.leases import VoiceRef
+from voxfarm.core.storage import ObjectStore, keys
+from voxfarm.worker.engines.base import Engine, PreparedVoice
 
 
 class VoiceCache:

@@ -8,14 +8,16 @@ from flask import Response, g, stream_with_context
 from flask_openapi3 import APIBlueprint, FileStorage, Tag
 from pydantic import BaseModel, ConfigDict, Field
 
-from api import idempotency as idem
-from api.contract import IDEMPOTENT
-from api.hygiene import read_upload
-from api.services import services
-from core import batches as core_batches
-from core.errors import InvalidInput
-from core.schemas import BatchCreate, BatchJobsQuery, BatchOut, BatchPath, ErrorResponse, JobList
-from core.serialize import job_resource
+from voxfarm.api import idempotency as idem
+from voxfarm.api.contract import IDEMPOTENT
+from voxfarm.api.hygiene import read_upload
+from voxfarm.api.services import services
+from voxfarm.core.batches import intake as core_batches
+from voxfarm.core.batches.schemas import BatchCreate, BatchJobsQuery, BatchOut, BatchPath
+from voxfarm.core.errors import InvalidInput
+from voxfarm.core.jobs.schemas import JobList
+from voxfarm.core.jobs.serialize import job_resource
+from voxfarm.core.schemas import ErrorResponse
 
 bp = APIBlueprint("batches", __name__, url_prefix="/v1", abp_tags=[Tag(name="batches")],
                   abp_security=[{"bearer": []}],

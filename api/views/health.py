@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask_openapi3 import APIBlueprint, Tag
 from sqlalchemy import text
 
-from api.services import services
-from core.engine_languages import LANGUAGES
-from core.engines import ENGINES, describe_engine, served_engines
-from core.schemas import EngineList, ErrorResponse, Health
-from core.workers import LiveWorkers
+from voxfarm.api.services import services
+from voxfarm.core.engines.languages import LANGUAGES
+from voxfarm.core.engines.registry import ENGINES, describe_engine, served_engines
+from voxfarm.core.engines.schemas import EngineList
+from voxfarm.core.fleet.workers import LiveWorkers
+from voxfarm.core.schemas import ErrorResponse, Health
 
 bp = APIBlueprint("health", __name__, abp_tags=[Tag(name="health")])
 

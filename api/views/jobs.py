@@ -7,18 +7,27 @@ from flask_openapi3 import APIBlueprint, FileStorage, Tag
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from werkzeug.datastructures import FileStorage as UploadedFile
 
-from api import idempotency as idem
-from api.contract import IDEMPOTENT
-from api.hygiene import read_upload
-from api.services import services
-from core import jobs as core_jobs
-from core.audio import CONTENT_TYPES
-from core.errors import Conflict, NotFound
-from core.ids import id_pattern
-from core.schemas import ChunkListQuery, ChunkPlanOut, ErrorResponse, JobCreate, JobList, JobListQuery, JobOut, JobPath
-from core.serialize import chunk_resource, job_resource
-from core.voice_prompts import read_prompts
-from core.workers import LiveWorkers
+from voxfarm.api import idempotency as idem
+from voxfarm.api.contract import IDEMPOTENT
+from voxfarm.api.hygiene import read_upload
+from voxfarm.api.services import services
+from voxfarm.core.audio.arrays import CONTENT_TYPES
+from voxfarm.core.errors import Conflict, NotFound
+from voxfarm.core.fleet.workers import LiveWorkers
+from voxfarm.core.ids import id_pattern
+from voxfarm.core.jobs import intake as core_jobs
+from voxfarm.core.jobs.schemas import (
+    ChunkListQuery,
+    ChunkPlanOut,
+    JobCreate,
+    JobList,
+    JobListQuery,
+    JobOut,
+    JobPath,
+)
+from voxfarm.core.jobs.serialize import chunk_resource, job_resource
+from voxfarm.core.jobs.voice import read_prompts
+from voxfarm.core.schemas import ErrorResponse
 
 bp = APIBlueprint("jobs", __name__, url_prefix="/v1", abp_tags=[Tag(name="jobs")],
                   abp_security=[{"bearer": []}],

@@ -1,7 +1,7 @@
 """OpenAI-compatible ``POST /v1/audio/speech`` (streamed from the farm) and ``GET /v1/formats``.
 
-The view validates, submits the request as a job (core/speech.py; ``Idempotency-Key`` replays the
-same job's audio) and streams it (core/speech_stream.py).  Errors on this route use OpenAI's error
+The view validates, submits the request as a job (core/speech/requests.py; ``Idempotency-Key`` replays the
+same job's audio) and streams it (core/speech/stream.py).  Errors on this route use OpenAI's error
 shape, ``{"error": {"message", "type", "param", "code"}}``, so the ``openai`` SDK reads them.
 """
 
@@ -14,16 +14,17 @@ import socket
 from flask import Response, g, request
 from flask_openapi3 import APIBlueprint, Tag
 
-from api import idempotency as idem
-from api.services import services
-from core import formats
-from core import jobs as core_jobs
-from core import speech as core_speech
-from core.engines import ENGINES
-from core.errors import Conflict
-from core.schemas import ErrorResponse, FormatList, OpenAIError, SpeechRequest
-from core.speech_stream import StreamSpec, sse_events, stream_audio
-from core.stitch import Pauses
+from voxfarm.api import idempotency as idem
+from voxfarm.api.services import services
+from voxfarm.core.audio import formats
+from voxfarm.core.audio.stitch import Pauses
+from voxfarm.core.engines.registry import ENGINES
+from voxfarm.core.errors import Conflict
+from voxfarm.core.jobs import intake as core_jobs
+from voxfarm.core.schemas import ErrorResponse
+from voxfarm.core.speech import requests as core_speech
+from voxfarm.core.speech.schemas import FormatList, OpenAIError, SpeechRequest
+from voxfarm.core.speech.stream import StreamSpec, sse_events, stream_audio
 
 log = logging.getLogger(__name__)
 bp = APIBlueprint("speech", __name__, url_prefix="/v1", abp_tags=[Tag(name="speech")],

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import g
 from flask_openapi3 import APIBlueprint, Tag
 
-from api.services import services
-from core.schemas import ErrorResponse
-from core.usage import UsageOut, UsageQuery, usage
+from voxfarm.api.services import services
+from voxfarm.core.schemas import ErrorResponse
+from voxfarm.core.tenants.usage import UsageOut, UsageQuery, usage
 
 bp = APIBlueprint("usage", __name__, url_prefix="/v1", abp_tags=[Tag(name="usage")],
                   abp_security=[{"bearer": []}], abp_responses={401: ErrorResponse, 422: ErrorResponse})

@@ -6,14 +6,15 @@ from __future__ import annotations
 from flask import g, request
 from flask_openapi3 import APIBlueprint, Tag
 
-from api import idempotency as idem
-from api.contract import IDEMPOTENT
-from api.hygiene import read_upload
-from api.services import services
-from core import voices as core_voices
-from core.errors import InvalidInput
-from core.schemas import (
-    ErrorResponse,
+from voxfarm.api import idempotency as idem
+from voxfarm.api.contract import IDEMPOTENT
+from voxfarm.api.hygiene import read_upload
+from voxfarm.api.services import services
+from voxfarm.core.errors import InvalidInput
+from voxfarm.core.jobs.serialize import voice_resource
+from voxfarm.core.schemas import ErrorResponse
+from voxfarm.core.voices import registry as core_voices
+from voxfarm.core.voices.schemas import (
     VoiceCreateForm,
     VoiceCreateJson,
     VoiceList,
@@ -22,7 +23,6 @@ from core.schemas import (
     VoicePath,
     VoiceQuery,
 )
-from core.serialize import voice_resource
 
 bp = APIBlueprint("voices", __name__, url_prefix="/v1", abp_tags=[Tag(name="voices")],
                   abp_security=[{"bearer": []}],

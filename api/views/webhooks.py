@@ -7,17 +7,11 @@ from __future__ import annotations
 from flask import g
 from flask_openapi3 import APIBlueprint, Tag
 
-from api.services import services
-from core.schemas import (
-    DeliveryList,
-    DeliveryOut,
-    DeliveryPath,
-    ErrorResponse,
-    JobPath,
-    WebhookEndpointIn,
-    WebhookSecretOut,
-)
-from webhooks import manage
+from voxfarm.api.services import services
+from voxfarm.core.jobs.schemas import JobPath
+from voxfarm.core.schemas import ErrorResponse
+from voxfarm.webhooks import manage
+from voxfarm.webhooks.schemas import DeliveryList, DeliveryOut, DeliveryPath, WebhookEndpointIn, WebhookSecretOut
 
 bp = APIBlueprint("webhooks", __name__, url_prefix="/v1", abp_tags=[Tag(name="webhooks")],
                   abp_security=[{"bearer": []}],

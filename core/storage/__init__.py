@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlparse
 
-from core.settings import Settings
-from core.storage.base import ObjectInfo, ObjectStore, keys, sha256_file
+from voxfarm.core.settings import Settings
+from voxfarm.core.storage.base import ObjectInfo, ObjectStore, keys, sha256_file
 
 __all__ = ["ObjectInfo", "ObjectStore", "keys", "open_store", "sha256_file"]
 
@@ -15,11 +15,11 @@ def open_store(settings: Settings, url: str | None = None) -> ObjectStore:
     url = url or settings.resolved_storage_url
     parsed = urlparse(url)
     if parsed.scheme == "file":
-        from core.storage.local import LocalStore
+        from voxfarm.core.storage.local import LocalStore
 
         return LocalStore(Path(parsed.path))
     if parsed.scheme == "s3":
-        from core.storage.s3 import S3Store
+        from voxfarm.core.storage.s3 import S3Store
 
         if not parsed.netloc:
             raise ValueError("VOXFARM_STORAGE_URL must name a bucket: s3://bucket/prefix")

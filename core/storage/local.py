@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from core.storage.base import ObjectInfo, ObjectStore, check_key, sha256_file
+from voxfarm.core.storage.base import ObjectInfo, ObjectStore, check_key, sha256_file
 
 
 class LocalStore(ObjectStore):

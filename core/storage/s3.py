@@ -13,8 +13,8 @@ import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from core.errors import StorageError
-from core.storage.base import ObjectInfo, ObjectStore, check_key, sha256_file
+from voxfarm.core.errors import StorageError
+from voxfarm.core.storage.base import ObjectInfo, ObjectStore, check_key, sha256_file
 
 # SigV4 presigned URLs are valid for at most 7 days.
 MAX_PRESIGN_S = 7 * 24 * 3600

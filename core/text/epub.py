@@ -9,8 +9,8 @@ import posixpath
 import zipfile
 from html.parser import HTMLParser
 
-from core.errors import InvalidInput
-from core.text.document import Chapter, Document, clean
+from voxfarm.core.errors import InvalidInput
+from voxfarm.core.text.document import Chapter, Document, clean
 
 _BLOCKS = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "br", "tr", "section"}
 _SKIP = {"script", "style", "head", "nav", "svg", "math"}

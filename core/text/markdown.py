@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from core.text.document import Chapter, Document, clean
+from voxfarm.core.text.document import Chapter, Document, clean
 
 # CommonMark plus GFM tables and strikethrough (so their pipes and tildes are markup, not words);
 # no linkify: a bare URL in prose stays prose

@@ -7,7 +7,7 @@ Create Date: 2026-11-22 03:08:28.825028
 import sqlalchemy as sa
 from alembic import op
 
-import core.db
+import voxfarm.core.db
 
 revision = '0001'
 down_revision = None
@@ -24,8 +24,8 @@ def upgrade() -> None:
     sa.Column('completed', sa.Boolean(), nullable=False),
     sa.Column('response_status', sa.Integer(), nullable=True),
     sa.Column('response_body', sa.Text(), nullable=True),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('tenant_id', 'scope', 'key')
     )
     with op.batch_alter_table('idempotency_keys', schema=None) as batch_op:
@@ -36,8 +36,8 @@ def upgrade() -> None:
     sa.Column('task', sa.String(length=64), nullable=False),
     sa.Column('args', sa.JSON(), nullable=False),
     sa.Column('queue', sa.String(length=64), nullable=False),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('published_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('published_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id')
@@ -51,9 +51,9 @@ def upgrade() -> None:
     sa.Column('webhook_url', sa.String(length=2048), nullable=True),
     sa.Column('webhook_secret', sa.String(length=128), nullable=False),
     sa.Column('webhook_secret_prev', sa.String(length=128), nullable=True),
-    sa.Column('webhook_secret_prev_until', core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('webhook_secret_prev_until', voxfarm.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
     )
@@ -68,9 +68,9 @@ def upgrade() -> None:
     sa.Column('concurrency', sa.Integer(), nullable=False),
     sa.Column('hostname', sa.String(length=200), nullable=False),
     sa.Column('pid', sa.Integer(), nullable=False),
-    sa.Column('started_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('heartbeat_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('stopped_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('heartbeat_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('stopped_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('stats', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
@@ -79,9 +79,9 @@ def upgrade() -> None:
     sa.Column('tenant_id', sa.String(length=40), nullable=False),
     sa.Column('prefix', sa.String(length=32), nullable=False),
     sa.Column('key_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_used_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_used_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('prefix')
@@ -121,16 +121,16 @@ def upgrade() -> None:
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('render_worker', sa.String(length=200), nullable=True),
     sa.Column('render_batch_size', sa.Integer(), nullable=True),
-    sa.Column('cancel_requested_at', core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('started_at', core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('finished_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('cancel_requested_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('finalize_owner', sa.String(length=200), nullable=True),
-    sa.Column('finalize_expires_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finalize_expires_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('finalize_attempts', sa.Integer(), nullable=False),
-    sa.Column('progress_event_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('progress_event_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('progress_event_pct', sa.Integer(), nullable=False),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -152,9 +152,9 @@ def upgrade() -> None:
     sa.Column('bytes', sa.BigInteger(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('normalized_sha256', sa.String(length=64), nullable=False),
-    sa.Column('deleted_at', core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('deleted_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -165,9 +165,9 @@ def upgrade() -> None:
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('tenant_id', sa.String(length=40), nullable=False),
     sa.Column('url', sa.String(length=2048), nullable=False),
-    sa.Column('disabled_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('disabled_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('disabled_reason', sa.String(length=200), nullable=True),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('tenant_id', 'url')
@@ -186,8 +186,8 @@ def upgrade() -> None:
     sa.Column('status', sa.Enum('pending', 'running', 'done', 'failed', 'canceled', name='chunkstatus', native_enum=False, length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('lease_owner', sa.String(length=200), nullable=True),
-    sa.Column('lease_expires_at', core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('enqueued_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('lease_expires_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('enqueued_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('enqueue_count', sa.Integer(), nullable=False),
     sa.Column('cache_hit', sa.Boolean(), nullable=False),
     sa.Column('quality_retries', sa.Integer(), nullable=False),
@@ -195,12 +195,12 @@ def upgrade() -> None:
     sa.Column('sha256', sa.String(length=64), nullable=True),
     sa.Column('batch_size', sa.Integer(), nullable=True),
     sa.Column('worker', sa.String(length=200), nullable=True),
-    sa.Column('started_at', core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('finished_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('error_code', sa.String(length=64), nullable=True),
     sa.Column('error_message', sa.Text(), nullable=True),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['job_id'], ['jobs.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('job_id', 'idx')
@@ -217,12 +217,12 @@ def upgrade() -> None:
     sa.Column('data', sa.JSON(), nullable=False),
     sa.Column('status', sa.Enum('pending', 'delivered', 'failed', 'disabled', name='eventstatus', native_enum=False, length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('enqueued_at', core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('delivered_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('enqueued_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('delivered_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_status_code', sa.Integer(), nullable=True),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['endpoint_id'], ['webhook_endpoints.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -238,8 +238,8 @@ def upgrade() -> None:
     sa.Column('status_code', sa.Integer(), nullable=True),
     sa.Column('latency_ms', sa.Float(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('next_attempt_at', core.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('next_attempt_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['event_id'], ['webhook_events.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('event_id', 'attempt')

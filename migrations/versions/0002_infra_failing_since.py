@@ -6,7 +6,7 @@ Revises: 0010
 import sqlalchemy as sa
 from alembic import op
 
-import core.db
+import voxfarm.core.db
 
 revision = '0002'
 down_revision = '0011'  # chained after 0010_usage and 0011_batches
@@ -16,9 +16,9 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table('jobs') as batch:
-        batch.add_column(sa.Column('infra_failing_since', core.db.UTCDateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column('infra_failing_since', voxfarm.core.db.UTCDateTime(timezone=True), nullable=True))
     with op.batch_alter_table('chunks') as batch:
-        batch.add_column(sa.Column('engine_at', core.db.UTCDateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column('engine_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:

@@ -7,7 +7,7 @@ Revises: 0010
 import sqlalchemy as sa
 from alembic import op
 
-import core.db
+import voxfarm.core.db
 
 revision = '0011'
 down_revision = '0010'
@@ -23,10 +23,10 @@ def upgrade() -> None:
         sa.Column('total', sa.Integer(), nullable=False),
         sa.Column('metadata', sa.JSON(), nullable=False),
         sa.Column('webhook', sa.JSON(), nullable=True),
-        sa.Column('cancel_requested_at', core.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column('completed_at', core.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('cancel_requested_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column('completed_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column('created_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('updated_at', voxfarm.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id']),
         sa.PrimaryKeyConstraint('id'),
     )

@@ -58,7 +58,7 @@ def _snapshot(api) -> dict:
               "webhook_endpoints", "webhook_attempts"]
     with api.db.engine.connect() as conn:
         rows = {t: sorted(map(str, conn.execute(text(f"SELECT * FROM {t}")).all())) for t in tables}
-    from core.storage import open_store
+    from voxfarm.core.storage import open_store
 
     store = open_store(api.settings)
     if hasattr(store, "root"):

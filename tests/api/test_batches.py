@@ -7,10 +7,10 @@ import json
 
 from sqlalchemy import func, select
 
-from core import events
-from core.lifecycle import JobStatus, set_job_status
-from core.models import Batch, Chunk, Job, Outbox, WebhookEvent
-from core.outbox import unit_of_work
+from voxfarm.core.models import Batch, Chunk, Job, Outbox, WebhookEvent
+from voxfarm.core.state import events
+from voxfarm.core.state.lifecycle import JobStatus, set_job_status
+from voxfarm.core.state.outbox import unit_of_work
 
 
 def _count(api, model, *where) -> int:

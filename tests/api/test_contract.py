@@ -29,10 +29,10 @@ import requests
 from flask_openapi3 import APIBlueprint
 from pydantic import BaseModel
 
-from api.app import create_app
-from core.engines import ENGINES
-from core.schemas import ErrorResponse
-from core.settings import Settings
+from voxfarm.api.app import create_app
+from voxfarm.core.engines.registry import ENGINES
+from voxfarm.core.schemas import ErrorResponse
+from voxfarm.core.settings import Settings
 
 from helpers import ROOT, ListPublisher, create_key, start_api
 
@@ -57,7 +57,7 @@ def live_api(tmp_path):
     """The API under gunicorn on the embedded stack (SQLite, local disk, filesystem broker), with no
     outbound allowlist, as a fresh install runs it; every registered engine served, so the document
     holds each one's params (no worker is needed: the contract is the API's)."""
-    from core.migrate import upgrade
+    from voxfarm.core.migrate import upgrade
 
     settings = Settings(data_dir=tmp_path / "var", engines=list(ENGINES))
     upgrade(settings)

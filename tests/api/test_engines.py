@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from core.catalog import BUNDLED_PIPER
-from core.models import Job
 from scripts.make_tiny_kokoro import VOICES
+from voxfarm.core.engines.catalog import BUNDLED_PIPER
+from voxfarm.core.models import Job
 
 ALL = ["espeak", "dia", "piper", "kokoro"]
 

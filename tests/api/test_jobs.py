@@ -8,8 +8,8 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from core import idempotency
-from core.models import Chunk, Job
+from voxfarm.core.jobs import idempotency
+from voxfarm.core.models import Chunk, Job
 
 from helpers import ApiClient, create_key
 
@@ -142,7 +142,7 @@ def test_concurrent_duplicate_gets_409(api):
     client = api.client()
     body = {"text": "In flight."}
     with api.db.session() as s:
-        from core.models import Tenant
+        from voxfarm.core.models import Tenant
 
         tenant_id = s.scalar(select(Tenant.id).where(Tenant.name == "acme"))
     fp = idempotency.fingerprint("POST", "/v1/jobs", json.dumps(body, sort_keys=True, separators=(",", ":")))
@@ -174,7 +174,7 @@ def test_auth_is_required_and_revocation_works(api):
     key = create_key(api.settings, "acme")
     client = ApiClient(api.url, key)
     assert client.get("/v1/jobs").status_code == 200
-    from core.tenants import revoke_key
+    from voxfarm.core.tenants.accounts import revoke_key
 
     with api.db.session() as s:
         revoke_key(s, key.split("_")[1])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 
-from tests.core.test_epub import make_epub, noise_png
+from tests.core.text.test_epub import make_epub, noise_png
 
 from helpers import tone, wav_bytes
 
@@ -16,7 +16,7 @@ CHAPTERS = [("One", "The first chapter is short."), ("Two", "So is the second on
 def _jobs(api) -> int:
     from sqlalchemy import func, select
 
-    from core.models import Job
+    from voxfarm.core.models import Job
 
     with api.db.session() as s:
         return s.scalar(select(func.count()).select_from(Job))

@@ -11,15 +11,15 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from openapi_spec_validator import validate
 
-from api.app import create_app
-from core.settings import Settings
+from voxfarm.api.app import create_app
+from voxfarm.core.settings import Settings
 
 from helpers import ListPublisher, create_key
 
 
 @pytest.fixture
 def fuzz_app(tmp_path):
-    from core.migrate import upgrade
+    from voxfarm.core.migrate import upgrade
 
     settings = Settings(data_dir=tmp_path / "var", engines=["espeak", "dia"], allow_audio_url=False,
                         max_text_chars=20_000)

@@ -7,7 +7,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from core import formats
+from voxfarm.core.audio import formats
 
 
 def sdk(api, key: str | None) -> OpenAI:

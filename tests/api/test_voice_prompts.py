@@ -16,7 +16,7 @@ B64 = base64.b64encode(PROMPT).decode()
 
 
 def _voice_folders(api, client) -> set[str]:
-    from core.models import Voice
+    from voxfarm.core.models import Voice
 
     with api.db.session() as s:
         tenant = s.query(Voice.tenant_id).first()[0]

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.audio import encode
-from core.storage import open_store
+from voxfarm.core.audio.arrays import encode
+from voxfarm.core.storage import open_store
 
 from helpers import tone, wav_bytes
 
@@ -42,7 +42,7 @@ def test_multipart_upload_stores_original_and_normalized_copy(api):
     assert voice["format"] == "wav" and voice["channels"] == 2 and voice["sample_rate"] == 22050
     assert abs(voice["duration_s"] - 3.0) < 0.01
     with api.db.session() as s:
-        from core.models import Voice
+        from voxfarm.core.models import Voice
 
         row = s.get(Voice, voice["id"])
         norm = open_store(api.settings).get_bytes(row.normalized_key, expect_sha256=row.normalized_sha256)
@@ -157,7 +157,7 @@ def test_list_paginates_and_delete_removes_objects(api):
     assert [v["id"] for v in first["data"] + second["data"]] == list(reversed(ids))
     assert second["next_cursor"] is None
     with api.db.session() as s:
-        from core.models import Voice
+        from voxfarm.core.models import Voice
 
         tenant = s.get(Voice, ids[0]).tenant_id
     job = client.post("/v1/jobs", json={"text": "In my voice.", "engine": "dia", "voice_id": ids[0]})
@@ -219,7 +219,7 @@ def test_embedding_fields_and_include(api):
     voice = _upload(client, wav_bytes(tone(3.0, 22050), 22050)).json()
     assert voice["embedding_model"] is None and "embedding" not in voice  # no worker embedded it yet
     with api.db.session() as s:
-        from core.models import Voice
+        from voxfarm.core.models import Voice
 
         row = s.get(Voice, voice["id"])
         row.embedding, row.embedding_model, row.embedding_self_similarity = [0.5] * 192, "ecapa:x@1", 0.8

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.clock import utcnow
-from core.models import WorkerRow
+from voxfarm.core.clock import utcnow
+from voxfarm.core.models import WorkerRow
 
 
 def _add_worker(api, name, engine, queues):

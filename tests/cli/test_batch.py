@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli.batch import batch
-from cli.batch_config import batch_request, file_name, load, plan
+from voxfarm.cli.batch import batch
+from voxfarm.cli.batch_config import batch_request, file_name, load, plan
 
 FORMATS = ["wav", "flac", "mp3", "ogg", "m4b"]
 

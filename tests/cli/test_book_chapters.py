@@ -8,7 +8,7 @@ import sys
 
 import soundfile as sf
 
-from tests.core.test_epub import make_epub
+from tests.core.text.test_epub import make_epub
 
 from helpers import ROOT, create_key, start_api, start_worker
 
@@ -22,13 +22,13 @@ def test_book_per_chapter_downloads_every_chapter(prod_settings, tmp_path):
         source = tmp_path / "tides.md"
         source.write_text(BOOK)
         out = tmp_path / "tides.wav"
-        proc = subprocess.run([sys.executable, "-m", "cli", "book", str(source), "-o", str(out), "--per-chapter",
+        proc = subprocess.run([sys.executable, "-m", "voxfarm", "book", str(source), "-o", str(out), "--per-chapter",
                                "--url", url, "--key", create_key(prod_settings, "reader")],
                               capture_output=True, text=True, timeout=300, cwd=ROOT)
         assert proc.returncode == 0, proc.stderr[-2000:]
         epub = tmp_path / "tides.epub"
         epub.write_bytes(make_epub([("Dawn", "The tide came in at dawn."), ("Dusk", "It went out at dusk.")]))
-        from_epub = subprocess.run([sys.executable, "-m", "cli", "book", str(epub), "-o", str(tmp_path / "e.mp3"),
+        from_epub = subprocess.run([sys.executable, "-m", "voxfarm", "book", str(epub), "-o", str(tmp_path / "e.mp3"),
                                     "--url", url, "--key", create_key(prod_settings, "reader")],
                                    capture_output=True, text=True, timeout=300, cwd=ROOT)
         assert from_epub.returncode == 0, from_epub.stderr[-2000:]

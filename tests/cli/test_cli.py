@@ -17,7 +17,7 @@ from helpers import ROOT, free_port, wait_for
 
 
 def voxfarm(*args: str, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cli", *args], env=env, cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "voxfarm", *args], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -49,7 +49,7 @@ def test_embedded_up_submit_status_workers(tmp_path):
     env = _env(tmp_path)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    stack = subprocess.Popen([sys.executable, "-m", "cli", "up", "--port", str(port), "--data-dir",
+    stack = subprocess.Popen([sys.executable, "-m", "voxfarm", "up", "--port", str(port), "--data-dir",
                               str(tmp_path / "var")], env=env, cwd=ROOT, stdout=open(tmp_path / "up.log", "w"),
                              stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -90,11 +90,11 @@ def _ready(url: str) -> bool:
 
 
 def test_sweep_lists_then_removes_an_orphaned_job_folder(tmp_path):
-    from core.db import Database
-    from core.ids import new_id
-    from core.settings import Settings
-    from core.storage import keys, open_store
-    from core.tenants import get_or_create_tenant
+    from voxfarm.core.db import Database
+    from voxfarm.core.ids import new_id
+    from voxfarm.core.settings import Settings
+    from voxfarm.core.storage import keys, open_store
+    from voxfarm.core.tenants.accounts import get_or_create_tenant
 
     env = _env(tmp_path)
     assert voxfarm("migrate", env=env).returncode == 0

@@ -6,8 +6,8 @@ from __future__ import annotations
 import click
 import pytest
 
-from cli.textfile import read_text
 from tests.cli.test_cli import _env, voxfarm
+from voxfarm.cli.textfile import read_text
 
 TEXT = ("Le cœur a ses raisons que la raison ne connaît point. Déjà l'été s'achève, "
         "et les élèves reviennent à l'école après de très longues vacances à la mer.")

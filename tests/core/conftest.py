@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, text
 
-from core.db import Database
-from core.migrate import upgrade
-from core.settings import Settings
-from core.storage import open_store
+from voxfarm.core.db import Database
+from voxfarm.core.migrate import upgrade
+from voxfarm.core.settings import Settings
+from voxfarm.core.storage import open_store
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -7,13 +7,13 @@ import base64
 import pytest
 from sqlalchemy import select
 
-from core.jobs import submit_job
-from core.models import Job, Voice
-from core.outbox import unit_of_work
-from core.schemas import JobCreate
-from core.tenants import get_or_create_tenant
-from core.voices import register_voice
-from tests.core.test_epub import make_epub
+from tests.core.text.test_epub import make_epub
+from voxfarm.core.jobs.intake import submit_job
+from voxfarm.core.jobs.schemas import JobCreate
+from voxfarm.core.models import Job, Voice
+from voxfarm.core.state.outbox import unit_of_work
+from voxfarm.core.tenants.accounts import get_or_create_tenant
+from voxfarm.core.voices.registry import register_voice
 
 from helpers import tone, wav_bytes
 

@@ -7,9 +7,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
-from core.migrate import upgrade
-from core.models import Base
-from core.settings import Settings
+from voxfarm.core.migrate import upgrade
+from voxfarm.core.models import Base
+from voxfarm.core.settings import Settings
 
 
 def _diff(url: str) -> list:

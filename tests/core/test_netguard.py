@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
-from core.errors import InvalidInput, OutboundBlocked
-from core.netguard import Guard, forbidden_reason, literal_ip, request
+from voxfarm.core.errors import InvalidInput, OutboundBlocked
+from voxfarm.core.netguard import Guard, forbidden_reason, literal_ip, request
 
 INTERNAL = ["http://127.0.0.1/", "http://[::1]/", "http://[::ffff:127.0.0.1]/", "http://0x7f000001/",
             "http://2130706433/", "http://localhost/", "http://127.1/", "http://0177.0.0.1/",

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from core.settings import Settings, load_settings
+from voxfarm.core.settings import Settings, load_settings
 
 
 def test_embedded_defaults_need_no_server(tmp_path, monkeypatch):

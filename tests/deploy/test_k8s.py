@@ -12,9 +12,9 @@ import pytest
 import yaml
 from cloudcoil.models.keda.v1alpha1 import ScaledObject
 
-from api.app import create_app
-from cli.main import main as cli
-from core.engines import ENGINES
+from voxfarm.api.app import create_app
+from voxfarm.cli.main import main as cli
+from voxfarm.core.engines.registry import ENGINES
 
 from helpers import ListPublisher
 
@@ -84,7 +84,7 @@ def test_control_worker_is_single_and_runs_the_beat():
 
 
 def test_probes_and_commands_exist_in_the_code(tmp_path):
-    from core.settings import Settings
+    from voxfarm.core.settings import Settings
 
     app = create_app(Settings(data_dir=tmp_path), publisher=ListPublisher())
     served = {rule.rule for rule in app.url_map.iter_rules()}

@@ -18,9 +18,9 @@ import requests
 import soundfile as sf
 from sqlalchemy import func, select
 
-from core.db import Database
-from core.models import Job, WebhookEvent
-from core.settings import BatchSettings
+from voxfarm.core.db import Database
+from voxfarm.core.models import Job, WebhookEvent
+from voxfarm.core.settings import BatchSettings
 
 from helpers import ROOT, create_key, settings_env, start_api, start_worker
 
@@ -45,7 +45,7 @@ def farm(prod_settings, tmp_path):
 
 def _run(settings, url, key, config: Path) -> subprocess.CompletedProcess:
     env = settings_env(settings)
-    return subprocess.run([sys.executable, "-m", "cli", "batch", str(config), "--url", url, "--key", key,
+    return subprocess.run([sys.executable, "-m", "voxfarm", "batch", str(config), "--url", url, "--key", key,
                            "--poll", "0.3"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
 
 

@@ -10,7 +10,7 @@ import hashlib
 
 import pytest
 
-from core.settings import BatchSettings
+from voxfarm.core.settings import BatchSettings
 
 from helpers import ApiClient, create_key, start_api, start_worker, tone, wait_for, wav_bytes
 

@@ -11,7 +11,7 @@ import json
 
 import mutagen.mp4
 
-from tests.core.test_epub import make_epub, noise_png
+from tests.core.text.test_epub import make_epub, noise_png
 
 from helpers import ApiClient, create_key, start_api, start_worker
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from celery_config import CeleryPublisher, make_celery
-from core.outbox import RENDER_TASK
-from core.settings import Settings
+from voxfarm.celery_config import CeleryPublisher, make_celery
+from voxfarm.core.settings import Settings
+from voxfarm.core.state.outbox import RENDER_TASK
 
 from helpers import ROOT, free_port, settings_env
 
@@ -28,7 +28,7 @@ def test_a_worker_pointed_at_a_missing_model_exits_non_zero_before_taking_a_mess
     CeleryPublisher(make_celery(settings)).publish_many([(RENDER_TASK, ["chunk_waiting"], "tts.dia")])
     assert _queued(settings, "tts.dia") == 1
     env = settings_env(settings, dia_model=str(missing))
-    done = subprocess.run([sys.executable, "-m", "cli", "worker", "--engine", "dia", "--name", "dia-missing"],
+    done = subprocess.run([sys.executable, "-m", "voxfarm", "worker", "--engine", "dia", "--name", "dia-missing"],
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     out = done.stdout + done.stderr
     assert done.returncode == 3, out[-3000:]
@@ -41,9 +41,9 @@ def test_voxfarm_up_stops_with_the_reason_when_its_worker_cannot_boot(tmp_path):
     missing = tmp_path / "missing-dia-weights"
     settings = Settings(data_dir=tmp_path / "var")
     env = settings_env(settings, dia_model=str(missing))
-    done = subprocess.run([sys.executable, "-m", "cli", "up", "--engine", "dia", "--data-dir", str(tmp_path / "var"),
-                           "--port", str(free_port())], env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run([sys.executable, "-m", "voxfarm", "up", "--engine", "dia",
+                           "--data-dir", str(tmp_path / "var"), "--port", str(free_port())],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     out = done.stdout + done.stderr
     assert done.returncode == 3, out[-3000:]
     assert str(missing) in out and "embedded worker exited with status 3" in out, out[-3000:]

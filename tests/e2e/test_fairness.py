@@ -12,7 +12,7 @@ from datetime import datetime
 
 import pytest
 
-from core.settings import BatchSettings
+from voxfarm.core.settings import BatchSettings
 
 from helpers import ApiClient, create_key, start_api, start_worker, wait_for
 

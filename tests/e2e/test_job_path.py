@@ -81,8 +81,8 @@ def test_job_path_distributed(prod_settings, tmp_path, s3_server):
 def _tenant_id(settings) -> str:
     from sqlalchemy import select
 
-    from core.db import Database
-    from core.models import Tenant
+    from voxfarm.core.db import Database
+    from voxfarm.core.models import Tenant
 
     db = Database(settings)
     with db.session() as s:

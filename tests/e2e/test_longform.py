@@ -14,10 +14,10 @@ import pyloudnorm as pyln
 import pytest
 import soundfile as sf
 
-from core.stitch import ffmpeg_exe
-from core.storage import open_store
-from tests.core.test_epub import make_epub
-from tests.core.test_finalize import decode, true_peak_db
+from tests.core.render.test_finalize import decode, true_peak_db
+from tests.core.text.test_epub import make_epub
+from voxfarm.core.audio.stitch import ffmpeg_exe
+from voxfarm.core.storage import open_store
 
 from helpers import ROOT, ApiClient, create_key, ffprobe, start_api, start_worker, wait_for
 
@@ -217,7 +217,7 @@ def test_cli_book_command(farm, book_settings, tmp_path):
     source = tmp_path / "story.md"
     source.write_text(book(paragraphs=1))
     out = tmp_path / "story.mp3"
-    proc = subprocess.run([sys.executable, "-m", "cli", "book", str(source), "-o", str(out), "--url", url,
+    proc = subprocess.run([sys.executable, "-m", "voxfarm", "book", str(source), "-o", str(out), "--url", url,
                            "--key", key, "--title", "Story"], capture_output=True, text=True, timeout=300,
                           cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -84,7 +84,7 @@ def test_queue_signal_rises_and_drains_and_usage_adds_up(prod_settings, tmp_path
             "from": (before - timedelta(hours=1)).isoformat(),
             "to": (datetime.now(UTC) + timedelta(hours=1)).isoformat()}).json()
         others = ApiClient(url, other_key).get("/v1/usage").json()
-        cli = subprocess.run([sys.executable, "-m", "cli", "usage", "--url", url, "--key", key],
+        cli = subprocess.run([sys.executable, "-m", "voxfarm", "usage", "--url", url, "--key", key],
                              capture_output=True, text=True, env=settings_env(settings), cwd=ROOT, timeout=60)
     finally:
         api.stop()

@@ -11,7 +11,7 @@ import io
 import pytest
 import soundfile as sf
 
-from core.catalog import BUNDLED_PIPER
+from voxfarm.core.engines.catalog import BUNDLED_PIPER
 
 from helpers import ApiClient, create_key, ffprobe, start_api, start_worker
 

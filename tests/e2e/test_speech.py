@@ -20,10 +20,10 @@ import pytest
 from openai import OpenAI
 from sqlalchemy import select
 
-from core.clock import utcnow
-from core.db import Database
-from core.models import Chunk
-from core.stitch import ffmpeg_exe
+from voxfarm.core.audio.stitch import ffmpeg_exe
+from voxfarm.core.clock import utcnow
+from voxfarm.core.db import Database
+from voxfarm.core.models import Chunk
 
 from helpers import ApiClient, create_key, start_api, start_worker, wait_for
 

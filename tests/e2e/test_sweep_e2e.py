@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-from core.db import Database
-from core.ids import new_id
-from core.storage import keys, open_store
-from core.tenants import get_or_create_tenant
+from voxfarm.core.db import Database
+from voxfarm.core.ids import new_id
+from voxfarm.core.storage import keys, open_store
+from voxfarm.core.tenants.accounts import get_or_create_tenant
 
 from helpers import start_worker, wait_for
 

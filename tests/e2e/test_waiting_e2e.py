@@ -14,7 +14,7 @@ ENV = dict(chunk_target_s='{"espeak": 3.0}', heartbeat_s=1)
 
 
 def _status(url: str, key: str, job_id: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cli", "status", job_id, "--url", url, "--key", key],
+    return subprocess.run([sys.executable, "-m", "voxfarm", "status", job_id, "--url", url, "--key", key],
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
 
 

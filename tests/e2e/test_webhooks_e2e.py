@@ -83,7 +83,7 @@ def test_webhook_routes(make_api):
     assert client.post(f"/v1/webhook-deliveries/{deliveries[0]['id']}/redeliver").status_code == 409  # pending
     from sqlalchemy import update
 
-    from core.models import WebhookEvent
+    from voxfarm.core.models import WebhookEvent
 
     with api.db.session() as s:
         s.execute(update(WebhookEvent).where(WebhookEvent.id == deliveries[0]["id"]).values(status="failed"))

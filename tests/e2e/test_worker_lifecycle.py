@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from core.settings import BatchSettings
+from voxfarm.core.settings import BatchSettings
 
 from helpers import ApiClient, create_key, start_api, start_worker, wait_for
 

@@ -11,12 +11,12 @@ import shutil
 
 import pytest
 
-from core.audio import decode_bytes
-from core.db import Database
-from core.models import Voice
-from core.settings import BatchSettings
-from core.storage import keys, open_store
-from worker.engines.base import create_engine
+from voxfarm.core.audio.arrays import decode_bytes
+from voxfarm.core.db import Database
+from voxfarm.core.models import Voice
+from voxfarm.core.settings import BatchSettings
+from voxfarm.core.storage import keys, open_store
+from voxfarm.worker.engines.base import create_engine
 
 from helpers import ApiClient, create_key, start_api, start_worker, tone, wait_for, wav_bytes
 

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import boto3
 
-from core.settings import BatchSettings, Settings
 from tests.faults.checker import Outcome, check
 from tests.faults.reference import Reference
 from tests.webhooks.receiver import Receiver
+from voxfarm.core.settings import BatchSettings, Settings
 
 from helpers import ApiClient, Proc, create_key, free_port, start_api, start_worker, wait_for
 
@@ -260,7 +260,7 @@ class Farm:
             data_dir=tmp / "var", database_url=db_url, broker_url=self.redis.url,
             storage_url=f"s3://{bucket}/farm", outbound_allowlist=["127.0.0.1/32"], engines=[engine],
             default_engine=engine, batch={engine: BatchSettings(max_batch_size=4, max_wait_ms=300)})
-        from core.migrate import upgrade
+        from voxfarm.core.migrate import upgrade
 
         if db_url:
             from sqlalchemy import create_engine, text

@@ -13,8 +13,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from core.migrate import upgrade
-from core.settings import BatchSettings, Settings
+from voxfarm.core.migrate import upgrade
+from voxfarm.core.settings import BatchSettings, Settings
 
 from helpers import ApiClient, Proc, create_key, start_api, start_worker
 

@@ -15,9 +15,9 @@ import time
 import boto3
 import pytest
 
-from core.migrate import upgrade
-from core.settings import Settings
 from tests.faults.harness import S3FaultProxy
+from voxfarm.core.migrate import upgrade
+from voxfarm.core.settings import Settings
 
 from helpers import ApiClient, Proc, create_key, free_port, settings_env, wait_for
 

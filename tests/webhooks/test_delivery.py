@@ -11,15 +11,15 @@ import time
 import pytest
 from sqlalchemy import select
 
-from core.clock import utcnow
-from core.db import Database
-from core.jobs import cancel_job
-from core.models import Tenant, WebhookAttempt, WebhookEndpoint, WebhookEvent
-from core.settings import Settings
-from core.storage import open_store
 from tests.webhooks.receiver import Receiver
-from webhooks.delivery import deliver
-from webhooks.manage import rotate_secret
+from voxfarm.core.clock import utcnow
+from voxfarm.core.db import Database
+from voxfarm.core.jobs.intake import cancel_job
+from voxfarm.core.models import Tenant, WebhookAttempt, WebhookEndpoint, WebhookEvent
+from voxfarm.core.settings import Settings
+from voxfarm.core.storage import open_store
+from voxfarm.webhooks.delivery import deliver
+from voxfarm.webhooks.manage import rotate_secret
 
 from helpers import submit_job_direct
 
@@ -28,7 +28,7 @@ FAST = [0, 0.2, 0.2, 0.2, 0.2]
 
 @pytest.fixture
 def farm(tmp_path):
-    from core.migrate import upgrade
+    from voxfarm.core.migrate import upgrade
 
     settings = Settings(data_dir=tmp_path / "var", outbound_allowlist=["127.0.0.1/32"], webhook_schedule_s=FAST,
                         webhook_jitter=0.0, outbound_timeout_s=1.0)
@@ -157,7 +157,7 @@ def test_exhausted_schedule_ends_failed(farm):
 
 
 def test_an_attempt_cut_short_is_recorded_as_interrupted(farm):
-    from webhooks.delivery import _claim
+    from voxfarm.webhooks.delivery import _claim
 
     receiver = Receiver(lambda: [_secret(farm)])
     _, event_id = _terminal_event(farm, receiver.url)
@@ -172,7 +172,7 @@ def test_an_attempt_cut_short_is_recorded_as_interrupted(farm):
 
 
 def test_rotation_signs_with_both_secrets_during_grace(farm):
-    from core.tenants import get_or_create_tenant
+    from voxfarm.core.tenants.accounts import get_or_create_tenant
 
     with farm.session() as s:
         get_or_create_tenant(s, "acme")
@@ -192,7 +192,7 @@ def test_rotation_signs_with_both_secrets_during_grace(farm):
 def test_the_old_secret_stops_signing_after_the_grace_period(farm):
     from datetime import timedelta
 
-    from core.tenants import get_or_create_tenant
+    from voxfarm.core.tenants.accounts import get_or_create_tenant
 
     with farm.session() as s:
         get_or_create_tenant(s, "acme")
@@ -215,9 +215,9 @@ def test_the_old_secret_stops_signing_after_the_grace_period(farm):
 
 
 def test_batch_completed_is_delivered_signed_with_the_batch(farm):
-    from core import batches
-    from core.schemas import WebhookSpec
-    from core.tenants import get_or_create_tenant
+    from voxfarm.core.batches import intake as batches
+    from voxfarm.core.schemas import WebhookSpec
+    from voxfarm.core.tenants.accounts import get_or_create_tenant
 
     receiver = Receiver(lambda: [_secret(farm)])
     with farm.session() as s:

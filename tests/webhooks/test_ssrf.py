@@ -9,15 +9,15 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from core.clock import utcnow
-from core.db import Database
-from core.events import endpoint_for
-from core.ids import new_id
-from core.lifecycle import EventStatus
-from core.models import Tenant, WebhookAttempt, WebhookEvent
-from core.settings import Settings
-from core.storage import open_store
-from webhooks.delivery import deliver
+from voxfarm.core.clock import utcnow
+from voxfarm.core.db import Database
+from voxfarm.core.ids import new_id
+from voxfarm.core.models import Tenant, WebhookAttempt, WebhookEvent
+from voxfarm.core.settings import Settings
+from voxfarm.core.state.events import endpoint_for
+from voxfarm.core.state.lifecycle import EventStatus
+from voxfarm.core.storage import open_store
+from voxfarm.webhooks.delivery import deliver
 
 from helpers import submit_job_direct
 
@@ -50,7 +50,7 @@ class Listener:
 
 @pytest.fixture
 def closed_farm(tmp_path):
-    from core.migrate import upgrade
+    from voxfarm.core.migrate import upgrade
 
     settings = Settings(data_dir=tmp_path / "var", outbound_allowlist=[], webhook_schedule_s=[0])
     upgrade(settings)

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.engines import ENGINES
-from core.settings import Settings
-from worker.engines.base import create_engine
+from voxfarm.core.engines.registry import ENGINES
+from voxfarm.core.settings import Settings
+from voxfarm.worker.engines.base import create_engine
 
 _loaded = {}
 

@@ -8,7 +8,16 @@ import time
 
 import pytest
 
-from worker.batcher import BatcherClosed, Dropped, ItemFailed, MicroBatcher, Pending, collect, select, validate
+from voxfarm.worker.batcher import (
+    BatcherClosed,
+    Dropped,
+    ItemFailed,
+    MicroBatcher,
+    Pending,
+    collect,
+    select,
+    validate,
+)
 
 
 def echo(items):

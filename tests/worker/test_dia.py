@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from core.settings import Settings
-from core.storage import open_store
-from worker.engines.base import RenderRequest, create_engine
-from worker.engines.dia import HOP
-from worker.engines.dia_inputs import build_decoder_inputs
+from voxfarm.core.settings import Settings
+from voxfarm.core.storage import open_store
+from voxfarm.worker.engines.base import RenderRequest, create_engine
+from voxfarm.worker.engines.dia import HOP
+from voxfarm.worker.engines.dia_inputs import build_decoder_inputs
 
 from helpers import tone
 
@@ -105,9 +105,9 @@ def test_loading_is_offline_only(tiny_dia, tmp_path, monkeypatch):
 
 
 def test_prepared_voice_is_cached_beside_the_voice(dia, tmp_path):
-    from core.audio import encode
-    from core.leases import VoiceRef
-    from worker.voices import VoiceCache
+    from voxfarm.core.audio.arrays import encode
+    from voxfarm.core.render.leases import VoiceRef
+    from voxfarm.worker.voices import VoiceCache
 
     store = open_store(Settings(data_dir=tmp_path))
     data, _ = encode(tone(2.0), 44100, "wav")

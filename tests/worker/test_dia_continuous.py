@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from worker.engines.base import RenderRequest, create_engine
+from voxfarm.worker.engines.base import RenderRequest, create_engine
 
 from helpers import tone
 

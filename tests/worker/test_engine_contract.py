@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from core.engines import ENGINES
-from worker.engines.base import Engine, RenderRequest, load_engine_class
+from voxfarm.core.engines.registry import ENGINES
+from voxfarm.worker.engines.base import Engine, RenderRequest, load_engine_class
 
 from helpers import tone
 
@@ -45,7 +45,7 @@ INVARIANCE: dict[str, InvarianceCase] = {
     # so the short prompt is left-padded by 387 frames when the two share a batch.  EOS at
     # 4 + chars/8 new steps: step 5 for the short text, 22 for the long one (+ the 15-step tail < 40)
     # ZipVoice batches equal-length items through batched matmuls: solo and batched agree to ~2e-6,
-    # not bit for bit (core/engines.py); bounded here by one 16-bit PCM step
+    # not bit for bit (core/engines/registry.py); bounded here by one 16-bit PCM step
     "zipvoice": InvarianceCase(voice_seconds=(1.5, 6.0), tolerance=3e-5),
     "dia": InvarianceCase(params={"max_new_tokens": 40}, voice_seconds=(1.5, 6.0),
                           end_at=lambda r: 4 + len(r.text) // 8),

@@ -1,19 +1,19 @@
-"""The API's list of espeak languages (data, core/engine_languages.py) is exactly what the
+"""The API's list of espeak languages (data, core/engines/languages.py) is exactly what the
 installed espeak-ng accepts, and every name on it renders."""
 
 from __future__ import annotations
 
-from core.engine_languages import ESPEAK_LANGUAGES
-from core.settings import Settings
-from worker.engines.base import RenderRequest
-from worker.engines.espeak import EspeakEngine, voice_names
+from voxfarm.core.engines.languages import ESPEAK_LANGUAGES
+from voxfarm.core.settings import Settings
+from voxfarm.worker.engines.base import RenderRequest
+from voxfarm.worker.engines.espeak import EspeakEngine, voice_names
 
 
 def test_the_static_list_matches_the_installed_library():
     installed = voice_names()
     assert installed, "espeak-ng listed no voices"
     missing, stale = installed - ESPEAK_LANGUAGES, ESPEAK_LANGUAGES - installed
-    assert not missing and not stale, f"regenerate core/engine_languages.py: missing {missing}, stale {stale}"
+    assert not missing and not stale, f"regenerate core/engines/languages.py: missing {missing}, stale {stale}"
 
 
 def test_every_listed_language_renders_and_an_unlisted_one_does_not(tmp_path):

@@ -12,18 +12,18 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from core.clock import utcnow
-from core.db import Database
-from core.engines import ENGINES
-from core.errors import StorageError
-from core.models import Chunk, Job
-from core.settings import Settings
-from core.storage import open_store
-from core.storage.local import LocalStore
-from worker.batcher import MicroBatcher
-from worker.engines.base import Engine, RenderRequest, RenderResult
-from worker.heartbeat import Heartbeat
-from worker.runtime import RetryLater, Runtime
+from voxfarm.core.clock import utcnow
+from voxfarm.core.db import Database
+from voxfarm.core.engines.registry import ENGINES
+from voxfarm.core.errors import StorageError
+from voxfarm.core.models import Chunk, Job
+from voxfarm.core.settings import Settings
+from voxfarm.core.storage import open_store
+from voxfarm.core.storage.local import LocalStore
+from voxfarm.worker.batcher import MicroBatcher
+from voxfarm.worker.engines.base import Engine, RenderRequest, RenderResult
+from voxfarm.worker.heartbeat import Heartbeat
+from voxfarm.worker.runtime import RetryLater, Runtime
 
 from helpers import ListPublisher, submit_job_direct, tone
 
@@ -63,7 +63,7 @@ def farm(tmp_path):
     made = []
 
     def make(**overrides) -> tuple[Runtime, Database, SwitchableStore, ToggleEngine]:
-        from core.migrate import upgrade
+        from voxfarm.core.migrate import upgrade
 
         settings = Settings(data_dir=tmp_path / "var", max_attempts=2, quality_gate=False, **overrides)
         upgrade(settings)
@@ -179,7 +179,7 @@ def test_a_finalize_outage_never_uses_finalize_attempts(farm):
 def test_a_database_outage_keeps_the_lease_and_the_retry_retakes_it_uncounted(farm, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
-    import worker.runtime as runtime_mod
+    import voxfarm.worker.runtime as runtime_mod
 
     rt, db, _, _ = farm()
     job_id, [chunk_id] = submit_job_direct(db, "A sentence recorded after the database returns.", webhook=None)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.settings import Settings
 from scripts.make_tiny_kokoro import STYLE_DIM, STYLE_ROWS, VOICES, make_tiny_kokoro
-from worker.engines.base import RenderRequest, create_engine
-from worker.engines.onnx_session import ModelFileMissing
-from worker.engines.phonemes import ipa
+from voxfarm.core.settings import Settings
+from voxfarm.worker.engines.base import RenderRequest, create_engine
+from voxfarm.worker.engines.onnx_session import ModelFileMissing
+from voxfarm.worker.engines.phonemes import ipa
 
 TEXT = "Hello there, world! How are you today?"
 

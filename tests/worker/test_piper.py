@@ -14,12 +14,12 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
-from core.catalog import BUNDLED_PIPER
-from core.settings import Settings
-from worker.engines import onnx_noise
-from worker.engines.base import RenderRequest, create_engine
-from worker.engines.onnx_session import ModelFileMissing
-from worker.engines.phonemes import ipa
+from voxfarm.core.engines.catalog import BUNDLED_PIPER
+from voxfarm.core.settings import Settings
+from voxfarm.worker.engines import onnx_noise
+from voxfarm.worker.engines.base import RenderRequest, create_engine
+from voxfarm.worker.engines.onnx_session import ModelFileMissing
+from voxfarm.worker.engines.phonemes import ipa
 
 TEXT = "Hello there, world! How are you today?"
 

@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from core.db import Database
-from core.engines import ENGINES
-from core.models import Chunk, Job
-from core.planning import derive_seed
-from core.settings import Settings
-from core.storage import open_store
-from worker.batcher import MicroBatcher
-from worker.engines.base import Engine, RenderRequest, RenderResult
-from worker.heartbeat import Heartbeat
-from worker.runtime import Runtime, _Item
+from voxfarm.core.db import Database
+from voxfarm.core.engines.registry import ENGINES
+from voxfarm.core.jobs.planning import derive_seed
+from voxfarm.core.models import Chunk, Job
+from voxfarm.core.settings import Settings
+from voxfarm.core.storage import open_store
+from voxfarm.worker.batcher import MicroBatcher
+from voxfarm.worker.engines.base import Engine, RenderRequest, RenderResult
+from voxfarm.worker.heartbeat import Heartbeat
+from voxfarm.worker.runtime import Runtime, _Item
 
 from helpers import ListPublisher, submit_job_direct, tone
 
@@ -52,7 +52,7 @@ def runtime_for(tmp_path):
     made = []
 
     def make(bad_seeds_for, **overrides) -> tuple[Runtime, Database, SilentForSeeds]:
-        from core.migrate import upgrade
+        from voxfarm.core.migrate import upgrade
 
         settings = Settings(data_dir=tmp_path / "var", outbound_allowlist=["127.0.0.1/32"], **overrides)
         upgrade(settings)
@@ -137,8 +137,8 @@ def test_the_heartbeat_renews_only_leases_of_live_tasks(runtime_for):
 
     from sqlalchemy import update
 
-    from core.clock import utcnow
-    from core.leases import claim_chunk
+    from voxfarm.core.clock import utcnow
+    from voxfarm.core.render.leases import claim_chunk
 
     rt, db, _ = runtime_for(None)
     _, [live, dead] = submit_job_direct(db, "# A\nOne.\n\n# B\nTwo.", webhook=None, text_format="markdown")
@@ -158,7 +158,7 @@ def test_the_heartbeat_renews_only_leases_of_live_tasks(runtime_for):
 @pytest.fixture
 def espeak_runtime(tmp_path):
     """A booted runtime with the real espeak engine and embedded storage (no Celery)."""
-    from core.migrate import upgrade
+    from voxfarm.core.migrate import upgrade
 
     settings = Settings(data_dir=tmp_path / "var", outbound_allowlist=["127.0.0.1/32"])
     upgrade(settings)
@@ -171,8 +171,8 @@ def espeak_runtime(tmp_path):
 
 
 def test_the_worker_row_reports_the_lifecycle_state(espeak_runtime):
-    from core.models import WorkerRow
-    from worker.runtime import WorkerState
+    from voxfarm.core.models import WorkerRow
+    from voxfarm.worker.runtime import WorkerState
 
     rt = espeak_runtime
 
@@ -200,8 +200,8 @@ BOOK = "# A\nFirst part.\n\n# B\nSecond part.\n\n# C\nThird part."
                                        (BOOK, "during the last chunk's batch"),
                                        (BOOK, "after the last chunk, before finalize")])
 def test_canceling_a_running_job_stores_nothing_and_sends_no_success(espeak_runtime, text, when):
-    from core.jobs import cancel_job
-    from core.models import WebhookEvent
+    from voxfarm.core.jobs.intake import cancel_job
+    from voxfarm.core.models import WebhookEvent
 
     rt = espeak_runtime
     job_id, chunks = submit_job_direct(rt.db, text)

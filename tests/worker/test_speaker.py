@@ -8,23 +8,23 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from core import voices as core_voices
-from core.db import Database
-from core.engines import ENGINES
-from core.models import Chunk, Job, Outbox, Voice
-from core.outbox import EMBED_TASK
-from core.planning import derive_seed
-from core.serialize import chunk_resource, voice_resource
-from core.settings import Settings
-from core.speaker import cosine
-from core.storage import open_store
-from core.tenants import get_or_create_tenant
-from worker.batcher import MicroBatcher
-from worker.engines.base import Engine, PreparedVoice, RenderRequest, RenderResult
-from worker.heartbeat import Heartbeat
-from worker.runtime import Runtime
-from worker.speaker import SpeakerEncoder, SpeakerGates
-from worker.voices import VoiceCache
+from voxfarm.core.db import Database
+from voxfarm.core.engines.registry import ENGINES
+from voxfarm.core.jobs.planning import derive_seed
+from voxfarm.core.jobs.serialize import chunk_resource, voice_resource
+from voxfarm.core.models import Chunk, Job, Outbox, Voice
+from voxfarm.core.settings import Settings
+from voxfarm.core.state.outbox import EMBED_TASK
+from voxfarm.core.storage import open_store
+from voxfarm.core.tenants.accounts import get_or_create_tenant
+from voxfarm.core.voices import registry as core_voices
+from voxfarm.core.voices.speaker import cosine
+from voxfarm.worker.batcher import MicroBatcher
+from voxfarm.worker.engines.base import Engine, PreparedVoice, RenderRequest, RenderResult
+from voxfarm.worker.heartbeat import Heartbeat
+from voxfarm.worker.runtime import Runtime
+from voxfarm.worker.speaker import SpeakerEncoder, SpeakerGates
+from voxfarm.worker.voices import VoiceCache
 
 from helpers import ListPublisher, submit_job_direct, tone, wav_bytes
 
@@ -81,7 +81,7 @@ def gated(tmp_path, tiny_ecapa, encoder):
     made = []
 
     def make(**overrides):
-        from core.migrate import upgrade
+        from voxfarm.core.migrate import upgrade
 
         settings = Settings(data_dir=tmp_path / "var", engines=["zipvoice"], speaker_model=str(tiny_ecapa),
                             quality_gate=False, quality_retries=2, **overrides)

@@ -10,13 +10,13 @@ import pytest
 import torch
 import torchaudio
 
-from core.settings import Settings
-from core.storage import open_store
-from worker.engines import zipvoice_audio as dsp
-from worker.engines.base import RenderRequest, create_engine
-from worker.engines.ipa import phonemize
-from worker.engines.onnx_session import ModelFileMissing
-from worker.engines.zipvoice_model import timesteps
+from voxfarm.core.settings import Settings
+from voxfarm.core.storage import open_store
+from voxfarm.worker.engines import zipvoice_audio as dsp
+from voxfarm.worker.engines.base import RenderRequest, create_engine
+from voxfarm.worker.engines.ipa import phonemize
+from voxfarm.worker.engines.onnx_session import ModelFileMissing
+from voxfarm.worker.engines.zipvoice_model import timesteps
 
 from helpers import tone
 
@@ -198,9 +198,9 @@ def test_bad_items_fail_alone(zv):
 
 
 def test_prepared_prompt_is_cached_beside_the_voice(zv, tmp_path):
-    from core.audio import encode
-    from core.leases import VoiceRef
-    from worker.voices import VoiceCache
+    from voxfarm.core.audio.arrays import encode
+    from voxfarm.core.render.leases import VoiceRef
+    from voxfarm.worker.voices import VoiceCache
 
     store = open_store(Settings(data_dir=tmp_path))
     data, _ = encode(tone(2.0), 44100, "wav")

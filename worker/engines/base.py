@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from core.engines import ENGINES, EngineSpec
-from core.settings import Settings
+from voxfarm.core.engines.registry import ENGINES, EngineSpec
+from voxfarm.core.settings import Settings
 
 
 @dataclass

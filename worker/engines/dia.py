@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from core.engines import ENGINES
-from worker.engines.base import BatchStats, Engine, PreparedVoice, RenderRequest, RenderResult
+from voxfarm.core.engines.registry import ENGINES
+from voxfarm.worker.engines.base import BatchStats, Engine, PreparedVoice, RenderRequest, RenderResult
 
 HOP = 512  # DAC samples per codec frame at 44.1 kHz: 86 frames = 1 s
 log = logging.getLogger(__name__)
@@ -109,7 +109,12 @@ class DiaEngine(Engine):
         import torch
         from transformers import DacModel, DiaFeatureExtractor, DiaForConditionalGeneration, DiaProcessor, DiaTokenizer
 
-        from worker.engines.dia_inputs import force_eos_at, per_item_sampler, suppress_eos, with_mask_positions
+        from voxfarm.worker.engines.dia_inputs import (
+            force_eos_at,
+            per_item_sampler,
+            suppress_eos,
+            with_mask_positions,
+        )
 
         model_id = _local_dir(self.settings.dia_model)
         self._device = _resolve_device(self.settings.dia_device)
@@ -154,7 +159,7 @@ class DiaEngine(Engine):
     def prepare_voice(self, audio: np.ndarray, sample_rate: int, transcript: str) -> PreparedVoice:
         import torch
 
-        from core.audio import resample
+        from voxfarm.core.audio.arrays import resample
 
         fe = self.processor.feature_extractor
         audio = resample(audio, sample_rate, fe.sampling_rate)
@@ -212,7 +217,7 @@ class DiaEngine(Engine):
     def loop(self):
         """The engine's continuous decode loop, built once with the configured fixed shapes."""
         if self._loop is None:
-            from worker.engines.dia_continuous import ContinuousDia
+            from voxfarm.worker.engines.dia_continuous import ContinuousDia
 
             s = self.settings
             mode = None
@@ -226,8 +231,8 @@ class DiaEngine(Engine):
         does not fit the loop's fixed shapes."""
         import torch
 
-        from worker.engines.dia_continuous import Job
-        from worker.engines.dia_inputs import build_decoder_inputs
+        from voxfarm.worker.engines.dia_continuous import Job
+        from voxfarm.worker.engines.dia_inputs import build_decoder_inputs
 
         p = {**self.spec.defaults, **request.params}
         ids = self.processor.tokenizer([self.script(request)], add_special_tokens=False,
@@ -251,7 +256,7 @@ class DiaEngine(Engine):
         once, whichever batch it came with); items that do not fit its shapes render through
         ``static_codes`` one by one.  Thread-safe: concurrent callers share the loop, and the
         steps are run by whichever caller still has items in it."""
-        from worker.engines.dia_inputs import generated_codes
+        from voxfarm.worker.engines.dia_inputs import generated_codes
 
         if not self.loaded:
             raise RuntimeError("engine not loaded")
@@ -285,7 +290,7 @@ class DiaEngine(Engine):
     def _static_codes(self, requests: list[RenderRequest]) -> list:
         import torch
 
-        from worker.engines.dia_inputs import build_decoder_inputs, generated_codes
+        from voxfarm.worker.engines.dia_inputs import build_decoder_inputs, generated_codes
 
         if not self.loaded:
             raise RuntimeError("engine not loaded")

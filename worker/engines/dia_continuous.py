@@ -37,7 +37,7 @@ from transformers.generation.logits_process import (
     TopPLogitsWarper,
 )
 
-from worker.engines.dia_decode import DiaSlotCache
+from voxfarm.worker.engines.dia_decode import DiaSlotCache
 
 
 @dataclass

@@ -14,9 +14,9 @@ import threading
 
 import numpy as np
 
-from core.engines import ENGINES
-from core.text.chunking import clean_tags
-from worker.engines.base import BatchStats, Engine, RenderRequest, RenderResult
+from voxfarm.core.engines.registry import ENGINES
+from voxfarm.core.text.chunking import clean_tags
+from voxfarm.worker.engines.base import BatchStats, Engine, RenderRequest, RenderResult
 
 _LOCK = threading.Lock()
 _LIB: ctypes.CDLL | None = None
@@ -64,7 +64,7 @@ def voice_names() -> set[str]:
     """Every lower-case name ``espeak_SetVoiceByName`` accepts for the installed voices (voice
     file names such as ``en-us`` and the language codes the voices declare) and that speaks: the
     wheel lacks some dictionaries (fo, kaa, xex), and those voices give a few ms of noise.
-    core/engine_languages.py holds this list as data for the API (which never loads the
+    core/engines/languages.py holds this list as data for the API (which never loads the
     library); a test keeps the two equal."""
     with _LOCK:
         lib, _ = _init()

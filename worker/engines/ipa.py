@@ -15,7 +15,7 @@ from __future__ import annotations
 import ctypes
 import re
 
-from worker.engines.espeak import _LOCK, _init  # one library and one lock per process
+from voxfarm.worker.engines.espeak import _LOCK, _init  # one library and one lock per process
 
 _CHARS_UTF8 = 1
 _PHONEMES_IPA = 0x02

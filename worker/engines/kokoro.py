@@ -1,6 +1,6 @@
 """Kokoro-82M on onnxruntime, from a local folder in the kokoro-onnx or the sherpa-onnx layout.
 
-Files (resolved by core/catalog.py, checked at load): the model, a voices file and a vocabulary.
+Files (resolved by core/engines/catalog.py, checked at load): the model, a voices file and a vocabulary.
 * kokoro-onnx: ``kokoro-v1.0.onnx``, ``voices-v1.0.bin`` (npz: name -> [510, 1, 256]) and a
   ``config.json`` whose ``vocab`` maps phoneme symbols to ids (hexgrad/Kokoro-82M's config).
 * sherpa-onnx: ``model.onnx`` (metadata ``speaker_names``, ``style_dim``), ``voices.bin`` (raw
@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from core.catalog import KokoroFiles, kokoro_files, kokoro_voice_names, parse_blend
-from core.engines import ENGINES
-from core.text.chunking import clean_tags
-from worker.engines.base import BatchStats, Engine, RenderRequest, RenderResult
+from voxfarm.core.engines.catalog import KokoroFiles, kokoro_files, kokoro_voice_names, parse_blend
+from voxfarm.core.engines.registry import ENGINES
+from voxfarm.core.text.chunking import clean_tags
+from voxfarm.worker.engines.base import BatchStats, Engine, RenderRequest, RenderResult
 
 MAX_TOKENS = 510  # the style table has one row per token count, 0..509, plus the two pads
 # Kokoro's voice names start with a language letter (a = American English, b = British, ...)
@@ -76,8 +76,8 @@ class KokoroEngine(Engine):
     def load(self) -> None:
         import onnx
 
-        from worker.engines.onnx_noise import seed_random_normals
-        from worker.engines.onnx_session import ModelFileMissing, create_session, metadata, session_device
+        from voxfarm.worker.engines.onnx_noise import seed_random_normals
+        from voxfarm.worker.engines.onnx_session import ModelFileMissing, create_session, metadata, session_device
 
         try:
             files = kokoro_files(self.settings.kokoro_model)
@@ -110,7 +110,7 @@ class KokoroEngine(Engine):
 
     def token_pieces(self, text: str, espeak_voice: str) -> list[list[int]]:
         """Token ids, cut at spaces into pieces of at most MAX_TOKENS."""
-        from worker.engines.phonemes import ipa
+        from voxfarm.worker.engines.phonemes import ipa
 
         phonemes = "".join(ch for ch in ipa(clean_tags(text), espeak_voice) if ch in self.vocab)
         pieces, current = [], ""
@@ -124,7 +124,7 @@ class KokoroEngine(Engine):
         return [[self.vocab[ch] for ch in piece] for piece in pieces]
 
     def _run(self, ids: list[int], table: np.ndarray, speed: float, seed: int) -> np.ndarray:
-        from worker.engines.onnx_noise import noise_feed
+        from voxfarm.worker.engines.onnx_noise import noise_feed
 
         style = table[min(len(ids), table.shape[0] - 1)].reshape(1, -1)
         speed_in = np.array([speed], np.int32 if self._ids_input == "input_ids" else np.float32)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ctypes
 import re
 
-from worker.engines.espeak import LOCK, library
+from voxfarm.worker.engines.espeak import LOCK, library
 
 _CHARS_UTF8 = 1
 _PHONEMES_IPA = 0x02  # bit 1: IPA as UTF-8 (0 would give espeak's ASCII names)

@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from core.catalog import BUNDLED_PIPER, PiperVoice, piper_voices
-from core.engines import ENGINES
-from core.text.chunking import clean_tags
-from worker.engines.base import BatchStats, Engine, RenderRequest, RenderResult
+from voxfarm.core.engines.catalog import BUNDLED_PIPER, PiperVoice, piper_voices
+from voxfarm.core.engines.registry import ENGINES
+from voxfarm.core.text.chunking import clean_tags
+from voxfarm.worker.engines.base import BatchStats, Engine, RenderRequest, RenderResult
 
 
 @dataclass
@@ -57,7 +57,7 @@ class PiperEngine(Engine):
         return self._device
 
     def load(self) -> None:
-        from worker.engines.onnx_session import ModelFileMissing, require_files  # onnxruntime: workers only
+        from voxfarm.worker.engines.onnx_session import ModelFileMissing, require_files  # onnxruntime: workers only
 
         self._catalog = piper_voices(self.settings)
         if not self._catalog:
@@ -84,8 +84,8 @@ class PiperEngine(Engine):
 
         import onnx
 
-        from worker.engines.onnx_noise import seed_random_normals
-        from worker.engines.onnx_session import create_session, session_device
+        from voxfarm.worker.engines.onnx_noise import seed_random_normals
+        from voxfarm.worker.engines.onnx_session import create_session, session_device
 
         model = onnx.load(str(info.model))
         seed_random_normals(model)
@@ -101,7 +101,7 @@ class PiperEngine(Engine):
 
     # -- text to ids ---------------------------------------------------------------------------
     def phoneme_ids(self, voice: _Voice, text: str) -> list[int]:
-        from worker.engines.phonemes import ipa
+        from voxfarm.worker.engines.phonemes import ipa
 
         phonemes = unicodedata.normalize("NFD", ipa(clean_tags(text), voice.espeak_voice))
         m = voice.id_map
@@ -127,7 +127,7 @@ class PiperEngine(Engine):
                          f"{', '.join(voice.speaker_ids) or 'numbered speakers'}")
 
     def feed(self, voice: _Voice, ids: list[int], params: dict[str, Any], seed: int) -> dict[str, np.ndarray]:
-        from worker.engines.onnx_noise import noise_feed
+        from voxfarm.worker.engines.onnx_noise import noise_feed
 
         inf = voice.inference
         scales = np.array([float(params.get("noise_scale", inf.get("noise_scale", 0.667))),

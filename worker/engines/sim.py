@@ -15,9 +15,9 @@ import time
 
 import numpy as np
 
-from core.engines import ENGINES
-from core.planning import expected_seconds
-from worker.engines.base import BatchStats, Engine, RenderRequest, RenderResult
+from voxfarm.core.engines.registry import ENGINES
+from voxfarm.core.jobs.planning import expected_seconds
+from voxfarm.worker.engines.base import BatchStats, Engine, RenderRequest, RenderResult
 
 ERROR_MARKER = "<sim-error>"
 

@@ -6,7 +6,7 @@ process, alone or in any batch (``deterministic``), different texts give differe
 length follows the registry's speaking rate so the quality gate treats it as plausible speech.
 
 It exists so that the fault suite can compare every result with a fault-free render of the same
-request (espeak-ng is not bit-reproducible, see core/engines.py, and Dia is slow on CPU):
+request (espeak-ng is not bit-reproducible, see core/engines/registry.py, and Dia is slow on CPU):
 
 * ``VOXFARM_TONE_BATCH_MS`` sleeps that long per batch, a stand-in for a forward pass, so a worker
   can be killed while a batch is "on the engine";
@@ -25,8 +25,8 @@ import time
 
 import numpy as np
 
-from core.engines import ENGINES
-from worker.engines.base import BatchStats, Engine, RenderRequest, RenderResult
+from voxfarm.core.engines.registry import ENGINES
+from voxfarm.worker.engines.base import BatchStats, Engine, RenderRequest, RenderResult
 
 _SEGMENT_FADE = 0.2  # fraction of each character's tone spent fading in and out (no clicks)
 

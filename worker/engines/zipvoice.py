@@ -30,16 +30,16 @@ from functools import lru_cache
 
 import numpy as np
 
-from core.audio import resample
-from core.engines import ENGINES
-from core.text.chunking import clean_tags
-from worker.engines import zipvoice_audio as dsp
-from worker.engines.base import BatchStats, Engine, PreparedVoice, RenderRequest, RenderResult
-from worker.engines.espeak import EspeakEngine
-from worker.engines.ipa import phonemize
-from worker.engines.onnx_session import session_device
-from worker.engines.zipvoice_model import OnnxZipVoice, frames_for, locate, read_tokens
-from worker.engines.zipvoice_render import render_groups
+from voxfarm.core.audio.arrays import resample
+from voxfarm.core.engines.registry import ENGINES
+from voxfarm.core.text.chunking import clean_tags
+from voxfarm.worker.engines import zipvoice_audio as dsp
+from voxfarm.worker.engines.base import BatchStats, Engine, PreparedVoice, RenderRequest, RenderResult
+from voxfarm.worker.engines.espeak import EspeakEngine
+from voxfarm.worker.engines.ipa import phonemize
+from voxfarm.worker.engines.onnx_session import session_device
+from voxfarm.worker.engines.zipvoice_model import OnnxZipVoice, frames_for, locate, read_tokens
+from voxfarm.worker.engines.zipvoice_render import render_groups
 
 PROMPT_TAIL_S = 0.2  # upstream appends 0.2 s of silence so the prompt does not leak into the speech
 FORMAT = 1  # cached prompt layout version

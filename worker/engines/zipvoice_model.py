@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.settings import Settings
-from worker.engines.onnx_session import ModelFileMissing, create_session, metadata, require_files
-from worker.engines.zipvoice_audio import istft
+from voxfarm.core.settings import Settings
+from voxfarm.worker.engines.onnx_session import ModelFileMissing, create_session, metadata, require_files
+from voxfarm.worker.engines.zipvoice_audio import istft
 
 ENCODERS = {"fp32": ("text_encoder.onnx", "encoder.onnx"),
             "int8": ("text_encoder_int8.onnx", "encoder.int8.onnx", "text_encoder.int8.onnx")}

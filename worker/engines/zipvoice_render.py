@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from worker.engines import zipvoice_audio as dsp
-from worker.engines.base import RenderRequest, RenderResult
+from voxfarm.worker.engines import zipvoice_audio as dsp
+from voxfarm.worker.engines.base import RenderRequest, RenderResult
 
 
 class ItemError(Exception):

@@ -3,12 +3,12 @@ outbox), sweep storage."""
 
 from __future__ import annotations
 
-from celery_config import CeleryPublisher
-from core.outbox import EMBED_TASK, FINALIZE_TASK, RECONCILE_TASK, SWEEP_TASK
-from core.reconcile import reconcile as reconcile_db
-from core.sweep import sweep_orphans
-from worker.celery_app import app, runtime
-from worker.runtime import RetryLater
+from voxfarm.celery_config import CeleryPublisher
+from voxfarm.core.state.outbox import EMBED_TASK, FINALIZE_TASK, RECONCILE_TASK, SWEEP_TASK
+from voxfarm.core.upkeep.reconcile import reconcile as reconcile_db
+from voxfarm.core.upkeep.sweep import sweep_orphans
+from voxfarm.worker.celery_app import app, runtime
+from voxfarm.worker.runtime import RetryLater
 
 
 @app.task(name=FINALIZE_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)

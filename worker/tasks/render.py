@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from celery.exceptions import Reject
 
-from core.outbox import RENDER_TASK
-from worker.celery_app import app, runtime
-from worker.runtime import HandBack, RetryLater
+from voxfarm.core.state.outbox import RENDER_TASK
+from voxfarm.worker.celery_app import app, runtime
+from voxfarm.worker.runtime import HandBack, RetryLater
 
 
 @app.task(name=RENDER_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)

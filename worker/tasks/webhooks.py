@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.outbox import WEBHOOK_TASK
-from webhooks.delivery import deliver
-from worker.celery_app import app, runtime
+from voxfarm.core.state.outbox import WEBHOOK_TASK
+from voxfarm.webhooks.delivery import deliver
+from voxfarm.worker.celery_app import app, runtime
 
 
 @app.task(name=WEBHOOK_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)

@@ -1,0 +1,5 @@
+"""``python -m voxfarm``: the ``voxfarm`` command."""
+
+from voxfarm.cli.main import main
+
+main()

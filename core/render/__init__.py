@@ -1,0 +1,4 @@
+"""A chunk's render as a worker sees it: leases (claim, complete, fail, hand back), failure accounting,
+the take loop of the quality and speaker gates, finalization (encode or stitch, upload, complete),
+and the fault-injection wrappers. Imports core.jobs (plans and seeds) and everything below it.
+"""

@@ -1,0 +1,63 @@
+"""OpenAI-compatible speech models: the request, OpenAI's error shape, and the format catalogue.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+)
+
+from voxfarm.core.schemas import WebhookSpec
+
+# -- OpenAI-compatible speech (core/speech/requests.py) ------------------------------------------
+SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
+
+
+class SpeechVoiceRef(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: str = Field(min_length=1, max_length=200)
+
+
+class SpeechRequest(BaseModel):
+    """``POST /v1/audio/speech``, as OpenAI defines it (unknown extra fields are ignored, as
+    OpenAI-compatible servers do, so newer SDKs keep working)."""
+
+    model_config = ConfigDict(extra="ignore", str_max_length=200_000)
+    model: str = Field(min_length=1, max_length=64, description="an engine, or tts-1 / tts-1-hd (settings)")
+    input: str = Field(min_length=1, description="the text; at most SPEECH_MAX_INPUT_CHARS (4096)")
+    voice: str | SpeechVoiceRef = Field(description="an engine voice, a registered voice id or name, "
+                                                    "or an OpenAI voice name (alloy, echo, ...)")
+    response_format: SpeechFormat = "mp3"
+    speed: float = Field(1.0, ge=0.25, le=4.0)
+    stream_format: Literal["audio", "sse"] = "audio"
+    instructions: str | None = Field(None, max_length=4096, description="accepted; used where the engine can")
+    webhook: WebhookSpec | None = Field(None, description="voxfarm extension: notify when the job ends")
+
+
+class OpenAIErrorBody(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class OpenAIError(BaseModel):
+    error: OpenAIErrorBody
+
+
+class FormatOut(BaseModel):
+    name: str
+    kind: Literal["format", "preset"]
+    format: str
+    content_type: str
+    encoder: str
+    available: bool
+
+
+class FormatList(BaseModel):
+    data: list[FormatOut]
+

@@ -1,0 +1,105 @@
+"""Issue 15: a speech request planned into an ordinary job: names resolved, first chunk short,
+interactive lane, output speed through the engine."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from voxfarm.core.errors import InvalidInput, NotFound
+from voxfarm.core.models import Chunk, Outbox, Voice
+from voxfarm.core.speech.requests import resolve_engine, submit_speech
+from voxfarm.core.speech.schemas import SpeechRequest
+from voxfarm.core.tenants.accounts import get_or_create_tenant
+
+from helpers import submit_job_direct
+
+STORY = ("The lamp was lit at dusk by the keeper of the northern light, as every evening for forty years. "
+         "Ships passed. The sea was calm that night and nobody expected the storm that came at dawn.")
+
+
+def _speech(db, **fields):
+    body = SpeechRequest(**{"model": "tts-1", "voice": "alloy", "input": STORY, **fields})
+    with db.session() as s:
+        tenant = get_or_create_tenant(s, "acme")
+        job = submit_speech(s, db.test_settings, db.test_store, tenant.id, body)
+        chunks = list(s.scalars(select(Chunk).where(Chunk.job_id == job.id).order_by(Chunk.idx)))
+        lanes = {o.queue for o in s.scalars(select(Outbox).where(Outbox.task == "voxfarm.render_chunk"))}
+        s.expunge_all()
+        return job, chunks, lanes
+
+
+def test_speech_is_a_job_in_the_interactive_lane_with_a_short_first_chunk(db):
+    job, chunks, lanes = _speech(db)
+    assert job.engine == "espeak" and job.priority == 100 and lanes == {"tts.espeak.interactive"}
+    assert chunks[0].text == "The lamp was lit at dusk by the keeper of the northern light, as every evening for " \
+                             "forty years."
+    assert len(chunks) >= 2 and " ".join(c.text for c in chunks) == STORY  # nothing lost or repeated
+    assert job.params["language"] == "en-us"  # alloy, mapped for espeak in settings
+
+
+def test_a_long_first_sentence_is_cut_at_a_clause(db):
+    long_first = "When the keeper climbed the stairs, counting each step as he had done for decades, " \
+                 "the sea counted with him, and the gulls, tired of the wind, slept on the rail. Then dark."
+    _job, chunks, _ = _speech(db, input=long_first)
+    assert len(chunks[0].text) <= db.test_settings.speech_first_chunk_chars
+    assert " ".join(c.text for c in chunks) == long_first
+
+
+def test_bulk_jobs_stay_in_the_bulk_lane_and_high_priority_jobs_do_not(db):
+    submit_job_direct(db, "Bulk words.")
+    submit_job_direct(db, "Urgent words.", priority=60)
+    with db.session() as s:
+        queues = sorted(o.queue for o in s.scalars(select(Outbox)))
+    assert queues == ["tts.espeak", "tts.espeak.interactive"]
+
+
+def test_voices_resolve_to_engine_voices_and_unknown_names_are_refused(db):
+    job, _, _ = _speech(db, voice="en-gb-scotland")  # espeak's own voice, by name
+    assert job.params["language"] == "en-gb-scotland" and job.voice_id is None
+    job, _, _ = _speech(db, voice="verse")
+    assert job.params["language"] == "en-029"
+    with pytest.raises(InvalidInput) as exc:
+        _speech(db, voice="no such voice!")
+    assert exc.value.code == "voice_not_found" and exc.value.details == {"param": "voice"}
+    with pytest.raises(NotFound):
+        _speech(db, voice="voice_01ARZ3NDEKTSV4RRFFQ69G5FAV")
+
+
+def test_a_registered_voice_needs_a_cloning_engine(db):
+    with db.session() as s:
+        tenant = get_or_create_tenant(s, "acme")
+        s.add(Voice(id="voice_01", tenant_id=tenant.id, name="Narrator", transcript="t", original_key="k",
+                    original_format="wav", normalized_key="k", sample_rate=44100, channels=1, duration_s=2.0,
+                    bytes=1, sha256="0" * 64, normalized_sha256="0" * 64))
+    with pytest.raises(InvalidInput) as exc:
+        _speech(db, voice="Narrator")
+    assert exc.value.code == "engine_cannot_clone"
+
+
+def test_models_limits_and_speed(db):
+    settings = db.test_settings
+    assert resolve_engine("tts-1-hd", settings) == settings.default_engine
+    assert resolve_engine("espeak", settings) == "espeak"
+    assert resolve_engine("tts-1", settings.model_copy(update={"speech_models": {"tts-1": "dia"}})) == "dia"
+    with pytest.raises(InvalidInput) as exc:
+        resolve_engine("gpt-9", settings)
+    assert exc.value.code == "model_not_found"
+    with pytest.raises(InvalidInput) as exc:
+        _speech(db, input="x" * (settings.speech_max_input_chars + 1))
+    assert exc.value.status == 413 and exc.value.code == "input_too_long"
+    job, _, _ = _speech(db, speed=2.0, response_format="pcm")
+    assert job.params["speed"] == 350 and job.output["tempo"] == 1.0  # espeak's own rate, no stretch
+    assert job.output["format"] == "pcm"
+
+
+def test_engine_agnostic_voices_and_speed_on_piper(db):
+    db.test_settings = db.test_settings.model_copy(update={"engines": ["espeak", "piper"]})
+    job, _, _ = _speech(db, model="piper", voice="en_US-joe-medium", speed=2.0)
+    assert job.engine == "piper" and job.params["voice"] == "en_US-joe-medium"
+    assert job.params["speed"] == 2.0 and job.output["tempo"] == 1.0  # piper's own length scale
+    job, _, _ = _speech(db, model="piper", voice="nova")  # an unmapped OpenAI name: the default voice
+    assert job.params["voice"] == "en_US-joe-medium"
+    with pytest.raises(InvalidInput) as exc:
+        _speech(db, model="piper", voice="no_such_voice")
+    assert exc.value.code == "voice_not_found" and exc.value.details == {"param": "voice"}
