@@ -5,7 +5,8 @@ explicitly; no other module reads a ``VOXFARM_*`` variable (the CLI only sets th
 processes it starts).  The environment reads elsewhere are libraries' own conventions:
 ``PROMETHEUS_MULTIPROC_DIR`` (core/fleet/metrics.py) and ``HF_HUB_OFFLINE`` (set by model
 loaders).  With no variables set, everything runs embedded under ``VOXFARM_DATA_DIR`` (default
-``./var``): SQLite, local-disk objects and kombu's filesystem broker.  Production sets the three URLs below and nothing else changes.
+``./var``): SQLite, local-disk objects and kombu's filesystem broker.  Production sets the three
+URLs below and nothing else changes.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -18,15 +18,27 @@ from voxfarm.core.render.finalize import (
     release_finalize,
     succeed_job,
 )
+from voxfarm.core.settings import Settings
+from voxfarm.core.state.outbox import unit_of_work
+from voxfarm.core.storage import ObjectStore
 from voxfarm.worker.outcomes import RetryLater, is_outage
-
-if TYPE_CHECKING:
-    from voxfarm.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
-def finalize(rt: Runtime, job_id: str, audio=None, retries: int = 0) -> None:
+class Finalizer:
+    """What finalization needs of a worker: settings, a unit of work, storage, a lease owner name
+    and the infrastructure backoff."""
+
+    def __init__(self, settings: Settings, uow: Callable[[], unit_of_work], store: ObjectStore,
+                 worker_id: str, backoff: Callable[[int], float]) -> None:
+        self.settings, self.uow, self.store, self.worker_id, self.backoff = settings, uow, store, worker_id, backoff
+
+    def __call__(self, job_id: str, audio=None, retries: int = 0) -> None:
+        finalize(self, job_id, audio, retries)
+
+
+def finalize(rt: Finalizer, job_id: str, audio=None, retries: int = 0) -> None:
     """Build and record job ``job_id``'s result; ``audio`` is the single chunk's decoded audio
     when the worker that rendered it finalizes at once.  Raises RetryLater to come back."""
     s_ = rt.settings

@@ -14,25 +14,40 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 
 from voxfarm.core.clock import utcnow
-from voxfarm.core.engines.registry import ENGINES
+from voxfarm.core.db import Database
 from voxfarm.core.models import Chunk, Job, WorkerRow
+from voxfarm.core.settings import Settings
 from voxfarm.core.state.lifecycle import ChunkStatus
-
-if TYPE_CHECKING:
-    from voxfarm.worker.runtime import Runtime
+from voxfarm.worker.held import HeldWork
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class WorkerIdentity:
+    """What the ``workers`` row says about this process, fixed at boot."""
+
+    worker_id: str
+    engine: str = "-"
+    model: str = "-"
+    device: str = "-"
+    queues: list[str] = field(default_factory=list)
+    max_batch_size: int = 0
+    max_wait_ms: int = 0
+    concurrency: int = 1
+
+
 class Heartbeat:
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    def __init__(self, db: Database, settings: Settings, identity: WorkerIdentity, held: HeldWork,
+                 state: Callable[[], str]) -> None:
+        self.db, self.settings, self.identity, self.held, self.state = db, settings, identity, held, state
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self.batches = 0
@@ -47,10 +62,11 @@ class Heartbeat:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
         try:
-            with self.runtime.db.session() as s:
-                s.execute(update(WorkerRow).where(WorkerRow.id == self.runtime.worker_id)
+            with self.db.session() as s:
+                s.execute(update(WorkerRow).where(WorkerRow.id == self.identity.worker_id)
                           .values(stopped_at=utcnow()))
         except Exception:  # noqa: BLE001 - the DB may be gone at shutdown
             log.debug("could not mark worker stopped", exc_info=True)
@@ -62,40 +78,35 @@ class Heartbeat:
             self.busy_s += seconds
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.runtime.settings.heartbeat_s):
+        while not self._stop.wait(self.settings.heartbeat_s):
             try:
                 self.beat()
             except Exception:  # noqa: BLE001 - a DB blip must not kill the heartbeat
                 log.warning("heartbeat failed", exc_info=True)
 
     def beat(self) -> None:
-        rt = self.runtime
+        me = self.identity
         now = utcnow()
-        until = now + timedelta(seconds=rt.settings.lease_s)
-        engine = rt.engine
-        batch = ENGINES[rt.engine_name].batch(rt.settings) if rt.engine_name else None
+        until = now + timedelta(seconds=self.settings.lease_s)
         with self._lock:
-            stats = {"state": str(rt.state), "batches": self.batches, "items": self.items,
+            stats = {"state": str(self.state()), "batches": self.batches, "items": self.items,
                      "busy_s": round(self.busy_s, 3),
                      "mean_batch": round(self.items / self.batches, 2) if self.batches else None}
-        chunks, jobs = rt.held()
-        with rt.db.session() as s:
+        chunks, jobs = self.held.snapshot()
+        with self.db.session() as s:
             # only what a live task is working on: a lease whose task died must lapse
             if chunks:
-                s.execute(update(Chunk).where(Chunk.id.in_(chunks), Chunk.lease_owner == rt.worker_id,
+                s.execute(update(Chunk).where(Chunk.id.in_(chunks), Chunk.lease_owner == me.worker_id,
                                               Chunk.status == ChunkStatus.running)
                           .values(lease_expires_at=until).execution_options(synchronize_session=False))
             if jobs:
-                s.execute(update(Job).where(Job.id.in_(jobs), Job.finalize_owner == rt.worker_id)
+                s.execute(update(Job).where(Job.id.in_(jobs), Job.finalize_owner == me.worker_id)
                           .values(finalize_expires_at=until).execution_options(synchronize_session=False))
-            row = s.get(WorkerRow, rt.worker_id)
+            row = s.get(WorkerRow, me.worker_id)
             if row is None:
-                row = WorkerRow(id=rt.worker_id, engine=rt.engine_name or "-",
-                                model=engine.model_id if engine else "-",
-                                device=engine.device if engine else "-", queues=rt.queues,
-                                max_batch_size=batch.max_batch_size if batch else 0,
-                                max_wait_ms=batch.max_wait_ms if batch else 0,
-                                concurrency=rt.concurrency, hostname=socket.gethostname(), pid=os.getpid())
+                row = WorkerRow(id=me.worker_id, engine=me.engine, model=me.model, device=me.device,
+                                queues=me.queues, max_batch_size=me.max_batch_size, max_wait_ms=me.max_wait_ms,
+                                concurrency=me.concurrency, hostname=socket.gethostname(), pid=os.getpid())
                 s.add(row)
             row.heartbeat_at = now
             row.stats = stats

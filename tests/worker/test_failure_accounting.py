@@ -20,9 +20,7 @@ from voxfarm.core.models import Chunk, Job
 from voxfarm.core.settings import Settings
 from voxfarm.core.storage import open_store
 from voxfarm.core.storage.local import LocalStore
-from voxfarm.worker.batcher import MicroBatcher
 from voxfarm.worker.engines.base import Engine, RenderRequest, RenderResult
-from voxfarm.worker.heartbeat import Heartbeat
 from voxfarm.worker.runtime import RetryLater, Runtime
 
 from helpers import ListPublisher, submit_job_direct, tone
@@ -71,13 +69,9 @@ def farm(tmp_path):
         store = SwitchableStore(tmp_path / "var" / "objects")
         db.test_settings, db.test_store = settings, open_store(settings)
         rt = Runtime(settings, "espeak", name="unit")
-        rt.db, rt.store, rt.publisher = db, store, ListPublisher()
-        rt.engine = ToggleEngine(settings)
-        rt.engine.load()
-        rt.voices = None
-        rt.heartbeat = Heartbeat(rt)
-        rt.batcher = MicroBatcher(rt._run_batch, max_batch_size=4, max_wait_ms=5, is_error=lambda r: r.error,
-                                  group_key=rt._group_key, admit=rt._admit, on_batch=rt._on_batch).start()
+        engine = ToggleEngine(settings)
+        engine.load()
+        rt.attach(db, store, ListPublisher(), engine, max_batch_size=4, max_wait_ms=5)
         rt._booted.set()
         made.append(rt)
         return rt, db, store, rt.engine

@@ -18,8 +18,8 @@ from voxfarm.core.settings import Settings
 from voxfarm.core.storage import open_store
 from voxfarm.worker.batcher import MicroBatcher
 from voxfarm.worker.engines.base import Engine, RenderRequest, RenderResult
-from voxfarm.worker.heartbeat import Heartbeat
-from voxfarm.worker.runtime import Runtime, _Item
+from voxfarm.worker.producing import BatchItem
+from voxfarm.worker.runtime import Runtime
 
 from helpers import ListPublisher, submit_job_direct, tone
 
@@ -59,14 +59,9 @@ def runtime_for(tmp_path):
         db = Database(settings)
         db.test_settings, db.test_store = settings, open_store(settings)
         rt = Runtime(settings, "espeak", name="unit")
-        rt.db, rt.store, rt.publisher = db, db.test_store, ListPublisher()
-        rt.engine = SilentForSeeds(settings, set())
-        rt.engine.load()
-        rt.voices = None
-        rt.heartbeat = Heartbeat(rt)
-        rt.batcher = MicroBatcher(rt._run_batch, max_batch_size=4, max_wait_ms=5, is_error=lambda r: r.error,
-                                  group_key=rt._group_key,
-                                  admit=rt._admit, on_batch=rt._on_batch).start()
+        engine = SilentForSeeds(settings, set())
+        engine.load()
+        rt.attach(db, db.test_store, ListPublisher(), engine, max_batch_size=4, max_wait_ms=5)
         rt._booted.set()
         made.append(rt)
         return rt, db, rt.engine
@@ -110,7 +105,7 @@ def test_a_chunk_failing_every_take_fails_its_job_by_name(runtime_for):
 
 def test_suspects_render_alone(runtime_for):
     rt, db, engine = runtime_for(None)
-    items = [_Item("job", RenderRequest(f"c{i}", "x", {}, i), solo=(i == 0)) for i in range(3)]
+    items = [BatchItem("job", RenderRequest(f"c{i}", "x", {}, i), solo=(i == 0)) for i in range(3)]
     keys = {rt.batcher.group_key(it) for it in items}
     assert len(keys) == 2  # the suspect forms its own group; the rest share one
 
@@ -121,7 +116,7 @@ def test_two_suspects_never_share_a_batch(runtime_for):
     batcher = MicroBatcher(rt._run_batch, max_batch_size=8, max_wait_ms=0, group_key=rt._group_key,
                            is_error=lambda r: r.error)
     suspects = (1, 4)  # second attempts: each crashed a worker once
-    items = [_Item("job", RenderRequest(f"{'s' if i in suspects else 'n'}{i}", "Same words.", {}, i),
+    items = [BatchItem("job", RenderRequest(f"{'s' if i in suspects else 'n'}{i}", "Same words.", {}, i),
                    solo=i in suspects) for i in range(6)]
     futures = [batcher.submit(it) for it in items]
     batcher.start()
@@ -147,7 +142,7 @@ def test_the_heartbeat_renews_only_leases_of_live_tasks(runtime_for):
         for cid in (live, dead):
             claim_chunk(s, cid, rt.worker_id, lease_s=1, max_attempts=3)
         s.execute(update(Chunk).values(lease_expires_at=soon))
-    rt.held_chunks.add(live)  # a task is working on `live`; the task for `dead` has died
+    rt.held.chunks.add(live)  # a task is working on `live`; the task for `dead` has died
     rt.heartbeat.beat()
     with db.session() as s:
         assert s.get(Chunk, live).lease_expires_at > soon + timedelta(seconds=30)

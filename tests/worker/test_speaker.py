@@ -19,9 +19,7 @@ from voxfarm.core.storage import open_store
 from voxfarm.core.tenants.accounts import get_or_create_tenant
 from voxfarm.core.voices import registry as core_voices
 from voxfarm.core.voices.speaker import cosine
-from voxfarm.worker.batcher import MicroBatcher
 from voxfarm.worker.engines.base import Engine, PreparedVoice, RenderRequest, RenderResult
-from voxfarm.worker.heartbeat import Heartbeat
 from voxfarm.worker.runtime import Runtime
 from voxfarm.worker.speaker import SpeakerEncoder, SpeakerGates
 from voxfarm.worker.voices import VoiceCache
@@ -89,14 +87,11 @@ def gated(tmp_path, tiny_ecapa, encoder):
         db = Database(settings)
         db.test_settings, db.test_store = settings, open_store(settings)
         rt = Runtime(settings, "zipvoice", name="unit")
-        rt.db, rt.store, rt.publisher = db, db.test_store, ListPublisher()
-        rt.engine = SeedTones(settings)
-        rt.engine.load()
-        rt.voices = VoiceCache(rt.engine, rt.store)
-        rt.speaker = SpeakerGates(encoder, db, rt.store, settings)
-        rt.heartbeat = Heartbeat(rt)
-        rt.batcher = MicroBatcher(rt._run_batch, max_batch_size=4, max_wait_ms=5, is_error=lambda r: r.error,
-                                  group_key=rt._group_key, admit=rt._admit, on_batch=rt._on_batch).start()
+        engine = SeedTones(settings)
+        engine.load()
+        rt.voices = VoiceCache(engine, db.test_store)
+        rt.attach(db, db.test_store, ListPublisher(), engine, max_batch_size=4, max_wait_ms=5,
+                  speaker=SpeakerGates(encoder, db, db.test_store, settings))
         rt._booted.set()
         with db.session() as s:
             tenant = get_or_create_tenant(s, "acme")

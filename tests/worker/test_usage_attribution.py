@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from voxfarm.worker.engines.base import RenderResult
-from voxfarm.worker.runtime import attribute_batch_time
+from voxfarm.worker.producing import attribute_batch_time
 
 
 def test_shares_follow_audio_and_add_up_to_the_batch():
