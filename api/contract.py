@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import base64
 import copy
-import re
 from typing import Any
 
 import numpy as np
 from flask import Flask
 from werkzeug.routing import BaseConverter
 
+from voxfarm.api.contract_links import METHODS as _METHODS
+from voxfarm.api.contract_links import add_links
 from voxfarm.core.audio.arrays import encode
 from voxfarm.core.engines.languages import LANGUAGES
 from voxfarm.core.engines.params import ParamSpec
@@ -43,23 +44,11 @@ from voxfarm.core.speech.requests import OPENAI_MODELS
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
 IDEMPOTENT = {"x-idempotent": True}  # openapi_extensions for views that go through idempotency.create
-_METHODS = ("get", "put", "post", "delete", "patch")
 
 _RETRY_AFTER = {"description": "Seconds to wait before retrying", "schema": {"type": "integer", "minimum": 0}}
 _LOCATION = {"description": "URL of the resource (or of the redirect target)", "schema": {"type": "string"}}
 _REPLAYED = {"description": "`true` when this is the stored answer to an earlier request with the same "
                             "Idempotency-Key", "schema": {"type": "string", "enum": ["true"]}}
-
-# Links the path layout does not imply: (source method, source path, its 2xx status, target path,
-# target parameters as runtime expressions or constants)
-CROSS_LINKS: list[tuple[str, str, str, str, dict[str, str]]] = [
-    ("get", "/v1/jobs/{job_id}/webhook-deliveries", "200", "/v1/webhook-deliveries/{delivery_id}/redeliver",
-     {"delivery_id": "$response.body#/data/0/id"}),
-    # every stitched job has this sidecar (core/render/finalize.py); before the result exists, a 409
-    ("post", "/v1/jobs", "202", "/v1/jobs/{job_id}/files/{name}",
-     {"job_id": "$response.body#/id", "name": "metadata.json"}),
-]
-
 
 class IdConverter(BaseConverter):
     """``<id("job"):job_id>`` matches only that kind's ids, so a static sibling such as
@@ -117,56 +106,6 @@ def _standard_responses(path: str, method: str, op: dict) -> None:
                              "same key with another body is a 422, and while the first is still running, a "
                              "409.").strip()
         _add(responses, "409", _error("A request with this Idempotency-Key is still in progress"))
-
-
-def _returns_id(op: dict, doc: dict) -> list[tuple[str, str]]:
-    """(2xx status, JSON pointer) pairs for answers that carry a resource id at ``/id`` or ``/data/0/id``."""
-    schemas = doc.get("components", {}).get("schemas", {})
-    found = []
-    for status, response in op.get("responses", {}).items():
-        if not status.startswith("2"):
-            continue
-        ref = response.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref", "")
-        props = schemas.get(ref.rsplit("/", 1)[-1], {}).get("properties", {})
-        if "id" in props:
-            found.append((status, "/id"))
-        elif "data" in props and props["data"].get("type") == "array":
-            found.append((status, "/data/0/id"))
-    return found
-
-
-def _link_name(method: str, path: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", f"{method}_{path}").strip("_")
-
-
-def _links(doc: dict) -> None:
-    paths = doc["paths"]
-    for path, item in paths.items():
-        for method in _METHODS:
-            op = item.get(method)
-            if op is None:
-                continue
-            for status, pointer in _returns_id(op, doc):
-                # the collection or the resource itself: targets are <collection>/{param}[/...]
-                base = re.sub(r"/\{[^}]+\}$", "", path) if pointer == "/id" else path
-                for target, titem in paths.items():
-                    m = re.match(re.escape(base) + r"/\{(\w+)\}(/[^{]*)?$", target)
-                    if not m:
-                        continue
-                    for tmethod in _METHODS:
-                        if tmethod in titem and (target, tmethod) != (path, method):
-                            _link(op, status, tmethod, target, titem[tmethod],
-                                  {m.group(1): f"$response.body#{pointer}"})
-    for method, path, status, target, params in CROSS_LINKS:
-        if method in paths.get(path, {}) and target in paths:
-            for tmethod in _METHODS:
-                if tmethod in paths[target]:
-                    _link(paths[path][method], status, tmethod, target, paths[target][tmethod], params)
-
-
-def _link(op: dict, status: str, tmethod: str, target: str, top: dict, params: dict[str, str]) -> None:
-    links = op["responses"][status].setdefault("links", {})
-    links[_link_name(tmethod, target)] = {"operationId": top["operationId"], "parameters": params}
 
 
 def _deployment(doc: dict, settings: Settings) -> None:
@@ -303,7 +242,7 @@ def openapi_document(app: Flask, settings: Settings) -> dict:
             for method in _METHODS:
                 if method in item:
                     _standard_responses(path, method, item[method])
-        _links(doc)
+        add_links(doc)
         _deployment(doc, settings)
         _request_strings(doc)
         _examples(doc, settings)

@@ -1,4 +1,8 @@
-"""Apply Alembic migrations programmatically (``voxfarm migrate``, ``voxfarm up``, tests)."""
+"""Apply Alembic migrations programmatically (``voxfarm migrate``, ``voxfarm up``, tests).
+
+The migration scripts are data to this module: Alembic runs ``migrations/env.py`` (which imports
+core.models) from the folder named here, so core imports nothing from ``voxfarm.migrations``.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +13,16 @@ from alembic.config import Config
 from sqlalchemy import create_engine, inspect, make_url
 from sqlalchemy.exc import OperationalError
 
-import voxfarm.migrations
 from voxfarm.core.errors import VoxfarmError
 from voxfarm.core.settings import Settings
+
+# voxfarm/core/migrate.py -> voxfarm/migrations, the same in the repository and in site-packages
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def alembic_config(settings: Settings, url: str | None = None) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(voxfarm.migrations.__file__).parent))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
     # '%' must be escaped for ConfigParser interpolation (passwords in URLs)
     cfg.set_main_option("sqlalchemy.url", (url or settings.resolved_database_url).replace("%", "%%"))
     return cfg

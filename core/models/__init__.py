@@ -4,7 +4,8 @@ The broker only carries hints ("look at chunk X"); a lost or duplicated message 
 the reconciler from these rows (core/upkeep/reconcile.py).  Migrations in ``migrations/`` must match
 these models exactly (tests/core/test_migrations.py autogenerates and expects no diff).
 
-One module per concern (base, tenancy, work, messages); import the models from here.
+One module per concern (base, tenancy, work, messages); import the models from here.  Imports
+the kernel (db, clock, statuses) only.
 """
 
 from voxfarm.core.models.base import Base, Timestamps

@@ -1,4 +1,8 @@
-"""Object storage: ``open_store(settings)`` picks local disk or S3 from ``VOXFARM_STORAGE_URL``."""
+"""Object storage: ``open_store(settings)`` picks local disk or S3 from ``VOXFARM_STORAGE_URL``.
+
+Owns the store interface (write-once puts, presigned reads, listing for the sweep), its local-disk
+and S3 implementations, and the key layout.  Imports core.settings and core.errors only.
+"""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ import time
 import boto3
 import pytest
 
-from tests.faults.harness import S3FaultProxy
+from tests.faults.proxies import S3FaultProxy
 from voxfarm.core.migrate import upgrade
 from voxfarm.core.settings import Settings
 

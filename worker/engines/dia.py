@@ -20,52 +20,16 @@ import logging
 import math
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from voxfarm.core.engines.registry import ENGINES
 from voxfarm.worker.engines.base import BatchStats, Engine, PreparedVoice, RenderRequest, RenderResult
+from voxfarm.worker.engines.dia_setup import codec_path, local_dir, resolve_device, resolve_dtype
 
 HOP = 512  # DAC samples per codec frame at 44.1 kHz: 86 frames = 1 s
 log = logging.getLogger(__name__)
-
-
-def _resolve_device(requested: str) -> str:
-    import torch
-
-    if requested != "auto":
-        return requested
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-def _resolve_dtype(requested: str, device: str):
-    import torch
-
-    if requested == "auto":
-        return torch.bfloat16 if device == "cuda" else torch.float32
-    return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[requested]
-
-
-def _local_dir(name: str) -> str:
-    """``name`` if it is a directory, else its snapshot in the Hugging Face cache, found on the
-    filesystem alone.  Never a hub id: with one, huggingface_hub contacts the hub (it fetches an
-    agent registry while building headers) even under ``local_files_only``, unless HF_HUB_OFFLINE
-    is set in the environment; a local directory never reaches hub code at all."""
-    if Path(name).is_dir():
-        return name
-    from huggingface_hub import try_to_load_from_cache
-
-    found = try_to_load_from_cache(name, "config.json")
-    if isinstance(found, str):
-        return str(Path(found).parent)
-    raise OSError(f"{name} is not a local directory and not in the Hugging Face cache; weights are never "
-                  "downloaded at run time (set VOXFARM_DIA_MODEL / VOXFARM_DIA_CODEC to local directories)")
 
 
 class DiaEngine(Engine):
@@ -89,22 +53,6 @@ class DiaEngine(Engine):
     def device(self) -> str:
         return self._device
 
-    def _codec_path(self, model: str) -> str:
-        if self.settings.dia_codec:
-            return self.settings.dia_codec
-        local = Path(model) / "dac"
-        if local.is_dir():
-            return str(local)
-        import json
-
-        from huggingface_hub import try_to_load_from_cache
-
-        cfg = Path(model) / "processor_config.json"
-        path = str(cfg) if cfg.is_file() else try_to_load_from_cache(model, "processor_config.json")
-        if isinstance(path, str):
-            return json.loads(Path(path).read_text())["audio_tokenizer"]["audio_tokenizer_name_or_path"]
-        return "descript/dac_44khz"
-
     def load(self) -> None:
         import torch
         from transformers import DacModel, DiaFeatureExtractor, DiaForConditionalGeneration, DiaProcessor, DiaTokenizer
@@ -116,12 +64,13 @@ class DiaEngine(Engine):
             with_mask_positions,
         )
 
-        model_id = _local_dir(self.settings.dia_model)
-        self._device = _resolve_device(self.settings.dia_device)
-        self.dtype = _resolve_dtype(self.settings.dia_dtype, self._device)
+        model_id = local_dir(self.settings.dia_model)
+        self._device = resolve_device(self.settings.dia_device)
+        self.dtype = resolve_dtype(self.settings.dia_dtype, self._device)
         self.model = DiaForConditionalGeneration.from_pretrained(
             model_id, dtype=self.dtype, local_files_only=True).to(self._device).eval()
-        codec = DacModel.from_pretrained(_local_dir(self._codec_path(model_id)), local_files_only=True)
+        codec_dir = local_dir(codec_path(model_id, self.settings.dia_codec))
+        codec = DacModel.from_pretrained(codec_dir, local_files_only=True)
         codec = codec.to(self._device).eval()  # the codec stays float32: audio precision matters
         self.processor = DiaProcessor(DiaFeatureExtractor.from_pretrained(model_id, local_files_only=True),
                                       DiaTokenizer.from_pretrained(model_id, local_files_only=True), codec)
