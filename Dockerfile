@@ -10,7 +10,7 @@ RUN groupadd --system --gid 10001 voxfarm \
  && useradd --system --uid 10001 --gid voxfarm --home-dir /home/voxfarm --create-home voxfarm \
  && install -d -o voxfarm -g voxfarm /var/lib/voxfarm
 WORKDIR /app
-COPY pyproject.toml README.md celery_config.py broker_fs.py ./
+COPY pyproject.toml README.md __main__.py celery_config.py broker_fs.py ./
 COPY api api
 COPY core core
 COPY worker worker

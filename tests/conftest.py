@@ -34,9 +34,21 @@ for var in [v for v in os.environ if v.startswith("VOXFARM_") and not v.startswi
     del os.environ[var]  # tests build their settings explicitly
 
 
+FALLBACKS: dict[str, str] = {}  # service -> why; printed once at the end of the run
+
+
 def _unavailable(what: str, exc: Exception) -> None:
     if IN_CI:
         pytest.fail(f"{what} is unreachable in CI ({exc}); these tests must run there", pytrace=False)
+    FALLBACKS.setdefault(what, f"{type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Say it when a run did not exercise a production service: its tests ran on the embedded
+    parts (SQLite, the filesystem broker) or were skipped.  Under CI=true they fail instead."""
+    for what, why in FALLBACKS.items():
+        terminalreporter.write_line(f"voxfarm: {what} unreachable ({why}); its tests fell back to the embedded "
+                                    "parts or were skipped (CI=true fails instead)", yellow=True)
 
 
 def _port_open(host: str, port: int) -> bool:
