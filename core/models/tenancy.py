@@ -1,12 +1,15 @@
-"""Who owns what: tenants, their API keys (hashes only) and their registered voices."""
+"""Who owns what: tenants (with their own limits), their API keys (hashes only), their registered
+voices, and the limiter's state when the database keeps it (core/tenants/limit_store.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Double,
     ForeignKey,
     Index,
     String,
@@ -28,6 +31,9 @@ class Tenant(Timestamps, Base):
     webhook_secret: Mapped[str] = mapped_column(String(128))
     webhook_secret_prev: Mapped[str | None] = mapped_column(String(128))
     webhook_secret_prev_until: Mapped[datetime | None]
+    # this tenant's own limits, {name: value or null for "no limit"}; a name left out takes the
+    # farm-wide default (core/tenants/limits.py)
+    limits: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class ApiKey(Base):
@@ -72,3 +78,13 @@ class Voice(Timestamps, Base):
     registered: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
     deleted_at: Mapped[datetime | None]
 
+
+class LimitState(Base):
+    """The limiter's counters in the embedded stack (Redis holds them in distributed mode): a
+    request-rate bucket's theoretical arrival time (``rate:<class>``) or an open stream's lease
+    expiry (``stream:<id>``), as Unix seconds."""
+
+    __tablename__ = "limit_state"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[float] = mapped_column(Double)

@@ -97,7 +97,9 @@ class Chunk(Timestamps, Base):
     __tablename__ = "chunks"
     __table_args__ = (UniqueConstraint("job_id", "idx"),
                       Index("ix_chunks_status_enqueued", "status", "enqueued_at"),
-                      Index("ix_chunks_tenant_finished", "tenant_id", "finished_at"))
+                      Index("ix_chunks_tenant_finished", "tenant_id", "finished_at"),
+                      # a tenant's queued and running audio, summed at intake (core/tenants/limits.py)
+                      Index("ix_chunks_tenant_status", "tenant_id", "status"))
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"))
     tenant_id: Mapped[str] = mapped_column(String(40))
