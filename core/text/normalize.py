@@ -28,22 +28,13 @@ from collections.abc import Callable
 
 from voxfarm.core.text import abbreviations as ab
 from voxfarm.core.text import numbers as num
+from voxfarm.core.text.readings import NUM, RULES, spell_number, stop
 
 _HELD = 0xF0000  # supplementary private use area: one placeholder character per held span
 _PROTECT = re.compile(r"\u27ea[^\u27eb]*\u27eb|\[S[12]\]|[\U000F0000-\U000FFFFD]")
 _PLACEHOLDER = re.compile(r"[\U000F0000-\U000FFFFD]")
 CAP = r"(?:[A-Z\U000F0000-\U000FFFFD])"  # a capitalised word starts here (a held mark counts as a name)
 _ROMAN = r"[IVXLCDM]+"
-_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
-_SCALE = r"thousand|million|billion|trillion"
-_MONTH = "|".join(ab.MONTHS + [m.capitalize() + r"\." for m in ab.MONTH_ABBREVIATIONS])
-_STOP_AHEAD = re.compile(r"\s*(?:$|[\"'\u201d\u2019)]*\s+[A-Z\"\u201c])")
-
-
-def _stop(text: str, end: int) -> str:
-    """A period that ended an abbreviation also ended the sentence when the text ends there or a
-    capital follows: keep one then."""
-    return "." if _STOP_AHEAD.match(text, end) else ""
 
 
 def _title(words: str) -> str:
@@ -51,91 +42,8 @@ def _title(words: str) -> str:
         " ".join(_title(w) for w in words.split(" "))
 
 
-def _spell_number(text: str) -> str:
-    if len(text) > 1 and text[0] == "0" and "." not in text:
-        return num.digits(text)  # "007", a code: digit by digit
-    return num.number(text)
-
-
 def _plural(words: str) -> str:
     return words[:-1] + "ies" if words.endswith("y") else words + "s"
-
-
-# -- URLs, emails, times, money, percentages, dates ----------------------------------------------
-_URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"]*[^\s<>\".,;:!?)\]']", re.I)
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-_URL_SIGNS = {".": " dot ", "/": " slash ", "-": " dash ", "_": " underscore ", "@": " at ", ":": " colon ",
-              "?": " question mark ", "=": " equals ", "&": " and ", "#": " hash ", "~": " tilde ", "+": " plus ",
-              "%": " percent "}
-
-
-def _address(m: re.Match) -> str:
-    text = re.sub(r"^(?:https?://)", "", m.group(0), flags=re.I).rstrip("/")
-    spoken = "".join(_URL_SIGNS.get(c, c) for c in text)
-    return re.sub(r"\d+", lambda d: f" {num.digits(d.group(0))} ", spoken)
-
-
-_TIME = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?(?:\s?([AaPp])\.?\s?[Mm]\b(\.?))?")
-_HOUR = re.compile(r"\b(1[0-2]|0?[1-9])\s?([AaPp])\.?\s?[Mm]\b(\.?)")
-
-
-def _time(m: re.Match, text: str) -> str:
-    hour, minute = int(m.group(1)), int(m.group(2))
-    words = num.cardinal(hour)
-    if minute:
-        words += " " + (f"oh {num.cardinal(minute)}" if minute < 10 else num.cardinal(minute))
-    elif not m.group(4):
-        words += " o'clock"
-    if m.group(3):
-        words += f" and {num.cardinal(int(m.group(3)))} seconds"
-    if m.group(4):
-        words += f" {m.group(4).upper()} M" + (_stop(text, m.end()) if m.group(5) else "")
-    return words
-
-
-def _hour(m: re.Match, text: str) -> str:
-    return f"{num.cardinal(int(m.group(1)))} {m.group(2).upper()} M" + (_stop(text, m.end()) if m.group(3) else "")
-
-
-_MONEY = re.compile(rf"([$£€¥₹])\s?({_NUM})(?:\s?({_SCALE})\b|\s?([MmBbKk])n?\b)?")
-_CENTS = re.compile(r"\b(\d+)\s?¢")
-
-
-def _money(m: re.Match) -> str:
-    unit, plural, cent, cents = ab.CURRENCIES[m.group(1)]
-    scale = m.group(3) or {"m": "million", "b": "billion", "k": "thousand"}.get((m.group(4) or "").lower())
-    if scale:
-        return f"{num.number(m.group(2))} {scale} {plural}"
-    return num.money(m.group(2), unit, cent, plural, cents)
-
-
-_PERCENT = re.compile(rf"(?<![\w.])(-?)({_NUM})\s?%")
-_DEGREES = re.compile(rf"(?<![\w.])(-?)({_NUM})\s?°\s?([CF])\b")
-_DATE_MDY = re.compile(rf"\b({_MONTH})\s(\d{{1,2}})(?:st|nd|rd|th)?\b(?!:)(?:(,?\s)(\d{{4}})\b)?")
-_DATE_DMY = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s({_MONTH})(?:(,?\s)(\d{{4}})\b)?")
-_DATE_NUM = re.compile(r"\b(1[0-2]|0?[1-9])/([12]\d|3[01]|0?[1-9])/(\d{4})\b")
-
-
-def _month(name: str) -> str:
-    return ab.MONTH_ABBREVIATIONS.get(name.rstrip(".").lower(), name)
-
-
-def _date_mdy(m: re.Match) -> str:
-    if not 1 <= int(m.group(2)) <= 31:
-        return m.group(0)
-    year = f", {num.year(int(m.group(4)))}" if m.group(4) else ""
-    return f"{_month(m.group(1))} {num.ordinal(int(m.group(2)))}{year}"
-
-
-def _date_dmy(m: re.Match) -> str:
-    if not 1 <= int(m.group(1)) <= 31:
-        return m.group(0)
-    year = f" {num.year(int(m.group(4)))}" if m.group(4) else ""
-    return f"the {num.ordinal(int(m.group(1)))} of {_month(m.group(2))}{year}"
-
-
-def _date_num(m: re.Match) -> str:
-    return f"{ab.MONTHS[int(m.group(1)) - 1]} {num.ordinal(int(m.group(2)))}, {num.year(int(m.group(3)))}"
 
 
 # -- labels and their numbers, regnal numbers -----------------------------------------------------
@@ -206,10 +114,10 @@ _ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b")
 _DECADE = re.compile(r"\b(1[0-9]|20)(\d)0s\b")
 _SHORT_DECADE = re.compile(r"(?<!\w)['\u2019]([2-9])0s\b")
 _YEAR = re.compile(r"(?<![\w.,\-])(1[1-9]\d\d|20\d\d)(?![\w\-]|[.,]\d)")
-_UNIT = re.compile(rf"(?<![\w.])({_NUM})\s?({'|'.join(re.escape(u) for u in sorted(ab.UNITS, key=len, reverse=True))})"
+_UNIT = re.compile(rf"(?<![\w.])({NUM})\s?({'|'.join(re.escape(u) for u in sorted(ab.UNITS, key=len, reverse=True))})"
                    r"(?![\w/])", re.I)
 _FRACTION = re.compile(r"(?<![\w./])(?:(\d+)\s)?(\d)/(\d{1,2})(?![\w/])")
-_NUMBER = re.compile(rf"(?<![\w.])(?:(?<=\s)-|^-)?(?:{_NUM})(?![\w])|(?<![\w\d])\.(\d+)\b")
+NUMBER = re.compile(rf"(?<![\w.])(?:(?<=\s)-|^-)?(?:{NUM})(?![\w])|(?<![\w\d])\.(\d+)\b")
 
 
 def _fraction(m: re.Match) -> str:
@@ -224,12 +132,12 @@ def _number(m: re.Match) -> str:
     if m.group(1):
         return f"point {num.digits(m.group(1))}"
     text = m.group(0)
-    return "minus " + _spell_number(text[1:]) if text.startswith("-") else _spell_number(text)
+    return "minus " + spell_number(text[1:]) if text.startswith("-") else spell_number(text)
 
 
 def _unit(m: re.Match) -> str:
     one, many = ab.UNITS[m.group(2).lower()]
-    return f"{_spell_number(m.group(1))} {one if m.group(1) == '1' else many}"
+    return f"{spell_number(m.group(1))} {one if m.group(1) == '1' else many}"
 
 
 # -- abbreviations and symbols ---------------------------------------------------------------------
@@ -254,7 +162,7 @@ _NAME_BEFORE = re.compile(r"(?:\b[A-Z][\w']*|\d\w*|\b\w+(?:st|nd|rd|th))$")
 
 def _title_word(m: re.Match, text: str) -> str:
     key = m.group(1).lower()
-    if key in ab.SUFFIXES and _NAME_BEFORE.search(text[:m.start()].rstrip()) and _stop(text, m.end()):
+    if key in ab.SUFFIXES and _NAME_BEFORE.search(text[:m.start()].rstrip()) and stop(text, m.end()):
         return m.group(0)  # "Baker St. Then ...": the street ends a sentence (the suffix rule reads it)
     return ab.TITLES[key]
 
@@ -262,27 +170,21 @@ def _title_word(m: re.Match, text: str) -> str:
 def _abbrev(table: dict[str, str]) -> Callable[[re.Match, str], str]:
     def expand(m: re.Match, text: str) -> str:
         word = table[m.group(1).lower()]
-        return word + (_stop(text, m.end()) if m.group(0).endswith(".") else "")
+        return word + (stop(text, m.end()) if m.group(0).endswith(".") else "")
     return expand
 
 
 def _anywhere(m: re.Match, text: str) -> str:
-    return ab.ANYWHERE[m.group(1).lower()] + (_stop(text, m.end()) if m.group(0).endswith(".") else "")
+    return ab.ANYWHERE[m.group(1).lower()] + (stop(text, m.end()) if m.group(0).endswith(".") else "")
 
 
-_RULES: list[tuple[re.Pattern, Callable[..., str], bool]] = [  # (pattern, replacement, wants the text)
-    (_URL, _address, False), (_EMAIL, _address, False), (_TIME, _time, True), (_HOUR, _hour, True),
-    (_MONEY, _money, False), (_CENTS, lambda m: f"{_spell_number(m.group(1))} cents", False),
-    (_DEGREES, lambda m: f"{'minus ' if m.group(1) else ''}{_spell_number(m.group(2))} degrees "
-                         f"{'Celsius' if m.group(3) == 'C' else 'Fahrenheit'}", False),
-    (_PERCENT, lambda m: f"{'minus ' if m.group(1) else ''}{_spell_number(m.group(2))} percent", False),
-    (_DATE_NUM, _date_num, False), (_DATE_MDY, _date_mdy, False), (_DATE_DMY, _date_dmy, False),
+_RULES: list[tuple[re.Pattern, Callable[..., str], bool]] = [*RULES,  # (pattern, replacement, wants the text)
     (_LABEL, _label, True), (_REGNAL, _regnal, False), (_UNIT, _unit, False), (_RANGE, _range, False),
     (_ORDINAL, lambda m: num.ordinal(int(m.group(1))), False),
     (_DECADE, lambda m: _plural(num.year(int(m.group(1) + m.group(2) + "0"))), False),
     (_SHORT_DECADE, lambda m: _plural(num.cardinal(int(m.group(1)) * 10)), False),
     (_FRACTION, _fraction, False), (_YEAR, lambda m: num.year(int(m.group(1))), False),
-    (_NUMBER, _number, False), (_TITLE, _title_word, True),
+    (NUMBER, _number, False), (_TITLE, _title_word, True),
     (_STATE, _abbrev(ab.STATES), True), (_SUFFIX, _abbrev(ab.SUFFIXES), True), (_ANYWHERE, _anywhere, True),
     (_SYMBOL, lambda m: ab.SYMBOLS[m.group(0)], False), (_SLASH, lambda m: " ", False),
 ]
