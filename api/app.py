@@ -12,7 +12,7 @@ from flask_openapi3 import Info, OpenAPI
 
 from voxfarm.api import auth, contract, errors, hygiene, metrics
 from voxfarm.api.services import Services, services  # noqa: F401 - services() is reached from here too
-from voxfarm.api.views import batches, health, jobs, speech, usage, voices, webhooks
+from voxfarm.api.views import batches, health, jobs, lexicons, speech, usage, voices, webhooks
 from voxfarm.celery_config import CeleryPublisher, make_celery
 from voxfarm.core.db import Database
 from voxfarm.core.render import faults
@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
     errors.register(app)
     auth.register(app)  # first: an anonymous request is 401 whatever its body
     hygiene.register(app)
-    for module in (health, jobs, batches, voices, webhooks, usage, speech):
+    for module in (health, jobs, batches, voices, lexicons, webhooks, usage, speech):
         app.register_api(module.bp)
     # the spec flask-openapi3 generates from the view models, completed by api/contract.py (doc UI off)
     app.add_url_rule("/openapi.json", "openapi_json", lambda: contract.openapi_document(app, settings))

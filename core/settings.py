@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     max_document_bytes: int = 50 * 1024 * 1024
     max_metadata_bytes: int = 4096
     voice_max_bytes: int = 20 * 1024 * 1024
+    # pronunciation lexicons (POST /v1/lexicons): a PLS document's size and a lexicon's rule count (413 beyond)
+    lexicon_max_bytes: int = 1024 * 1024
+    lexicon_max_rules: int = 10_000
     voice_min_s: float = 1.0
     voice_max_s: float = 30.0
     voice_sample_rate: int = 44_100  # normalized prompt copy; Dia's codec runs at 44.1 kHz
@@ -106,6 +109,7 @@ class Settings(BaseSettings):
     pause_sentence_ms: int = 250
     pause_paragraph_ms: int = 600
     pause_chapter_ms: int = 1500
+    pause_title_ms: int = 1000  # after a chapter's title, read aloud at its start (announce_chapters)
     crossfade_ms: int = 10
     loudness_target_lufs: float = -20.0
     true_peak_dbfs: float = -3.0

@@ -59,7 +59,7 @@ class Piece:
 
     idx: int
     chapter: int
-    pause_after: str  # sentence | paragraph | chapter | end
+    pause_after: str  # sentence | paragraph | title | chapter | end
 
 
 @dataclass
@@ -68,10 +68,11 @@ class Pauses:
     paragraph_ms: int = 600
     chapter_ms: int = 1500
     crossfade_ms: int = 10
+    title_ms: int = 1000  # after a chapter's title read aloud
 
     def after(self, kind: str) -> int:
         return {"sentence": self.sentence_ms, "paragraph": self.paragraph_ms,
-                "chapter": self.chapter_ms}.get(kind, 0)
+                "chapter": self.chapter_ms, "title": self.title_ms}.get(kind, 0)
 
 
 @dataclass

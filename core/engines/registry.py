@@ -37,6 +37,9 @@ class EngineSpec:
     # the OpenAI speech route: how output speed and named voices reach the engine (None: time-stretch / no names)
     speed_param: tuple[str, float, float, float] | None = None  # (param, value at 1x, min, max)
     voice_param: str | None = None  # the param that picks one of the engine's own voices
+    # what the engine reads (core/text/lexicon.py): "ipa" through espeak-ng, so a lexicon's IPA reaches
+    # the model as is; "text": words (a phoneme rule applies only through its alias)
+    front_end: str = "text"
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -106,6 +109,7 @@ ENGINES: dict[str, EngineSpec] = {
         defaults={"model": "espeak-ng", "speed": 175, "pitch": 50, "language": "en-us"},
         speed_param=("speed", 175, 80, 450),  # words per minute
         voice_param="language",
+        front_end="ipa",
     ),
     "dia": EngineSpec(
         name="dia",
@@ -154,6 +158,7 @@ ENGINES: dict[str, EngineSpec] = {
         voices="catalog",
         speed_param=("speed", 1.0, 0.25, 4.0),
         voice_param="voice",
+        front_end="ipa",
     ),
     "kokoro": EngineSpec(
         name="kokoro",
@@ -175,6 +180,7 @@ ENGINES: dict[str, EngineSpec] = {
         voices="catalog",
         speed_param=("speed", 1.0, 0.5, 2.0),
         voice_param="voice",
+        front_end="ipa",
     ),
     # Scale-out benchmarks (scripts/bench_scale.py) and tests: sleeps a modelled batch cost
     "sim": EngineSpec(
@@ -239,6 +245,7 @@ ENGINES: dict[str, EngineSpec] = {
                   "remove_long_silence": False},
         model_setting="zipvoice_model",
         speed_param=("speed", 1.0, 0.5, 2.0),
+        front_end="ipa",
     ),
 }
 

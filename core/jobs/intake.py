@@ -28,6 +28,7 @@ from voxfarm.core.engines.registry import ENGINES, served_engines
 from voxfarm.core.errors import Conflict, InvalidInput, NotFound, TooLarge
 from voxfarm.core.ids import looks_like_id, new_id
 from voxfarm.core.jobs import dispatch
+from voxfarm.core.jobs.front import check_phonemes, chunk_columns, front_source, job_front_end
 from voxfarm.core.jobs.lanes import render_queue
 from voxfarm.core.jobs.planning import DEFAULT_SEED, plan_document
 from voxfarm.core.jobs.schemas import JobCreate
@@ -181,15 +182,17 @@ def prepare_job(session: Session, settings: Settings, store: ObjectStore, tenant
     job_seed = given.get("seed", DEFAULT_SEED)
     model = spec.model_id(settings)
     voice_sha = voice.sha256 if voice else None
+    front = job_front_end(session, settings, tenant_id, req)  # the tenant's lexicons, in its scope
     plan = plan_document(intake.document, spec, settings, model=model, voice_sha256=voice_sha,
                          params=params, job_seed=job_seed, language=(params.get("language") or "en")[:2],
-                         target_s=target_s, first_chunk_chars=first_chunk_chars)
+                         target_s=target_s, first_chunk_chars=first_chunk_chars, front=front)
     if not plan.chunks:
         raise InvalidInput("the text has nothing to say", code="empty_text")
+    check_phonemes(plan, front, spec, settings, params)
 
     job_id = new_id("job")
     source = {"type": intake.fmt, "chapters": plan.chapters,
-              "expected_s": round(plan.expected_s, 1)}
+              "expected_s": round(plan.expected_s, 1), **front_source(front)}
     if intake.upload is not None:
         source["document_key"] = store.put_bytes(keys.job_file(tenant_id, job_id, "source.epub"),
                                                  intake.upload, "application/epub+zip").key
@@ -210,7 +213,7 @@ def prepare_job(session: Session, settings: Settings, store: ObjectStore, tenant
     chunks = [{"id": new_id("chk"), "job_id": job_id, "tenant_id": tenant_id, "idx": c.idx, "chapter": c.chapter,
                "pause_after": c.pause_after, "text": c.text, "expected_s": c.expected_s, "seed": c.seed,
                "cache_key": keys.chunk_cache(tenant_id, c.cache_digest), "enqueued_at": now, "created_at": now,
-               "updated_at": now}
+               "updated_at": now, **chunk_columns(c)}
               for c in plan.chunks]
     return job, chunks
 

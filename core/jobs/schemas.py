@@ -59,6 +59,9 @@ VoiceRef = Annotated[str, Field(max_length=200)]
 SpeakerTag = Annotated[str, Field(pattern=r"^S[12]$")]  # Dia's two speakers
 
 
+LexiconRef = Annotated[str, Field(min_length=1, max_length=200)]  # a lexicon's id or name
+
+
 class JobCreate(BaseModel):
     # no blanket string cap here: text and documents are limited by the documented settings
     # (max_text_chars, max_document_bytes, max_request_bytes) and answered with 413 in core/jobs/intake.py
@@ -90,6 +93,14 @@ class JobCreate(BaseModel):
     webhook: WebhookSpec | None = None
     title: str | None = Field(None, max_length=500)
     author: str | None = Field(None, max_length=500)
+    text_normalization: Literal["auto", "off"] = Field(
+        "auto", description="auto: numbers, Roman numerals, abbreviations, times, money and symbols are read as "
+                            "a narrator would say them (English; other languages as written); off: as written")
+    announce_chapters: bool = Field(True, description="Markdown and EPUB: each chapter starts with its title read "
+                                                      "aloud, then a pause (VOXFARM_PAUSE_TITLE_MS)")
+    lexicons: list[LexiconRef] = Field(default_factory=list, max_length=16,
+                                       description="Pronunciation lexicons (ids or names, POST /v1/lexicons), "
+                                                   "applied in this order before normalisation")
 
 
 class Progress(BaseModel):
@@ -142,6 +153,10 @@ class JobOut(BaseModel):
         None, description="Why an unfinished job cannot progress now: no live worker for its engine, or no "
                           "control worker to finalize it (null when nothing is missing)")
     waiting_message: str | None = None
+    text_normalization: Literal["auto", "off"] = "auto"
+    announce_chapters: bool = False
+    lexicons: list[dict[str, Any]] = Field(default_factory=list, description="The lexicons applied: id, name, "
+                                           "version at submit")
 
 
 class JobList(BaseModel):
@@ -152,7 +167,11 @@ class JobList(BaseModel):
 class ChunkOut(BaseModel):
     index: int
     chapter: int
-    text: str
+    text: str = Field(description="The source text, as written")
+    spoken_text: str = Field(description="What the engine renders: lexicon rules applied (IPA as "
+                                         "\u27eagrapheme|ipa\u27eb), then normalisation")
+    lexicon_matches: list[dict[str, Any]] = Field(default_factory=list, description="The lexicon rules that "
+                                                  "matched (their versions join the cache key)")
     expected_s: float
     status: str
     seed: int

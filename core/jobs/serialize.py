@@ -72,12 +72,23 @@ def job_resource(job: Job, store: ObjectStore, settings: Settings,
         "webhook": job.webhook,
         "waiting_for": waiting[0] if waiting else None,
         "waiting_message": waiting[1] if waiting else None,
+        **front_end_resource(job),
     }
+
+
+def front_end_resource(job: Job) -> dict[str, Any]:
+    """How the job's text became speech (core/jobs/planning.py FrontEnd), as submitted."""
+    front = (job.source or {}).get("front_end") or {}
+    return {"text_normalization": front.get("text_normalization", "off"),
+            "announce_chapters": bool(front.get("announce_chapters", False)),
+            "lexicons": list(front.get("lexicons", []))}
 
 
 def chunk_resource(chunk: Chunk) -> dict[str, Any]:
     return {
         "index": chunk.idx, "chapter": chunk.chapter, "text": chunk.text,
+        "spoken_text": chunk.spoken_text if chunk.spoken_text is not None else chunk.text,
+        "lexicon_matches": [{"lexicon": m[0], "grapheme": m[1], "version": m[2]} for m in chunk.lexicon_matches or []],
         "expected_s": chunk.expected_s, "status": str(chunk.status), "seed": chunk.seed,
         "cache_key": chunk.cache_key, "cache_hit": chunk.cache_hit, "duration_s": chunk.duration_s,
         "attempts": chunk.attempts, "batch_size": chunk.batch_size, "worker": chunk.worker,

@@ -9,6 +9,7 @@ the kernel (db, clock, statuses) only.
 """
 
 from voxfarm.core.models.base import Base, Timestamps
+from voxfarm.core.models.lexicons import Lexicon
 from voxfarm.core.models.messages import (
     IdempotencyKey,
     Outbox,
@@ -27,6 +28,7 @@ __all__ = [
     "Chunk",
     "IdempotencyKey",
     "Job",
+    "Lexicon",
     "Outbox",
     "Tenant",
     "Timestamps",

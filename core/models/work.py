@@ -106,7 +106,10 @@ class Chunk(Timestamps, Base):
     idx: Mapped[int]
     chapter: Mapped[int] = mapped_column(default=0)
     pause_after: Mapped[str] = mapped_column(String(16), default="sentence")
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)  # as written in the source
+    # what the engine renders (core/text/lexicon.py: lexicon rules, then the normaliser); null: ``text``
+    spoken_text: Mapped[str | None] = mapped_column(Text)
+    lexicon_matches: Mapped[list[Any] | None] = mapped_column(JSON)  # [[lexicon id, grapheme, rule version]]
     expected_s: Mapped[float]
     seed: Mapped[int] = mapped_column(BigInteger)
     cache_key: Mapped[str] = mapped_column(String(512))

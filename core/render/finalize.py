@@ -206,7 +206,7 @@ def build_stitched(work: FinalizeWork, store: ObjectStore, settings: Settings, t
     by_idx = {c.idx: c for c in work.chunks}
     pieces = [Piece(c.idx, c.chapter, c.pause_after) for c in work.chunks]
     pauses = Pauses(settings.pause_sentence_ms, settings.pause_paragraph_ms, settings.pause_chapter_ms,
-                    settings.crossfade_ms)
+                    settings.crossfade_ms, settings.pause_title_ms)
     raw = assemble(pieces, lambda p: _fetch(store, by_idx[p.idx], rate), rate, pauses, tmpdir / "raw.flac")
     via_ffmpeg = formats.needs_ffmpeg(_generic(work))
     out_rate = (formats.output_rate(formats.codec_for(work.fmt, work.output.get("preset")),

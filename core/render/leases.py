@@ -123,8 +123,9 @@ def claim_chunk(session: Session, chunk_id: str, worker: str, *, lease_s: float,
         voice = VoiceRef(v.id, v.tenant_id, v.normalized_key, v.normalized_sha256, v.sha256, v.transcript,
                          tuple(v.embedding) if v.embedding else None, v.embedding_model,
                          v.embedding_self_similarity, gated=not job.voices)
+    spoken = chunk.spoken_text if chunk.spoken_text is not None else chunk.text  # what the engine renders
     return ChunkWork(chunk.id, job.id, job.tenant_id, job.engine, job.model, chunk.idx, job.progress_total,
-                     chunk.text, dict(job.params), chunk.seed, job.seed, chunk.cache_key, chunk.expected_s,
+                     spoken, dict(job.params), chunk.seed, job.seed, chunk.cache_key, chunk.expected_s,
                      chunk.attempts, voice, job.priority)
 
 

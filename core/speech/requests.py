@@ -97,7 +97,8 @@ def submit_speech(session: Session, settings: Settings, store: ObjectStore, tena
     voice_id, params = resolve_voice(session, tenant_id, spec, voice, settings)
     output = OutputSpec(format=req.response_format, speed=req.speed)
     job = JobCreate(text=req.input, engine=engine, voice_id=voice_id, params=params, output=output,
-                    priority=settings.speech_priority, webhook=req.webhook,
+                    priority=settings.speech_priority, webhook=req.webhook, lexicons=req.lexicons,
+                    text_normalization=req.text_normalization, announce_chapters=False,
                     metadata={"openai": {"model": req.model, "voice": voice[:200],
                                          "stream_format": req.stream_format}})
     try:

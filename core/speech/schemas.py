@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -36,6 +36,11 @@ class SpeechRequest(BaseModel):
     stream_format: Literal["audio", "sse"] = "audio"
     instructions: str | None = Field(None, max_length=4096, description="accepted; used where the engine can")
     webhook: WebhookSpec | None = Field(None, description="voxfarm extension: notify when the job ends")
+    lexicons: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=16, description="voxfarm extension: pronunciation lexicons (ids or "
+                                                          "names), applied in order")
+    text_normalization: Literal["auto", "off"] = Field("auto", description="voxfarm extension: read numbers, "
+                                                       "abbreviations and symbols as a narrator would (auto)")
 
 
 class OpenAIErrorBody(BaseModel):

@@ -13,6 +13,7 @@ _CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 class Chapter:
     title: str
     paragraphs: list[str] = field(default_factory=list)
+    announce: bool = True  # the title came from the document (False: made up, e.g. "Chapter 1"): read it aloud
 
 
 @dataclass
@@ -43,4 +44,4 @@ def split_paragraphs(text: str) -> list[str]:
 
 
 def from_plain(text: str, title: str | None = None) -> Document:
-    return Document([Chapter(title or "Chapter 1", split_paragraphs(text))], title=title)
+    return Document([Chapter(title or "Chapter 1", split_paragraphs(text), announce=False)], title=title)

@@ -100,7 +100,7 @@ def parse_epub(data: bytes) -> Document:
             title = parsed.headings[0]
         if not paragraphs:
             continue  # cover pages, title pages without prose
-        chapters.append(Chapter(clean(title or f"Chapter {len(chapters) + 1}"), paragraphs))
+        chapters.append(Chapter(clean(title or f"Chapter {len(chapters) + 1}"), paragraphs, announce=bool(title)))
     if not chapters:
         raise InvalidInput("the EPUB contains no readable text", code="invalid_document")
 

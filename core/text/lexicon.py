@@ -89,6 +89,8 @@ class CompiledLexicon:
     id: str
     rules: list[Rule]
     mode: str  # "ipa" | "text"
+    name: str = ""
+    version: int = 0
     _exact: dict[str, Rule] = field(default_factory=dict)
     _folded: dict[str, Rule] = field(default_factory=dict)
     _pattern: re.Pattern | None = None

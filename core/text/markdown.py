@@ -112,17 +112,17 @@ def parse_markdown(text: str, title: str | None = None) -> Document:
     current: Chapter | None = None
     for block in blocks:
         if block.kind == "heading" and block.level == level:
-            current = Chapter(block.text or f"Chapter {len(chapters) + 1}")
+            current = Chapter(block.text or f"Chapter {len(chapters) + 1}", announce=bool(block.text))
             chapters.append(current)
             continue
         if not block.text:
             continue
         if current is None:  # prose before the first chapter heading
-            current = Chapter(title or "Introduction")
+            current = Chapter(title or "Introduction", announce=False)
             chapters.append(current)
         current.paragraphs.append(block.text)  # a section heading is spoken as its own paragraph
     chapters = [c for c in chapters if c.paragraphs]
     if not chapters:  # nothing but headings ("# Hello there"): they are the text, read them
         spoken = ([book_title] if book_title else []) + [b.text for b in blocks if b.text]
-        chapters = [Chapter(title or "Chapter 1", spoken)]
+        chapters = [Chapter(title or "Chapter 1", spoken, announce=False)]
     return Document(chapters, title=title)

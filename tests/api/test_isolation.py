@@ -10,6 +10,7 @@ from helpers import render_in_process, tone, wav_bytes
 
 # README: public, aggregates only
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/static/<path:filename>"}
+LEXICON = {"name": "private", "rules": [{"grapheme": "Private", "alias": "Privy"}]}
 
 
 def test_every_route_is_tenant_scoped(api):
@@ -26,8 +27,9 @@ def test_every_route_is_tenant_scoped(api):
     deliveries = owner.get(f"/v1/jobs/{job['id']}/webhook-deliveries").json()["data"]
     [succeeded] = [d for d in deliveries if d["type"] == "job.succeeded"]
     batch = owner.post("/v1/batches", json={"items": [{"text": "Private words in a batch."}]}).json()
+    lexicon = owner.post("/v1/lexicons", json=LEXICON).json()
     ids = {"job_id": job["id"], "voice_id": voice["id"], "delivery_id": succeeded["id"], "name": "chapters.json",
-           "batch_id": batch["id"]}
+           "batch_id": batch["id"], "lexicon_id": lexicon["id"]}
     probes = []
     for rule in api.app.url_map.iter_rules():
         if rule.rule in PUBLIC or "<" not in rule.rule:
@@ -36,15 +38,15 @@ def test_every_route_is_tenant_scoped(api):
         probes += [(method, path) for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
     assert len(probes) >= 9  # every route with an id in its path, each method
     for method, path in probes:
-        kwargs = {"json": {}} if method in ("POST", "PUT") else {}
+        kwargs = {"json": LEXICON if method == "PUT" else {}} if method in ("POST", "PUT") else {}
         resp = getattr(intruder, method.lower())(path, **kwargs)
         assert resp.status_code == 404, (method, path, resp.status_code, resp.text)
         assert "Private words" not in resp.text
     # the same URLs answer their owner: the probes hit objects that exist (deletion last)
     for method, path in sorted(probes, key=lambda p: p[0] == "DELETE"):
-        kwargs = {"json": {}} if method in ("POST", "PUT") else {}
+        kwargs = {"json": LEXICON if method == "PUT" else {}} if method in ("POST", "PUT") else {}
         resp = getattr(owner, method.lower())(path, **kwargs)
-        if method == "GET":
+        if method in ("GET", "PUT"):  # a lexicon's rules are replaced: 200
             assert resp.status_code == 200, (path, resp.status_code, resp.text[:300])
         elif method == "POST" and "/batches/" in path:  # canceling a batch is idempotent: 200
             assert resp.status_code == 200 and resp.json()["cancel_requested"], (path, resp.status_code)
@@ -63,6 +65,13 @@ def test_lists_only_show_the_callers_objects(api):
     a.post("/v1/jobs", json={"text": "Mine."})
     assert b.get("/v1/jobs").json()["data"] == []
     assert b.get("/v1/voices").json()["data"] == []
+    a.post("/v1/lexicons", json=LEXICON)
+    assert b.get("/v1/lexicons").json()["data"] == [] and len(a.get("/v1/lexicons").json()["data"]) == 1
+    # a job naming another tenant's lexicon, by name or id, is refused as if it did not exist
+    mine = a.get("/v1/lexicons").json()["data"][0]
+    for ref in ("private", mine["id"]):
+        resp = b.post("/v1/jobs", json={"text": "Private words.", "lexicons": [ref]})
+        assert resp.status_code == 404 and resp.json()["error"]["code"] == "lexicon_not_found", resp.text
 
 
 def test_every_non_public_route_requires_a_key(api):

@@ -84,10 +84,10 @@ def test_job_resource_metadata_priority_and_plan(api):
     assert resp.status_code == 202
     job = resp.json()
     assert job["metadata"] == {"order": 7, "tags": ["a"]} and job["priority"] == 5
-    assert job["output"]["format"] == "mp3" and job["progress"]["total"] == 2
+    assert job["output"]["format"] == "mp3" and job["progress"]["total"] == 4  # each chapter's title is read first
     plan = client.get(f"/v1/jobs/{job['id']}/chunks").json()
     assert [c["title"] for c in plan["chapters"]] == ["One", "Two"]
-    assert [c["text"] for c in plan["chunks"]] == ["First line.", "Second line."]
+    assert [c["text"] for c in plan["chunks"]] == ["One.", "First line.", "Two.", "Second line."]
     assert client.get(f"/v1/jobs/{job['id']}/audio").json()["error"]["code"] == "result_not_ready"
 
 

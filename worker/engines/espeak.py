@@ -15,7 +15,9 @@ import threading
 import numpy as np
 
 from voxfarm.core.engines.registry import ENGINES
+from voxfarm.core.engines.symbols import espeak_mnemonics
 from voxfarm.core.text.chunking import clean_tags
+from voxfarm.core.text.lexicon import phoneme_segments
 from voxfarm.worker.engines.base import BatchStats, Engine, RenderRequest, RenderResult
 
 _LOCK = threading.Lock()
@@ -24,6 +26,8 @@ _RATE = 0
 _BUF: list[np.ndarray] = []
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
+_CHARS_UTF8 = 1  # espeak_Synth flags (speak_lib.h)
+_PHONEMES = 0x100  # [[...]] holds phoneme mnemonics
 _ESPEAK_RATE = 1
 _ESPEAK_PITCH = 3
 _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
@@ -101,6 +105,18 @@ def library() -> ctypes.CDLL:
     return _init()[0]
 
 
+def _espeak_input(text: str) -> tuple[bytes, int]:
+    """The bytes and flags for ``espeak_Synth``: a lexicon's phoneme mark (core/text/lexicon.py) becomes
+    ``[[mnemonics]]`` (core/engines/symbols.py writes espeak's phoneme names from IPA), read with
+    ``espeakPHONEMES``; any ``[[`` of the text itself is broken up so it stays text."""
+    segments = phoneme_segments(text)
+    if not any(kind == "ipa" for kind, _ in segments):
+        return text.encode("utf-8"), 0  # as before: espeak detects the encoding
+    parts = [f" [[{espeak_mnemonics(value)[0]}]] " if kind == "ipa" else value.replace("[[", "[ [")
+             for kind, value in segments]
+    return "".join(parts).encode("utf-8"), _CHARS_UTF8 | _PHONEMES
+
+
 class EspeakEngine(Engine):
     spec = ENGINES["espeak"]
 
@@ -117,9 +133,9 @@ class EspeakEngine(Engine):
             return RenderResult(error=f"espeak-ng has no voice {params['language']!r}")
         lib.espeak_SetParameter(_ESPEAK_RATE, int(params["speed"]), 0)
         lib.espeak_SetParameter(_ESPEAK_PITCH, int(params["pitch"]), 0)
-        text = clean_tags(request.text).encode("utf-8")
+        text, flags = _espeak_input(clean_tags(request.text))
         _BUF.clear()
-        status = lib.espeak_Synth(text, len(text) + 1, 0, 0, 0, 0, None, None)
+        status = lib.espeak_Synth(text, len(text) + 1, 0, 0, 0, flags, None, None)
         lib.espeak_Synchronize()
         if status != 0:
             return RenderResult(error=f"espeak-ng synthesis failed with status {status}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import re
 
+from voxfarm.core.text.lexicon import phoneme_segments
 from voxfarm.worker.engines.espeak import _LOCK, _init  # one library and one lock per process
 
 _CHARS_UTF8 = 1
@@ -43,7 +44,16 @@ def _clause_phonemes(lib: ctypes.CDLL, text: str) -> str:
 
 def phonemize(text: str, voice: str = "en-us") -> str:
     """IPA for ``text`` with its clause punctuation kept, e.g. ``"Hello, world."`` ->
-    ``"həlˈoʊ, wˈɜːld."``.  Raises ``ValueError`` for a voice espeak-ng does not have."""
+    ``"həlˈoʊ, wˈɜːld."``.  Raises ``ValueError`` for a voice espeak-ng does not have.  A lexicon's
+    phoneme mark (``⟪grapheme|ipa⟫``, core/text/lexicon.py) is passed through as is."""
+    segments = phoneme_segments(text)
+    if any(kind == "ipa" for kind, _ in segments):
+        parts = [value.strip() if kind == "ipa" else _phonemize(value, voice) for kind, value in segments]
+        return re.sub(r"\s+([.,;:!?])", r"\1", " ".join(p for p in parts if p)).strip()
+    return _phonemize(text, voice)
+
+
+def _phonemize(text: str, voice: str) -> str:
     text = text.translate(_PUNCT).replace("\n", " ")
     with _LOCK:
         lib, _ = _init()

@@ -12,12 +12,14 @@ from __future__ import annotations
 import ctypes
 import re
 
+from voxfarm.core.text.lexicon import phoneme_segments
 from voxfarm.worker.engines.espeak import LOCK, library
 
 _CHARS_UTF8 = 1
 _PHONEMES_IPA = 0x02  # bit 1: IPA as UTF-8 (0 would give espeak's ASCII names)
 # a clause ends at punctuation followed by a space or the end ("3.5" and "e.g" stay whole)
 _CLAUSE = re.compile(r"(.*?)([.,;:!?\u2026]+)(?=\s|$)|(.+?)$", re.DOTALL)
+_BEFORE_MARK = re.compile(r"\s+([.,;:!?\u2026])")  # "hɚmˈaɪəni , sˈɛd" -> "hɚmˈaɪəni, sˈɛd"
 
 
 def _clause(lib: ctypes.CDLL, text: str) -> str:
@@ -32,7 +34,16 @@ def _clause(lib: ctypes.CDLL, text: str) -> str:
 
 
 def ipa(text: str, voice: str = "en-us") -> str:
-    """IPA for ``text`` in espeak-ng voice ``voice``; ``ValueError`` if espeak has no such voice."""
+    """IPA for ``text`` in espeak-ng voice ``voice``; ``ValueError`` if espeak has no such voice.
+    A lexicon's phoneme mark (``⟪grapheme|ipa⟫``, core/text/lexicon.py) is passed through as is."""
+    segments = phoneme_segments(text)
+    if any(kind == "ipa" for kind, _ in segments):
+        parts = [value.strip() if kind == "ipa" else _ipa(value, voice) for kind, value in segments]
+        return _BEFORE_MARK.sub(r"\1", " ".join(p for p in parts if p)).strip()
+    return _ipa(text, voice)
+
+
+def _ipa(text: str, voice: str) -> str:
     with LOCK:
         lib = library()
         lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
