@@ -36,7 +36,7 @@ from voxfarm.api.contract_links import add_links
 from voxfarm.core.audio.arrays import encode
 from voxfarm.core.engines.languages import LANGUAGES
 from voxfarm.core.engines.params import ParamSpec
-from voxfarm.core.engines.registry import ENGINES, served_engines
+from voxfarm.core.engines.registry import ENGINES, listed_engines, served_engines
 from voxfarm.core.ids import id_pattern
 from voxfarm.core.jobs.idempotency import MAX_KEY_LEN
 from voxfarm.core.settings import Settings
@@ -114,7 +114,16 @@ def _deployment(doc: dict, settings: Settings) -> None:
     if "engine" in props:
         props["engine"] = {"anyOf": [{"type": "string", "enum": served_engines(settings)}, {"type": "null"}],
                            "default": None, "description": f"default: {settings.default_engine}; "
-                                                           f"known engines: {', '.join(sorted(ENGINES))}"}
+                                                           f"known engines: {', '.join(listed_engines(settings))}"}
+    if "voices" in props:
+        # flask-openapi3 drops pydantic's patternProperties, leaving a bare object that admits any
+        # key (a NUL in one is a 400): the speaker tags and what each may name, as the model says
+        props["voices"] = {"anyOf": [{"type": "object", "propertyNames": {"pattern": "^S[12]$"},
+                                      "additionalProperties": {"anyOf": [
+                                          {"type": "string", "maxLength": 200},
+                                          {"$ref": "#/components/schemas/InlinePrompt"}]}},
+                                     {"type": "null"}],
+                           "default": None, "description": props["voices"].get("description", "")}
     speech = doc.get("components", {}).get("schemas", {}).get("SpeechRequest", {}).get("properties", {})
     if "model" in speech:  # an engine this farm serves, or an OpenAI model name mapped to one
         speech["model"] = {"type": "string", "enum": sorted({*served_engines(settings), *OPENAI_MODELS,
@@ -189,7 +198,7 @@ def _no_nul(node: Any, schemas: dict, seen: set[str]) -> None:
     if node.get("type") == "string" and "pattern" not in node and "enum" not in node and "format" not in node:
         node["pattern"] = NO_NUL
     if node.get("type") == "object" and node.get("additionalProperties") not in (None, False):
-        node["propertyNames"] = {"pattern": NO_NUL}
+        node.setdefault("propertyNames", {"pattern": NO_NUL})  # a narrower pattern (speaker tags) stays
         if node["additionalProperties"] is True:
             node["additionalProperties"] = {"$ref": "#/components/schemas/JsonValue"}
     for key, value in node.items():

@@ -9,6 +9,7 @@ answers 503 quickly (connect timeout 3 s), so clients can retry.
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Flask, current_app, jsonify, request
 from pydantic import ValidationError
@@ -33,6 +34,19 @@ def error_response(status: int, code: str, message: str, details: object | None 
     resp = jsonify(body)
     resp.status_code = status
     return resp
+
+
+# /v1/<collection>/<id>: what a missing object is called (core raises "job job_... not found")
+_KINDS = {"jobs": "job", "batches": "batch", "voices": "voice", "lexicons": "lexicon",
+          "webhook-deliveries": "webhook delivery"}
+_OBJECT_PATH = re.compile(r"^/v1/([a-z-]+)/([^/]+)/?$")
+
+
+def _no_route(method: str, path: str) -> str:
+    match = _OBJECT_PATH.match(path)
+    if match and match.group(1) in _KINDS:
+        return f"{_KINDS[match.group(1)]} {match.group(2)[:64]!r} not found"
+    return f"no route {method} {path[:200]} (the routes are listed at /openapi.json)"
 
 
 def _clean(errors: list[dict]) -> list[dict]:
@@ -66,6 +80,8 @@ def register(app: Flask) -> None:
             return exc.response  # already one of ours (abort with a JSON response)
         status = exc.code or 500
         message = exc.description or exc.name
+        if status == 404:  # no route matched: a malformed id reads like a well-formed missing one
+            message = _no_route(request.method, request.path)
         if status == 413:
             limit = current_app.config.get("MAX_CONTENT_LENGTH")
             sent = f"{request.content_length} bytes" if request.content_length is not None else "larger"

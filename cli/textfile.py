@@ -12,23 +12,22 @@ from pathlib import Path
 import click
 from charset_normalizer import from_bytes
 
-_NOT_TEXT = {b"%PDF-": "a PDF", b"PK\x03\x04": "a ZIP archive (a .docx, .odt or an EPUB without its .epub name?)",
-             b"{\\rtf": "an RTF document", b"\xd0\xcf\x11\xe0": "an old Word/Office document"}
+from voxfarm.core.text.sniff import ACCEPTED, not_readable
 
 
 def read_text(path: Path) -> str:
-    data = path.read_bytes()
-    for magic, what in _NOT_TEXT.items():
-        if data.startswith(magic):
-            raise click.ClickException(f"{path} is {what}; voxfarm reads plain text, Markdown and EPUB: "
-                                       "convert it first (e.g. pdftotext for a PDF)")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:  # a missing file, a folder, no permission: one line, never a traceback
+        raise click.ClickException(f"cannot read {path}: {exc.strerror or exc}") from None
+    if refusal := not_readable(str(path), data):  # the same sentence the API answers (core/text/sniff.py)
+        raise click.ClickException(refusal)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
     if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise click.ClickException(f"{path} is not a text file (it holds NUL bytes); voxfarm reads plain text, "
-                                   "Markdown and EPUB")
+        raise click.ClickException(f"{path} is not a text file (it holds NUL bytes); {ACCEPTED}")
     matches = from_bytes(data)
     best = matches.best()
     if best is not None:

@@ -81,6 +81,11 @@ class Target:
     ip: str
 
 
+# a farm that posts to its own machine (a webhook receiver beside `voxfarm up`) opts in by setting
+_ALLOW_HINT = ("; to allow it, list the host or its network in VOXFARM_OUTBOUND_ALLOWLIST on the API and "
+               "the workers (e.g. VOXFARM_OUTBOUND_ALLOWLIST={host})")
+
+
 class Guard:
     def __init__(self, allowlist: list[str] | None = None) -> None:
         self.allow_hosts = {e.lower() for e in allowlist or [] if "/" not in e}
@@ -114,10 +119,11 @@ class Guard:
         if host in self.allow_hosts:
             return
         if host == "localhost" or host.endswith(".localhost"):
-            raise OutboundBlocked("URLs pointing at localhost are not allowed")
+            raise OutboundBlocked(f"URLs pointing at localhost are not allowed{_ALLOW_HINT.format(host=host)}")
         ip = literal_ip(host)
         if ip is not None and not self._allowed_ip(ip) and (reason := forbidden_reason(ip)):
-            raise OutboundBlocked(f"URL points at {reason}; only public addresses are allowed")
+            raise OutboundBlocked(f"URL points at {reason}; only public addresses are allowed"
+                                  f"{_ALLOW_HINT.format(host=host)}")
 
     def resolve(self, url: str) -> Target:
         """Resolve once and return the checked address to connect to (raises OutboundBlocked)."""
@@ -139,7 +145,8 @@ class Guard:
                 continue
             reason = forbidden_reason(addr)
             if reason:
-                raise OutboundBlocked(f"{host} resolves to {reason}; refusing to connect")
+                raise OutboundBlocked(f"{host} resolves to {reason}; refusing to connect"
+                                      f"{_ALLOW_HINT.format(host=host)}")
         return Target(url, scheme, host, port, path, str(addrs[0]))
 
 

@@ -84,6 +84,8 @@ class Health(BaseModel):
     checks: dict[str, str] = Field(default_factory=dict)
     workers: dict[str, int] | None = Field(
         None, description="readyz: live workers per served engine, and `control` (finalize, webhooks)")
+    warnings: list[str] | None = Field(
+        None, description="readyz: what needs an operator, e.g. live workers whose engine this API does not serve")
 
 
 class ListQuery(BaseModel):

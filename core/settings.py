@@ -15,7 +15,7 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -43,10 +43,11 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"  # how clients reach the API (local-disk result URLs)
 
     # -- engines -----------------------------------------------------------------------------
-    default_engine: str = "espeak"
     # Engines this farm serves; a job for any other engine is refused at submit time instead of
-    # waiting forever on a queue no worker reads.
-    engines: Annotated[list[str], NoDecode] = ["espeak"]
+    # waiting forever on a queue no worker reads.  Piper with its bundled voice, as `voxfarm up`
+    # serves it: `voxfarm api` and `voxfarm worker --engine piper` agree with no variable set.
+    engines: Annotated[list[str], NoDecode] = ["piper"]
+    default_engine: str = ""  # "" (unset): the first of ENGINES
     batch: dict[str, BatchSettings] = {}  # per-engine overrides, JSON: {"dia": {...}}
     chunk_target_s: dict[str, float] = {}  # per-engine override of the chunk packing target
     dia_model: str = "nari-labs/Dia-1.6B-0626"  # local dir or an id already in the HF cache
@@ -222,6 +223,12 @@ class Settings(BaseSettings):
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @model_validator(mode="after")
+    def _default_engine(self) -> Settings:
+        if not self.default_engine:
+            self.default_engine = self.engines[0] if self.engines else "piper"
+        return self
 
     @field_validator("webhook_schedule_s", mode="before")
     @classmethod

@@ -65,6 +65,7 @@ def run_config(label: str, batch: int, args, redis_url: str, db_url: str | None)
     upgrade(settings)
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("VOXFARM_")},
            "VOXFARM_DATA_DIR": str(data), "VOXFARM_BROKER_URL": redis_url, "PYTHONPATH": str(ROOT),
+           "VOXFARM_ENGINES": "espeak",
            "VOXFARM_BATCH": json.dumps({"espeak": {"max_batch_size": batch, "max_wait_ms": 20}})}
     if db_url:
         env["VOXFARM_DATABASE_URL"] = db_url

@@ -75,7 +75,7 @@ def run_farm(label: str, env_extra: dict, args, redis_url: str, db_url: str | No
         eng.dispose()
     upgrade(settings)
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("VOXFARM_")}, "PYTHONPATH": str(ROOT),
-           "VOXFARM_DATA_DIR": str(data), "VOXFARM_BROKER_URL": redis_url,
+           "VOXFARM_DATA_DIR": str(data), "VOXFARM_BROKER_URL": redis_url, "VOXFARM_ENGINES": "espeak",
            "VOXFARM_CHUNK_TARGET_S": json.dumps({"espeak": 0.5}), **env_extra}
     if db_url:
         env["VOXFARM_DATABASE_URL"] = db_url

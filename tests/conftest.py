@@ -32,6 +32,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test may ever reach a model h
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 for var in [v for v in os.environ if v.startswith("VOXFARM_") and not v.startswith("VOXFARM_TEST_")]:
     del os.environ[var]  # tests build their settings explicitly
+# the suite's engine unless a test names another: espeak (no model file, fast); the product default,
+# piper (core/settings.py), is what the CLI tests that strip this (`voxfarm up`, the quick start) run
+os.environ["VOXFARM_ENGINES"] = "espeak"
 
 
 FALLBACKS: dict[str, str] = {}  # service -> why; printed once at the end of the run

@@ -97,6 +97,7 @@ class _Farm:
 
     def start(self, api_venv: Path, worker_venv: Path, tmp_path: Path, redis_url: str, engine: str,
               **settings: str) -> _Farm:
+        settings.setdefault("engines", engine)  # the API serves the worker's engine (piper by default)
         self.env = env = _env(tmp_path / "var", redis_url, **settings)
         self.api_venv, self.tmp = api_venv, tmp_path
         migrated = _run(api_venv, "migrate", env=env, cwd=tmp_path)

@@ -39,8 +39,15 @@ def readyz():
     if not ready:
         return {"status": "unavailable", "checks": checks}, 503
     live = _live(svc)
-    workers = {name: live.engines[name] for name in served_engines(svc.settings)} | {"control": live.control}
-    return {"status": "ready" if all(workers.values()) else "degraded", "checks": checks, "workers": workers}, 200
+    served = served_engines(svc.settings)
+    workers = {name: live.engines[name] for name in served} | {"control": live.control}
+    body = {"status": "ready" if all(workers.values()) else "degraded", "checks": checks, "workers": workers}
+    idle = sorted(name for name, n in live.engines.items() if n and name not in served)
+    if idle:  # a worker that gets no job: its engine is refused at submit (engine_not_served)
+        body["warnings"] = [f"{live.engines[name]} live worker(s) serve engine {name!r}, which this API does not "
+                            f"serve (VOXFARM_ENGINES={','.join(served)}): its jobs are refused; add {name} to "
+                            "VOXFARM_ENGINES on the API" for name in idle]
+    return body, 200
 
 
 def _live(svc) -> LiveWorkers:

@@ -254,6 +254,13 @@ def served_engines(settings: Settings) -> list[str]:
     return [name for name in settings.engines if name in ENGINES]
 
 
+def listed_engines(settings: Settings) -> list[str]:
+    """The engines a user may be told about: every real one, and a test engine only where this farm
+    serves it (``sim`` and ``tone`` are for benchmarks and tests)."""
+    served = set(settings.engines)
+    return sorted(name for name, spec in ENGINES.items() if not spec.for_tests or name in served)
+
+
 def describe_engine(spec: EngineSpec, settings: Settings) -> dict[str, Any]:
     """What ``GET /v1/engines`` says about one engine (no model is loaded to say it)."""
     return {"name": spec.name, "model": spec.model_id(settings), "sample_rate": spec.sample_rate,

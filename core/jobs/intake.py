@@ -24,7 +24,7 @@ from voxfarm.core.db import undo_on_rollback
 from voxfarm.core.engines.catalog import check_voice
 from voxfarm.core.engines.languages import LANGUAGES
 from voxfarm.core.engines.params import validate_params
-from voxfarm.core.engines.registry import ENGINES, served_engines
+from voxfarm.core.engines.registry import ENGINES, listed_engines, served_engines
 from voxfarm.core.errors import Conflict, InvalidInput, NotFound, TooLarge
 from voxfarm.core.ids import looks_like_id, new_id
 from voxfarm.core.jobs import dispatch
@@ -147,8 +147,8 @@ def prepare_job(session: Session, settings: Settings, store: ObjectStore, tenant
     """
     engine = req.engine or settings.default_engine
     spec = ENGINES.get(engine)
-    if spec is None:
-        raise InvalidInput(f"unknown engine {engine!r}; known: {', '.join(sorted(ENGINES))}",
+    if spec is None or engine not in listed_engines(settings):  # a test engine not served is unknown
+        raise InvalidInput(f"unknown engine {engine!r}; known: {', '.join(listed_engines(settings))}",
                            code="unknown_engine")
     if engine not in served_engines(settings):
         raise InvalidInput(f"engine {engine!r} is not served by this farm "

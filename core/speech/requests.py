@@ -21,7 +21,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from voxfarm.core.engines.registry import ENGINES, EngineSpec
+from voxfarm.core.engines.registry import ENGINES, EngineSpec, listed_engines
 from voxfarm.core.errors import InvalidInput, NotFound
 from voxfarm.core.ids import looks_like_id
 from voxfarm.core.jobs.intake import submit_job
@@ -48,11 +48,11 @@ class SpeechInputError(InvalidInput):
 def resolve_engine(model: str, settings: Settings) -> str:
     if model in settings.speech_models:
         return settings.speech_models[model]
-    if model in ENGINES:
+    if model in listed_engines(settings):  # a test engine (sim, tone) only where it is served
         return model
     if model in OPENAI_MODELS:
         return settings.default_engine
-    raise SpeechInputError(f"unknown model {model!r}; use an engine ({', '.join(sorted(ENGINES))}) "
+    raise SpeechInputError(f"unknown model {model!r}; use an engine ({', '.join(listed_engines(settings))}) "
                            f"or one of {', '.join(sorted(OPENAI_MODELS | set(settings.speech_models)))}",
                            param="model", code="model_not_found")
 

@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 
 from voxfarm.core.errors import InvalidInput
 from voxfarm.core.text.document import Chapter, Document, clean
+from voxfarm.core.text.sniff import not_readable
 
 _BLOCKS = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "br", "tr", "section"}
 _SKIP = {"script", "style", "head", "nav", "svg", "math"}
@@ -79,7 +80,8 @@ def parse_epub(data: bytes) -> Document:
     from ebooklib import epub
 
     if not zipfile.is_zipfile(io.BytesIO(data)):
-        raise InvalidInput("the document is not an EPUB (not a zip container)", code="invalid_document")
+        raise InvalidInput(not_readable("the document", data) or "the document is not an EPUB (not a zip container)",
+                           code="invalid_document")
     try:
         book = epub.read_epub(io.BytesIO(data), options={"ignore_ncx": False})
     except Exception as exc:  # noqa: BLE001 - ebooklib raises many types on bad input

@@ -134,3 +134,26 @@ def test_schemathesis_finds_nothing(live_api):
     selected = re.search(r"Selected: (\d+)/(\d+)", out)
     assert selected and selected.group(1) == selected.group(2) and int(selected.group(1)) >= 20, tail
     assert re.search(r"✅ Stateful", out), tail  # the links let the stateful phase run, and it passed
+
+
+def _bare_objects(node, path=""):
+    """Paths of object schemas that say nothing of their keys or values (anything goes in them)."""
+    if isinstance(node, list):
+        return [p for i, item in enumerate(node) for p in _bare_objects(item, f"{path}[{i}]")]
+    if not isinstance(node, dict):
+        return []
+    here = [path] if node.get("type") == "object" and not {"properties", "additionalProperties",
+                                                            "patternProperties", "$ref"} & set(node) else []
+    return here + [p for k, v in node.items() for p in _bare_objects(v, f"{path}/{k}")]
+
+
+def test_every_request_object_says_what_its_keys_may_be(tmp_path):
+    """A bare ``{"type": "object"}`` let Schemathesis send a NUL inside a key under ``voices``, which the
+    API refuses with 400 invalid_characters: a schema-valid request rejected (#30).  ``voices`` names
+    its speaker tags, and no schema in the document is a bare object."""
+    app = create_app(Settings(data_dir=tmp_path / "var", engines=list(ENGINES)), publisher=ListPublisher())
+    doc = app.test_client().get("/openapi.json").get_json()
+    assert _bare_objects(doc) == []
+    voices = doc["components"]["schemas"]["JobCreate"]["properties"]["voices"]["anyOf"][0]
+    assert voices["propertyNames"] == {"pattern": "^S[12]$"}
+    assert {"$ref": "#/components/schemas/InlinePrompt"} in voices["additionalProperties"]["anyOf"]

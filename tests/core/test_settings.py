@@ -8,10 +8,14 @@ from voxfarm.core.settings import Settings, load_settings
 
 def test_embedded_defaults_need_no_server(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("VOXFARM_ENGINES", raising=False)  # the suite pins espeak (tests/conftest.py)
     s = load_settings()
     assert s.resolved_database_url.startswith("sqlite:///") and s.resolved_database_url.endswith("var/voxfarm.db")
     assert s.resolved_storage_url.startswith("file://")
-    assert s.embedded_broker and s.default_engine == "espeak"
+    # one default engine in both modes: what `voxfarm up` runs is what `voxfarm api` serves (#30)
+    assert s.embedded_broker and s.default_engine == "piper" and s.engines == ["piper"]
+    assert Settings(engines=["espeak", "dia"]).default_engine == "espeak"  # unset: the first served
+    assert Settings(engines=["espeak", "dia"], default_engine="dia").default_engine == "dia"
 
 
 def test_production_by_environment_alone(monkeypatch):
