@@ -17,6 +17,7 @@ from voxfarm.core.errors import TooLarge, UnsupportedMedia, VoxfarmError
 BODY_TYPES: dict[str, tuple[str, ...]] = {
     "jobs.create_job": ("application/json",),
     "jobs.upload_job": ("multipart/form-data",),
+    "jobs.rerender_job": ("application/json",),
     "batches.create_batch": ("application/json",),
     "batches.upload_batch": ("multipart/form-data",),
     "voices.create_voice": ("application/json", "multipart/form-data"),

@@ -16,6 +16,7 @@ from voxfarm.core.errors import Conflict, NotFound
 from voxfarm.core.fleet.workers import LiveWorkers
 from voxfarm.core.ids import id_pattern
 from voxfarm.core.jobs import intake as core_jobs
+from voxfarm.core.jobs import rerender
 from voxfarm.core.jobs.schemas import (
     ChunkListQuery,
     ChunkPlanOut,
@@ -127,6 +128,20 @@ def cancel_job(path: JobPath):
     with svc.uow() as s:
         job = core_jobs.cancel_job(s, g.tenant.id, path.job_id)
         return job_resource(job, svc.store, svc.settings)
+
+
+@bp.post("/jobs/<job_id>/rerender", responses={202: JobOut, 409: ErrorResponse}, openapi_extensions=IDEMPOTENT)
+def rerender_job(path: JobPath, body: rerender.RerenderRequest):
+    """Re-render one chunk (or a chapter's chunks) of a succeeded job with a new seed: answers 202 with a
+    new job (``source.rerender_of``) that takes every other chunk from the cache and stitches again."""
+    svc = services()
+
+    def build(session, _):
+        job = rerender.rerender_job(session, svc.settings, g.tenant.id, path.job_id, body)
+        session.flush()
+        return job_resource(job, svc.store, svc.settings, LiveWorkers.load(session, svc.settings))
+
+    return idem.create("POST /v1/jobs/rerender", 202, build, location=lambda job: f"/v1/jobs/{job['id']}")
 
 
 @bp.get("/jobs/<job_id>/chunks", responses={200: ChunkPlanOut})

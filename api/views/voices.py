@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import Response, g, redirect, request, stream_with_context
 from flask_openapi3 import APIBlueprint, Tag
 
 from voxfarm.api import idempotency as idem
 from voxfarm.api.contract import IDEMPOTENT
 from voxfarm.api.hygiene import read_upload
 from voxfarm.api.services import services
+from voxfarm.core.audio.arrays import CONTENT_TYPES
 from voxfarm.core.errors import InvalidInput
 from voxfarm.core.jobs.serialize import voice_resource
 from voxfarm.core.schemas import ErrorResponse
@@ -85,6 +86,22 @@ def get_voice(path: VoicePath):
     include = VoiceQuery.model_validate(request.args.to_dict()).include
     with svc.db.session() as s:
         return voice_resource(core_voices.get_voice(s, g.tenant.id, path.voice_id), embedding=include == "embedding")
+
+
+@bp.get("/voices/<voice_id>/audio", responses={200: None, 302: None})
+def get_voice_audio(path: VoicePath):
+    """The voice's prompt audio as it was uploaded: 302 to a presigned URL (S3), or streamed (local disk)."""
+    svc = services()
+    with svc.db.session() as s:
+        voice = core_voices.get_voice(s, g.tenant.id, path.voice_id)
+    filename = f"{voice.id}.{voice.original_format}"
+    url = svc.store.presigned_url(voice.original_key, svc.settings.presign_expiry_s, filename=filename)
+    if url:
+        return redirect(url, code=302)
+    resp = Response(stream_with_context(svc.store.iter_chunks(voice.original_key)),
+                    mimetype=CONTENT_TYPES.get(voice.original_format, "application/octet-stream"))
+    resp.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    return resp
 
 
 @bp.delete("/voices/<voice_id>", responses={204: None})
