@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask_openapi3 import Info, OpenAPI
 
-from voxfarm.api import auth, contract, errors, hygiene, metrics
+from voxfarm.api import auth, contract, errors, hygiene, limits, metrics
 from voxfarm.api.services import Services, services  # noqa: F401 - services() is reached from here too
 from voxfarm.api.views import batches, health, jobs, lexicons, speech, usage, voices, webhooks
 from voxfarm.celery_config import CeleryPublisher, make_celery
@@ -19,6 +19,8 @@ from voxfarm.core.render import faults
 from voxfarm.core.settings import Settings, load_settings
 from voxfarm.core.state.outbox import Publisher
 from voxfarm.core.storage import ObjectStore, open_store
+from voxfarm.core.tenants.limit_store import open_limit_store
+from voxfarm.core.tenants.limits import Limiter
 
 
 def create_app(settings: Settings | None = None, *, publisher: Publisher | None = None,
@@ -43,13 +45,16 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
         MAX_FORM_PARTS=32,
         JSON_SORT_KEYS=False,
     )
-    app.extensions["voxfarm"] = Services(settings, Database(settings), store or open_store(settings),
-                                         faults.publisher(publisher, settings.fault))
+    db = Database(settings)
+    app.extensions["voxfarm"] = Services(settings, db, store or open_store(settings),
+                                         faults.publisher(publisher, settings.fault),
+                                         Limiter(settings, open_limit_store(settings, db)))
     metrics.register(app, app.extensions["voxfarm"])  # first: its timer sees every request
     app.url_map.converters["id"] = contract.IdConverter
     errors.register(app)
     auth.register(app)  # first: an anonymous request is 401 whatever its body
     hygiene.register(app)
+    limits.register(app)  # after auth and hygiene: counts the tenant's requests that got this far
     for module in (health, jobs, batches, voices, lexicons, webhooks, usage, speech):
         app.register_api(module.bp)
     # the spec flask-openapi3 generates from the view models, completed by api/contract.py (doc UI off)

@@ -7,7 +7,8 @@ is registered:
 
 * the error body ``{"error": {"code", "message"}}`` for 400 (malformed JSON, NUL or unpaired
   surrogates anywhere in the URL or body), 401 (secured operations), 404 (paths with ids), 413 and
-  415 (operations with a body), 422 (validation), 500 and 503 (database or storage down, with
+  415 (operations with a body), 422 (validation), 429 (secured operations: a tenant limit, with
+  ``Retry-After`` and ``RateLimit-*``, api/limits.py), 500 and 503 (database or storage down, with
   ``Retry-After``);
 * ``Location`` on 201/202/302 answers; on operations marked ``x-idempotent``, the
   ``Idempotency-Key`` rules (in the description) and the ``Idempotent-Replayed`` response header;
@@ -46,6 +47,10 @@ ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
 IDEMPOTENT = {"x-idempotent": True}  # openapi_extensions for views that go through idempotency.create
 
 _RETRY_AFTER = {"description": "Seconds to wait before retrying", "schema": {"type": "integer", "minimum": 0}}
+_RL_LIMIT = {"description": "The limit that refused the request (requests per minute, streams, audio-seconds)",
+             "schema": {"type": "integer", "minimum": 0}}
+_RL_REMAINING = {"description": "What is left of it now", "schema": {"type": "integer", "minimum": 0}}
+_RL_RESET = {"description": "Seconds until it is whole again", "schema": {"type": "integer", "minimum": 0}}
 _LOCATION = {"description": "URL of the resource (or of the redirect target)", "schema": {"type": "string"}}
 _REPLAYED = {"description": "`true` when this is the stored answer to an earlier request with the same "
                             "Idempotency-Key", "schema": {"type": "string", "enum": ["true"]}}
@@ -88,6 +93,11 @@ def _standard_responses(path: str, method: str, op: dict) -> None:
         _add(responses, "413", _error("The body is larger than this server accepts"))
         _add(responses, "415", _error("The body is not one of the declared media types"))
     _add(responses, "422", _error("The request does not validate; `details` lists each problem"))
+    if op.get("security"):
+        _add(responses, "429", _error("A tenant limit refused the request (`details.limit` names it: a per-minute "
+                                      "rate, open streams, queued or monthly audio); nothing was stored",
+                                      Retry_After=_RETRY_AFTER, RateLimit_Limit=_RL_LIMIT,
+                                      RateLimit_Remaining=_RL_REMAINING, RateLimit_Reset=_RL_RESET))
     _add(responses, "500", _error("Unexpected error (the message never carries internals)"))
     if path != "/healthz":
         _add(responses, "503", _error("The database or object storage is unavailable; retry later",

@@ -1,5 +1,5 @@
-"""What every request handler reaches: settings, the database, storage and the publisher, built
-once per app by ``api.app.create_app`` and found through ``services()``."""
+"""What every request handler reaches: settings, the database, storage, the publisher and the
+tenant limiter, built once per app by ``api.app.create_app`` and found through ``services()``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from voxfarm.core.db import Database
 from voxfarm.core.settings import Settings
 from voxfarm.core.state.outbox import Publisher, unit_of_work
 from voxfarm.core.storage import ObjectStore
+from voxfarm.core.tenants.limits import Limiter
 
 
 @dataclass
@@ -19,6 +20,7 @@ class Services:
     db: Database
     store: ObjectStore
     publisher: Publisher
+    limiter: Limiter
 
     def uow(self) -> unit_of_work:
         return unit_of_work(self.db, self.publisher)

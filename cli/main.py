@@ -19,7 +19,7 @@ import time
 
 import click
 
-from voxfarm.cli import admin, client, usage
+from voxfarm.cli import admin, client, tenants, usage
 from voxfarm.cli.batch import batch as batch_command
 from voxfarm.core.settings import load_settings
 from voxfarm.core.state.outbox import CONTROL_QUEUE, WEBHOOK_QUEUE
@@ -233,6 +233,7 @@ def up(port: int, host: str, data_dir: str | None, engine: str | None) -> None:
 
 
 main.add_command(admin.keys)
+main.add_command(tenants.tenants)
 main.add_command(admin.workers)
 main.add_command(batch_command)
 main.add_command(client.submit)

@@ -66,3 +66,19 @@ class StorageError(VoxfarmError):
 
 class ChecksumMismatch(StorageError):
     code = "checksum_mismatch"
+
+
+class LimitExceeded(VoxfarmError):
+    """A tenant limit refused the request (core/tenants/limits.py): 429, with what the
+    ``Retry-After`` and ``RateLimit-*`` headers say.  ``details`` names the limit."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, code: str, limit: str, limit_value: float, remaining: float,
+                 retry_after_s: float, reset_s: float, status: int | None = None) -> None:
+        super().__init__(message, code=code, status=status,
+                         details={"limit": limit, "limit_value": limit_value, "remaining": remaining,
+                                  "retry_after_s": retry_after_s})
+        self.limit, self.limit_value, self.remaining = limit, limit_value, remaining
+        self.retry_after_s, self.reset_s = retry_after_s, reset_s

@@ -78,6 +78,15 @@ class Settings(BaseSettings):
     # -- tenancy, idempotency ------------------------------------------------------------------
     auth_enabled: bool = True
     idempotency_ttl_s: int = 24 * 3600
+    # per-tenant limits (core/tenants/limits.py): the farm-wide defaults, unset = no limit; a tenant's
+    # own values (`voxfarm tenants limits set`) replace them.  Requests per minute per route class,
+    # open speech streams, audio-seconds queued or running, audio-seconds rendered per calendar month
+    rate_limit_submit_per_min: int | None = Field(default=None, ge=1)
+    rate_limit_speech_per_min: int | None = Field(default=None, ge=1)
+    rate_limit_read_per_min: int | None = Field(default=None, ge=1)
+    max_open_streams: int | None = Field(default=None, ge=0)
+    max_queued_audio_s: float | None = Field(default=None, ge=0)
+    monthly_audio_s: float | None = Field(default=None, ge=0)
 
     # -- outbound HTTP (voice URLs, webhooks) --------------------------------------------------
     allow_audio_url: bool = False

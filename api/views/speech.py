@@ -42,7 +42,8 @@ _OPENAI_TYPES = {401: "invalid_request_error", 404: "invalid_request_error", 409
 
 
 @bp.post("/audio/speech", responses={200: _AUDIO, 400: OpenAIError, 401: OpenAIError, 404: OpenAIError,
-                                     409: OpenAIError, 413: OpenAIError, 415: OpenAIError, 422: OpenAIError})
+                                     409: OpenAIError, 413: OpenAIError, 415: OpenAIError, 422: OpenAIError,
+                                     429: OpenAIError})
 def create_speech(body: SpeechRequest):
     """Text to speech, as OpenAI's endpoint: streamed from the farm in an interactive lane."""
     svc = services()

@@ -1,4 +1,5 @@
-"""Usage: characters, audio-seconds and engine-seconds per tenant, engine and job."""
+"""Usage: characters, audio-seconds and engine-seconds per tenant, engine and job, and the
+tenant's limits with its standing against each."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ bp = APIBlueprint("usage", __name__, url_prefix="/v1", abp_tags=[Tag(name="usage
 
 @bp.get("/usage", responses={200: UsageOut})
 def get_usage(query: UsageQuery):
-    """What this tenant consumed in [from, to): chunks finished in the window, cache hits included."""
+    """What this tenant consumed in [from, to): chunks finished in the window, cache hits included; and
+    each of its limits (null: none) with what counts against it now."""
     svc = services()
     with svc.db.session() as s:
-        return UsageOut.model_validate(usage(s, g.tenant.id, g.tenant.name, query, svc.settings.usage_max_jobs)
-                                       ).model_dump(mode="json", by_alias=True)
+        report = usage(s, g.tenant.id, g.tenant.name, query, svc.settings.usage_max_jobs,
+                       svc.limiter.standing(s, g.tenant))
+        return UsageOut.model_validate(report).model_dump(mode="json", by_alias=True)

@@ -1,9 +1,10 @@
 """Bulk intake: many jobs in one request, one transaction, one bulk publish.
 
 ``submit_batch`` validates and plans every item with the same code as a single job
-(core/jobs.prepare_job), refusing the whole batch at the first bad item (its index and reason in
-``details``), then writes the batch, all jobs, all chunks and their outbox rows with a few bulk
-INSERTs.  The unit of work publishes the outbox rows after the commit with ``publish_many``
+(core/jobs/intake.py plan_job), refusing the whole batch at the first bad item (its index and
+reason in ``details``), checks the tenant's audio limits for the batch as a whole (all items or
+none, core/tenants/limits.py), then writes the batch, all jobs, all chunks and their outbox rows
+with a few bulk INSERTs.  The unit of work publishes the outbox rows after the commit with ``publish_many``
 (one producer per 200 messages, core/outbox.relay).  A batch completes once every job is terminal;
 core/events.complete_batch_if_done emits ``batch.completed`` in that transaction.
 """
@@ -22,7 +23,8 @@ from sqlalchemy.orm import Session
 from voxfarm.core.clock import utcnow
 from voxfarm.core.errors import InvalidInput, NotFound, TooLarge, VoxfarmError
 from voxfarm.core.ids import looks_like_id, new_id
-from voxfarm.core.jobs.intake import prepare_job, queue_chunks
+from voxfarm.core.jobs.front import job_front_end
+from voxfarm.core.jobs.intake import build_job, plan_job, queue_chunks
 from voxfarm.core.jobs.schemas import JobCreate
 from voxfarm.core.jobs.serialize import iso, result_url
 from voxfarm.core.models import Batch, Job
@@ -33,6 +35,7 @@ from voxfarm.core.settings import Settings
 from voxfarm.core.state import events
 from voxfarm.core.state.lifecycle import TERMINAL_JOB, ChunkStatus, JobStatus, set_job_chunks_status, set_jobs_status
 from voxfarm.core.storage import ObjectStore
+from voxfarm.core.tenants.limits import admit_audio
 
 _MERGED = ("params", "output", "metadata")  # dict fields: an item's keys override the defaults' keys
 
@@ -104,16 +107,23 @@ def submit_batch(session: Session, settings: Settings, store: ObjectStore, tenan
     if webhook is not None:
         Guard(settings.outbound_allowlist).check_literal(webhook.url)
     batch_id = new_id("bat")
-    jobs: list[dict[str, Any]] = []
-    # per engine and priority (the lane, core/jobs/lanes.py), in item order
-    chunks: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
-    for index, item in enumerate(items):
+    planned = []
+    for index, item in enumerate(items):  # every item planned (nothing stored) before any is built
         try:
             if not isinstance(item, dict):
                 raise InvalidInput("an item is a JSON object", code="invalid_item")
             req = JobCreate.model_validate(merge_item(defaults, item))
-            job, job_chunks = prepare_job(session, settings, store, tenant_id, req)
+            planned.append(plan_job(settings, req, front=job_front_end(session, settings, tenant_id, req)))
         except (ValidationError, VoxfarmError) as exc:
+            raise _item_error(index, exc) from None
+    admit_audio(session, settings, tenant_id, sum(p.plan.expected_s for p in planned))  # the whole batch, or none
+    jobs: list[dict[str, Any]] = []
+    # per engine and priority (the lane, core/jobs/lanes.py), in item order
+    chunks: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+    for index, one in enumerate(planned):
+        try:
+            job, job_chunks = build_job(session, settings, store, tenant_id, one)
+        except VoxfarmError as exc:
             raise _item_error(index, exc) from None
         job["batch_id"], job["batch_index"] = batch_id, index
         jobs.append(job)

@@ -57,6 +57,9 @@ LEASE_EXPIRIES = Counter("voxfarm_lease_expiries_total", "Expired chunk leases t
 RESENDS = Counter("voxfarm_reconciler_resends_total", "Messages the reconciler re-sent", ["kind"])
 WEBHOOK_DELIVERIES = Counter("voxfarm_webhook_deliveries_total", "Webhook delivery attempts", ["outcome"])
 WEBHOOK_LATENCY = Histogram("voxfarm_webhook_delivery_seconds", "Webhook attempt latency", buckets=_SECONDS)
+# the one tenant-labelled series: refusals are rare and tenants few, and "who hits which limit" is the question
+LIMIT_REFUSALS = Counter("voxfarm_limit_refusals_total", "Requests refused by a tenant limit (429, or 413 when "
+                         "a request alone exceeds an audio limit)", ["tenant", "limit"])
 
 
 def record_batch(engine: str, worker: str, size: int, seconds: float, audio_s: float) -> None:

@@ -1,7 +1,8 @@
 """Job intake, lookup, listing and cancellation: what the API's job views call.
 
 ``submit_job`` validates a request against the engine's capabilities, parses and plans the text,
-and writes the job, its chunks and one outbox message per chunk in the caller's transaction.
+checks the tenant's audio limits (core/tenants/limits.py) before anything is stored, and writes the
+job, its chunks and one outbox message per chunk in the caller's transaction.
 Nothing is published here: the unit of work publishes after the commit (core/state/outbox.py).
 """
 
@@ -24,13 +25,13 @@ from voxfarm.core.db import undo_on_rollback
 from voxfarm.core.engines.catalog import check_voice
 from voxfarm.core.engines.languages import LANGUAGES
 from voxfarm.core.engines.params import validate_params
-from voxfarm.core.engines.registry import ENGINES, listed_engines, served_engines
+from voxfarm.core.engines.registry import ENGINES, EngineSpec, listed_engines, served_engines
 from voxfarm.core.errors import Conflict, InvalidInput, NotFound, TooLarge
 from voxfarm.core.ids import looks_like_id, new_id
 from voxfarm.core.jobs import dispatch
 from voxfarm.core.jobs.front import check_phonemes, chunk_columns, front_source, job_front_end
 from voxfarm.core.jobs.lanes import render_queue
-from voxfarm.core.jobs.planning import DEFAULT_SEED, plan_document
+from voxfarm.core.jobs.planning import DEFAULT_SEED, FrontEnd, Plan, cache_digest, plan_document
 from voxfarm.core.jobs.schemas import JobCreate
 from voxfarm.core.jobs.voice import PromptAudio, resolve_job_voice
 from voxfarm.core.models import Chunk, Job
@@ -40,6 +41,7 @@ from voxfarm.core.settings import Settings
 from voxfarm.core.state import events, outbox
 from voxfarm.core.state.lifecycle import ChunkStatus, JobStatus, set_job_chunks_status, set_job_status
 from voxfarm.core.storage import ObjectStore, keys
+from voxfarm.core.tenants.limits import admit_audio
 from voxfarm.core.text.document import Document, from_plain
 from voxfarm.core.text.epub import parse_epub
 from voxfarm.core.text.markdown import has_headings, parse_markdown
@@ -142,9 +144,32 @@ def prepare_job(session: Session, settings: Settings, store: ObjectStore, tenant
                 document: bytes | None = None, *, target_s: float | None = None,
                 first_chunk_chars: int | None = None, prompts: dict[str, PromptAudio] | None = None
                 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Validate and plan ``req``: the job's and its chunks' row values (nothing is written but
-    a one-shot voice prompt's object and row).  Raises the domain error that the API answers with.
-    """
+    """Validate and plan ``req``, check the tenant's audio limits, then build the job's and its
+    chunks' row values (nothing is written but a one-shot voice prompt's object and row).  Raises
+    the domain error that the API answers with."""
+    front = job_front_end(session, settings, tenant_id, req)  # the tenant's lexicons, in its scope
+    planned = plan_job(settings, req, document, target_s=target_s, first_chunk_chars=first_chunk_chars, front=front)
+    admit_audio(session, settings, tenant_id, planned.plan.expected_s)  # before anything is stored
+    return build_job(session, settings, store, tenant_id, planned, prompts)
+
+
+@dataclass
+class PlannedJob:
+    """A request validated and planned, before anything is stored (its voice is not resolved yet:
+    the plan's cache keys take the voice's sha256 in ``build_job``)."""
+
+    intake: Intake
+    spec: EngineSpec
+    params: dict[str, Any]
+    output: dict[str, Any]
+    seed: int
+    model: str
+    plan: Plan
+    front: FrontEnd | None = None
+
+
+def plan_job(settings: Settings, req: JobCreate, document: bytes | None = None, *, target_s: float | None = None,
+             first_chunk_chars: int | None = None, front: FrontEnd | None = None) -> PlannedJob:
     engine = req.engine or settings.default_engine
     spec = ENGINES.get(engine)
     if spec is None or engine not in listed_engines(settings):  # a test engine not served is unknown
@@ -175,46 +200,55 @@ def prepare_job(session: Session, settings: Settings, store: ObjectStore, tenant
     if formats.needs_ffmpeg(output):
         formats.codec_for(output["format"], output["preset"])  # 422 when this ffmpeg cannot write it
     intake = _parse(req, settings, document)
-    text = " ".join(p for c in intake.document.chapters for p in c.paragraphs)
-    voice, dialogue = resolve_job_voice(session, settings, store, tenant_id, req, spec, text, prompts or {})
     params = {k: v for k, v in spec.defaults.items() if k != "model"} | given
     params, output["tempo"] = formats.engine_speed(spec, params, given, output["speed"])
     job_seed = given.get("seed", DEFAULT_SEED)
     model = spec.model_id(settings)
-    voice_sha = voice.sha256 if voice else None
-    front = job_front_end(session, settings, tenant_id, req)  # the tenant's lexicons, in its scope
-    plan = plan_document(intake.document, spec, settings, model=model, voice_sha256=voice_sha,
+    plan = plan_document(intake.document, spec, settings, model=model, voice_sha256=None,
                          params=params, job_seed=job_seed, language=(params.get("language") or "en")[:2],
                          target_s=target_s, first_chunk_chars=first_chunk_chars, front=front)
     if not plan.chunks:
         raise InvalidInput("the text has nothing to say", code="empty_text")
     check_phonemes(plan, front, spec, settings, params)
+    return PlannedJob(intake, spec, params, output, job_seed, model, plan, front)
 
+
+def build_job(session: Session, settings: Settings, store: ObjectStore, tenant_id: str, planned: PlannedJob,
+              prompts: dict[str, PromptAudio] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Resolve the voice (storing a one-shot prompt), upload the EPUB and cover, and return the
+    row values of the job and its chunks."""
+    p, req = planned, planned.intake.request
+    text = " ".join(par for c in p.intake.document.chapters for par in c.paragraphs)
+    voice, dialogue = resolve_job_voice(session, settings, store, tenant_id, req, p.spec, text, prompts or {})
+    voice_sha = voice.sha256 if voice else None
+    digests = [c.cache_digest if voice_sha is None else
+               cache_digest(engine=p.spec.name, model=p.model, voice_sha256=voice_sha, text=c.rendered,
+                            params=p.params, seed=c.seed, lexicon=c.lexicon) for c in p.plan.chunks]
     job_id = new_id("job")
-    source = {"type": intake.fmt, "chapters": plan.chapters,
-              "expected_s": round(plan.expected_s, 1), **front_source(front)}
-    if intake.upload is not None:
+    source = {"type": p.intake.fmt, "chapters": p.plan.chapters,
+              "expected_s": round(p.plan.expected_s, 1), **front_source(p.front)}
+    if p.intake.upload is not None:
         source["document_key"] = store.put_bytes(keys.job_file(tenant_id, job_id, "source.epub"),
-                                                 intake.upload, "application/epub+zip").key
+                                                 p.intake.upload, "application/epub+zip").key
         undo_on_rollback(session, lambda: store.delete(source["document_key"]))
-    doc = intake.document
+    doc = p.intake.document
     if doc.cover:
         ext = "png" if (doc.cover_type or "").endswith("png") else "jpg"
         source["cover_key"] = store.put_bytes(keys.job_file(tenant_id, job_id, f"cover.{ext}"), doc.cover).key
         undo_on_rollback(session, lambda: store.delete(source["cover_key"]))
     now = utcnow()
-    job = {"id": job_id, "tenant_id": tenant_id, "status": JobStatus.queued, "engine": engine, "model": model,
+    job = {"id": job_id, "tenant_id": tenant_id, "status": JobStatus.queued, "engine": p.spec.name, "model": p.model,
            "text": req.text, "source": source, "title": req.title or doc.title,
            "author": req.author or doc.author, "voice_id": voice.id if voice else None, "voice_sha256": voice_sha,
-           "voices": dialogue,
-           "params": params, "output": output, "metadata_": req.metadata, "priority": req.priority,
+           "voices": dialogue, "quality": req.quality.resolved(settings.readback),
+           "params": p.params, "output": p.output, "metadata_": req.metadata, "priority": req.priority,
            "webhook": req.webhook.model_dump(exclude_none=True) if req.webhook else None,
-           "seed": job_seed, "progress_total": len(plan.chunks), "created_at": now, "updated_at": now}
+           "seed": p.seed, "progress_total": len(p.plan.chunks), "created_at": now, "updated_at": now}
     chunks = [{"id": new_id("chk"), "job_id": job_id, "tenant_id": tenant_id, "idx": c.idx, "chapter": c.chapter,
                "pause_after": c.pause_after, "text": c.text, "expected_s": c.expected_s, "seed": c.seed,
-               "cache_key": keys.chunk_cache(tenant_id, c.cache_digest), "enqueued_at": now, "created_at": now,
+               "cache_key": keys.chunk_cache(tenant_id, digest), "enqueued_at": now, "created_at": now,
                "updated_at": now, **chunk_columns(c)}
-              for c in plan.chunks]
+              for c, digest in zip(p.plan.chunks, digests, strict=True)]
     return job, chunks
 
 

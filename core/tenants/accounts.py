@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from voxfarm.core.clock import utcnow
@@ -111,3 +111,11 @@ def revoke_key(session: Session, id_or_prefix: str) -> KeyInfo:
         key.revoked_at = utcnow()
     tenant = session.get(Tenant, key.tenant_id)
     return KeyInfo(key.id, tenant.name, key.prefix, key.created_at, key.revoked_at, key.last_used_at)
+
+
+def lock_tenant(session: Session, tenant_id: str) -> None:
+    """Hold the tenant's row until the transaction ends: checks that must see every concurrent
+    change of one tenant (limits, core/tenants/limits.py) queue here.  A no-op write, so SQLite
+    takes its write lock now too (pysqlite opens the transaction at the first write)."""
+    session.execute(update(Tenant).where(Tenant.id == tenant_id).values(updated_at=Tenant.updated_at)
+                    .execution_options(synchronize_session=False))

@@ -10,7 +10,8 @@ transaction (core/render/leases.py), so usage can never disagree with what was r
   hit costs 0.  The sum over a batch equals the batch's wall time, so engine-seconds add up to
   the GPU time actually spent, however the farm batched.
 
-A chunk counts in the window that contains its ``finished_at``.
+A chunk counts in the window that contains its ``finished_at``.  The report also shows each of the
+tenant's limits and its standing against them (core/tenants/limits.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from voxfarm.core.models import Chunk, Job
 from voxfarm.core.state.lifecycle import ChunkStatus
+from voxfarm.core.tenants.limits import LimitStanding
 
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 
@@ -66,6 +68,17 @@ class JobUsage(Totals):
     engine: str
 
 
+class LimitsOut(BaseModel):
+    """Each limit (core/tenants/limits.py) and where the tenant stands against it now."""
+
+    submit_per_min: LimitStanding
+    speech_per_min: LimitStanding
+    read_per_min: LimitStanding
+    open_streams: LimitStanding
+    queued_audio_s: LimitStanding
+    monthly_audio_s: LimitStanding
+
+
 class UsageOut(BaseModel):
     tenant: str
     from_: datetime | None = Field(None, alias="from")
@@ -74,6 +87,7 @@ class UsageOut(BaseModel):
     engines: list[EngineUsage]
     jobs: list[JobUsage] = Field(description="per job, most engine time first")
     jobs_truncated: bool
+    limits: LimitsOut
 
 
 def _figures():
@@ -90,7 +104,8 @@ def _totals(row) -> dict:
             "audio_s": round(float(audio), 3), "engine_s": round(float(engine), 3)}
 
 
-def usage(session: Session, tenant_id: str, tenant_name: str, query: UsageQuery, max_jobs: int) -> dict:
+def usage(session: Session, tenant_id: str, tenant_name: str, query: UsageQuery, max_jobs: int,
+          limits: dict[str, LimitStanding]) -> dict:
     where = [Chunk.tenant_id == tenant_id, Chunk.status == ChunkStatus.done]
     if query.from_ is not None:
         where.append(Chunk.finished_at >= query.from_)
@@ -110,4 +125,4 @@ def usage(session: Session, tenant_id: str, tenant_name: str, query: UsageQuery,
     jobs = [{"job_id": row[0], "engine": row[1], **_totals(row[2:])} for row in per_job[:max_jobs]]
     return {"tenant": tenant_name, "from": query.from_, "to": query.to, "total": total,
             "engines": sorted(engines, key=lambda e: e["engine"]), "jobs": jobs,
-            "jobs_truncated": len(per_job) > max_jobs}
+            "jobs_truncated": len(per_job) > max_jobs, "limits": limits}

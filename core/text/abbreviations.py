@@ -20,7 +20,7 @@ SUFFIXES = {"st": "Street", "dr": "Drive", "ave": "Avenue", "rd": "Road", "blvd"
 # anywhere, with their period: "etc." "e.g." "vs."
 ANYWHERE = {"etc": "et cetera", "e.g": "for example", "i.e": "that is", "vs": "versus", "approx": "approximately",
             "dept": "department", "est": "established", "govt": "government", "misc": "miscellaneous",
-            "a.m": "A M", "p.m": "P M", "a.d": "A D", "b.c": "B C", "viz": "namely", "cf": "compare",
+            "a.m": "AM", "p.m": "PM", "a.d": "A D", "b.c": "B C", "viz": "namely", "cf": "compare",
             "u.s": "U S", "u.k": "U K", "ibid": "ibidem", "et al": "et al", "ca": "circa", "mph": "miles per hour"}
 # AP-style US state abbreviations, read after "<Place>, "
 STATES = {"ala": "Alabama", "ariz": "Arizona", "ark": "Arkansas", "calif": "California", "colo": "Colorado",

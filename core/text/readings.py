@@ -54,12 +54,12 @@ def _time(m: re.Match, text: str) -> str:
     if m.group(3):
         words += f" and {num.cardinal(int(m.group(3)))} seconds"
     if m.group(4):
-        words += f" {m.group(4).upper()} M" + (stop(text, m.end()) if m.group(5) else "")
+        words += f" {m.group(4).upper()}M" + (stop(text, m.end()) if m.group(5) else "")
     return words
 
 
 def _hour(m: re.Match, text: str) -> str:
-    return f"{num.cardinal(int(m.group(1)))} {m.group(2).upper()} M" + (stop(text, m.end()) if m.group(3) else "")
+    return f"{num.cardinal(int(m.group(1)))} {m.group(2).upper()}M" + (stop(text, m.end()) if m.group(3) else "")
 
 
 _MONEY = re.compile(rf"([$£€¥₹])\s?({NUM})(?:\s?({_SCALE})\b|\s?([MmBbKk])n?\b)?")

@@ -110,8 +110,8 @@ def test_a_new_route_is_documented_and_linked_without_listing_it(tmp_path):
     app.register_api(bp)
     doc = app.test_client().get("/openapi.json").get_json()
     post, get = doc["paths"]["/v1/things"]["post"], doc["paths"]["/v1/things/{thing_id}"]["get"]
-    assert set(post["responses"]) == {"201", "400", "401", "413", "415", "422", "500", "503"}
-    assert set(get["responses"]) == {"200", "400", "401", "404", "409", "422", "500", "503"}
+    assert set(post["responses"]) == {"201", "400", "401", "413", "415", "422", "429", "500", "503"}
+    assert set(get["responses"]) == {"200", "400", "401", "404", "409", "422", "429", "500", "503"}
     assert post["responses"]["201"]["headers"]["Location"]
     link = post["responses"]["201"]["links"]["get_v1_things_thing_id"]
     assert link == {"operationId": get["operationId"], "parameters": {"thing_id": "$response.body#/id"}}

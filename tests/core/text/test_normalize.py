@@ -14,7 +14,7 @@ from voxfarm.core.text.normalize import normalize
 CASES = [
     # the issue's sentences, as Whisper heard them before: "Chapter Roman 4 ... Inc. Louis. Mo."
     ("Chapter IV begins at 10:30 a.m. in St. Louis, Mo.",
-     "Chapter Four begins at ten thirty A M in Saint Louis, Missouri."),
+     "Chapter Four begins at ten thirty AM in Saint Louis, Missouri."),
     ("She read pages 12-19 of vol. II", "She read pages twelve to nineteen of volume two"),
     ("Henry VIII had six wives.", "Henry the Eighth had six wives."),
     ("Elizabeth I was crowned in 1559.", "Elizabeth the First was crowned in fifteen fifty-nine."),
@@ -28,7 +28,7 @@ CASES = [
     ("Dr. Watson and Mrs. Hudson", "Doctor Watson and Missus Hudson"),
     ("25% of 3.5 km is 0.875 km", "twenty-five percent of three point five kilometers is zero point eight seven "
                                   "five kilometers"),
-    ("It was 20°C at 5 pm.", "It was twenty degrees Celsius at five P M."),
+    ("It was 20°C at 5 pm.", "It was twenty degrees Celsius at five PM."),
     ("He paid £3.20 & $5 million.", "He paid three pounds and twenty pence and five million dollars."),
     ("The 1840s and the '60s", "The eighteen forties and the sixties"),
     ("On March 5, 1847 and 4 July 1776", "On March fifth, eighteen forty-seven and the fourth of July "
