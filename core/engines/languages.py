@@ -26,3 +26,44 @@ ESPEAK_LANGUAGES: frozenset[str] = frozenset((
 
 # engine name -> accepted ``language`` values; an engine missing here takes no ``language`` param
 LANGUAGES: dict[str, frozenset[str]] = {"espeak": ESPEAK_LANGUAGES}
+
+# Kokoro's languages by hexgrad/kokoro's one-letter codes, the ``lang_code`` that Kokoro-FastAPI takes:
+# code -> (ISO 639-1, name, phonemiser).  The voice names start with the same letters (af_bella,
+# jf_alpha), which is the default; ``lang_code`` picks the phonemiser apart from the voice, so a
+# Japanese voice can read English (jm_kumo with "a").
+KOKORO_LANGUAGES: dict[str, tuple[str, str, str]] = {
+    "a": ("en", "American English", "espeak-ng en-us"),
+    "b": ("en", "British English", "espeak-ng en-gb"),
+    "e": ("es", "Spanish", "espeak-ng es"),
+    "f": ("fr", "French", "espeak-ng fr-fr"),
+    "h": ("hi", "Hindi", "espeak-ng hi"),
+    "i": ("it", "Italian", "espeak-ng it"),
+    "j": ("ja", "Japanese", "misaki (cutlet romaniser) over pyopenjtalk readings"),
+    "p": ("pt", "Brazilian Portuguese", "espeak-ng pt-br"),
+    "z": ("zh", "Mandarin Chinese", "espeak-ng cmn"),
+}
+KOKORO_LANG_PATTERN = "[" + "".join(KOKORO_LANGUAGES) + "]"
+
+
+def kokoro_lang_code(params: dict) -> str:
+    """The job's ``lang_code``, else its voice's first letter (the first voice of a blend), else "a"."""
+    given = str(params.get("lang_code") or "").lower()
+    if given in KOKORO_LANGUAGES:
+        return given
+    first = str(params.get("voice") or "").split(",")[0].strip()[:1].lower()
+    return first if first in KOKORO_LANGUAGES else "a"
+
+
+def text_language(engine: str, params: dict) -> str:
+    """The ISO 639-1 language a job's text is cut into sentences and normalised in."""
+    if engine == "kokoro":
+        return KOKORO_LANGUAGES[kokoro_lang_code(params)][0]
+    return str(params.get("language") or "en")[:2].lower()
+
+
+def engine_languages(engine: str) -> list[dict] | None:
+    """``GET /v1/engines``' ``lang_codes``: the values of an engine's ``lang_code`` param (None: it has none)."""
+    if engine == "kokoro":
+        return [{"lang_code": code, "language": iso, "name": name, "phonemizer": g2p}
+                for code, (iso, name, g2p) in KOKORO_LANGUAGES.items()]
+    return None

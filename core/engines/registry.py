@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voxfarm.core.engines.catalog import engine_voices
+from voxfarm.core.engines.languages import KOKORO_LANG_PATTERN, engine_languages
 from voxfarm.core.engines.params import ParamSpec
 from voxfarm.core.settings import BatchSettings, Settings
 
@@ -173,7 +174,10 @@ ENGINES: dict[str, EngineSpec] = {
         chunk_target_s=15.0,
         chunk_max_chars=400,  # 510 phoneme tokens per call; longer chunks are split at word gaps
         chars_per_second=14.0,
-        param_specs=(_SEED, _VOICE, ParamSpec("speed", "float", 0.5, 2.0, help="kokoro-onnx's range")),
+        param_specs=(_SEED, _VOICE, ParamSpec("speed", "float", 0.5, 2.0, help="kokoro-onnx's range"),
+                     ParamSpec("lang_code", "str", pattern=KOKORO_LANG_PATTERN, max_length=1,
+                               help="phonemiser language, as Kokoro-FastAPI: a, b, e, f, h, i, j, p, z "
+                                    "(default: the voice's first letter; GET /v1/engines lists them)")),
         deterministic=True,
         defaults={"model": "kokoro", "voice": "af_bella", "speed": 1.0},
         model_setting="kokoro_model",
@@ -268,6 +272,7 @@ def describe_engine(spec: EngineSpec, settings: Settings) -> dict[str, Any]:
             "deterministic": spec.deterministic, "max_batch_size": spec.batch(settings).max_batch_size,
             "params": [p.describe(spec.defaults.get(p.name)) for p in spec.param_specs],
             "voices": engine_voices(spec.name, settings) if spec.voices == "catalog" else None,
+            "lang_codes": engine_languages(spec.name),
             "speaker_gate": speaker_gate(spec, settings)}
 
 

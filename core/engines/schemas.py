@@ -30,6 +30,13 @@ class SpeakerGateOut(BaseModel):
     threshold: float | None = Field(None, description="A fixed threshold for every voice (VOXFARM_SPEAKER_THRESHOLD)")
 
 
+class LangCodeOut(BaseModel):
+    lang_code: str = Field(description="the `lang_code` param's value (Kokoro-FastAPI's one-letter codes)")
+    language: str = Field(description="ISO 639-1")
+    name: str
+    phonemizer: str = Field(description="what turns the text into the model's phonemes")
+
+
 class EngineOut(BaseModel):
     name: str
     model: str
@@ -43,6 +50,8 @@ class EngineOut(BaseModel):
                                                 "from the API host)")
     live_workers: int = Field(0, description="Workers serving this engine with a recent heartbeat")
     languages: list[str] | None = Field(None, description="Values the `language` param accepts (null: any)")
+    lang_codes: list[LangCodeOut] | None = Field(None, description="Values the `lang_code` param accepts: the "
+                                                 "phonemiser's language apart from the voice (null: no such param)")
     speaker_gate: SpeakerGateOut
 
 

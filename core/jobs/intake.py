@@ -23,7 +23,7 @@ from voxfarm.core.audio.arrays import check_output_rate
 from voxfarm.core.clock import utcnow
 from voxfarm.core.db import undo_on_rollback
 from voxfarm.core.engines.catalog import check_voice
-from voxfarm.core.engines.languages import LANGUAGES
+from voxfarm.core.engines.languages import LANGUAGES, text_language
 from voxfarm.core.engines.params import validate_params
 from voxfarm.core.engines.registry import ENGINES, EngineSpec, listed_engines, served_engines
 from voxfarm.core.errors import Conflict, InvalidInput, NotFound, TooLarge
@@ -205,7 +205,7 @@ def plan_job(settings: Settings, req: JobCreate, document: bytes | None = None, 
     job_seed = given.get("seed", DEFAULT_SEED)
     model = spec.model_id(settings)
     plan = plan_document(intake.document, spec, settings, model=model, voice_sha256=None,
-                         params=params, job_seed=job_seed, language=(params.get("language") or "en")[:2],
+                         params=params, job_seed=job_seed, language=text_language(engine, params),
                          target_s=target_s, first_chunk_chars=first_chunk_chars, front=front)
     if not plan.chunks:
         raise InvalidInput("the text has nothing to say", code="empty_text")

@@ -95,6 +95,11 @@ def submit_speech(session: Session, settings: Settings, store: ObjectStore, tena
                                code="model_not_found")
     voice = req.voice if isinstance(req.voice, str) else req.voice.id
     voice_id, params = resolve_voice(session, tenant_id, spec, voice, settings)
+    if req.lang_code:
+        if "lang_code" not in spec.params:
+            raise SpeechInputError(f"engine {engine!r} takes no lang_code (kokoro does)", param="lang_code",
+                                   code="unsupported_param")
+        params = {**params, "lang_code": req.lang_code}
     output = OutputSpec(format=req.response_format, speed=req.speed)
     job = JobCreate(text=req.input, engine=engine, voice_id=voice_id, params=params, output=output,
                     priority=settings.speech_priority, webhook=req.webhook, lexicons=req.lexicons,

@@ -33,6 +33,9 @@ class SpeechRequest(BaseModel):
                                                     "or an OpenAI voice name (alloy, echo, ...)")
     response_format: SpeechFormat = "mp3"
     speed: float = Field(1.0, ge=0.25, le=4.0)
+    lang_code: str | None = Field(None, pattern="^[abefhijpz]$", description=(
+        "Kokoro-FastAPI extension (kokoro only): the phonemiser's language, apart from the voice "
+        "(a American English, b British, e, f, h, i, j Japanese, p, z; default: the voice's first letter)"))
     stream_format: Literal["audio", "sse"] = "audio"
     instructions: str | None = Field(None, max_length=4096, description="accepted; used where the engine can")
     webhook: WebhookSpec | None = Field(None, description="voxfarm extension: notify when the job ends")

