@@ -21,6 +21,7 @@ import click
 
 from voxfarm.cli import admin, client, tenants, usage
 from voxfarm.cli.batch import batch as batch_command
+from voxfarm.cli.models import models
 from voxfarm.core.settings import load_settings
 from voxfarm.core.state.outbox import CONTROL_QUEUE, WEBHOOK_QUEUE
 
@@ -241,6 +242,7 @@ main.add_command(client.status)
 main.add_command(client.book)
 main.add_command(client.voices)
 main.add_command(usage.usage)
+main.add_command(models)
 
 
 if __name__ == "__main__":
