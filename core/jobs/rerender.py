@@ -8,9 +8,9 @@ a job submitted with ``params.seed`` set to it would give them (core/jobs/planni
 cache key that goes with it.  The copied chunks are cache hits for the worker, so only the chosen
 ones render; the new job then finalizes (stitches, encodes, writes its sidecars) as any other.
 
-It is written the way intake writes a job: the job row, its chunks and their outbox messages in the
-caller's transaction (core/jobs/intake.py ``queue_chunks``: the dispatch window and the lane), with the
-source job's id in ``source.rerender_of``.
+It is written the way intake writes a job: the tenant's audio limits first, then the job row, its
+chunks and their outbox messages in the caller's transaction (core/jobs/intake.py ``queue_chunks``:
+the dispatch window and the lane), with the source job's id in ``source.rerender_of``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from voxfarm.core.models import Chunk, Job
 from voxfarm.core.settings import Settings
 from voxfarm.core.state.lifecycle import JobStatus
 from voxfarm.core.storage import keys
+from voxfarm.core.tenants.limits import admit_audio
 
 SEED_MAX = 2**31 - 1
 
@@ -74,6 +75,8 @@ def rerender_job(session: Session, settings: Settings, tenant_id: str, job_id: s
     if all(derive_seed(seed, c.text) == c.seed for c in rows if c.idx in chosen):
         raise InvalidInput(f"seed {seed} gives the chosen chunks the seeds they have: pick another",
                            code="same_seed")
+    # the whole job is queued again (mostly cache hits): the tenant's audio limits apply to it as to a submit
+    admit_audio(session, settings, tenant_id, sum(c.expected_s for c in rows))
     now = utcnow()
     new = Job(id=new_id("job"), tenant_id=tenant_id, status=JobStatus.queued,
               source={**(old.source or {}), "rerender_of": old.id, "rerender_seed": seed},

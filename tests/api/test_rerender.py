@@ -3,6 +3,8 @@ seed, as a new job that takes every other chunk from the cache and stitches agai
 
 from __future__ import annotations
 
+from voxfarm.core.tenants.limits import set_tenant_limits
+
 from helpers import render_in_process
 
 BOOK = "# One\n\nThe first chapter has words.\n\n# Two\n\nThe second chapter has more words in it."
@@ -95,3 +97,14 @@ def test_refusals(make_api):
             assert resp.json()["error"]["code"] == code, (body, resp.text)
     jobs = client.get("/v1/jobs").json()["data"]
     assert len(jobs) == 2  # nothing was written by any refusal
+
+
+def test_the_tenants_audio_limits_apply_to_a_rerender(make_api):
+    api = make_api(engines=["espeak", "tone"])
+    client = api.client()
+    old = _finished(api, client)
+    with api.db.session() as s:  # less than the book: it could never be queued again
+        set_tenant_limits(s, "acme", {"queued_audio_s": 1.0})
+    resp = client.post(f"/v1/jobs/{old['id']}/rerender", json={"chunk": 0})
+    assert resp.status_code == 413 and resp.json()["error"]["code"] == "over_queued_audio_s", resp.text
+    assert len(client.get("/v1/jobs").json()["data"]) == 1
