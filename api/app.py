@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask_openapi3 import Info, OpenAPI
 
-from voxfarm.api import auth, contract, errors, hygiene, limits, metrics
+from voxfarm.api import auth, console, contract, errors, hygiene, limits, metrics
 from voxfarm.api.services import Services, services  # noqa: F401 - services() is reached from here too
 from voxfarm.api.views import batches, health, jobs, lexicons, speech, usage, voices, webhooks
 from voxfarm.celery_config import CeleryPublisher, make_celery
@@ -59,4 +59,5 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
         app.register_api(module.bp)
     # the spec flask-openapi3 generates from the view models, completed by api/contract.py (doc UI off)
     app.add_url_rule("/openapi.json", "openapi_json", lambda: contract.openapi_document(app, settings))
+    console.register(app)  # / and /docs: static pages that call the API above with the user's key
     return app

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import Flask, g, request
 
+from voxfarm.api import console
 from voxfarm.api.services import services
 from voxfarm.core.errors import Unauthorized
 from voxfarm.core.tenants.accounts import authenticate, get_or_create_tenant
 
-PUBLIC_ENDPOINTS = {"health.healthz", "health.readyz", "openapi_json", "metrics.expose", "static"}
+PUBLIC_ENDPOINTS = {"health.healthz", "health.readyz", "openapi_json", "metrics.expose", "static"} | console.ENDPOINTS
 
 
 def register(app: Flask) -> None:

@@ -9,7 +9,9 @@ import re
 from helpers import render_in_process, tone, wav_bytes
 
 # README: public, aggregates only
-PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/static/<path:filename>"}
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/static/<path:filename>",
+          # the console's static pages (api/console.py): they hold no data; every call they make takes a key
+          "/", "/docs", "/openapi/swagger", "/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js"}
 LEXICON = {"name": "private", "rules": [{"grapheme": "Private", "alias": "Privy"}]}
 
 
