@@ -53,6 +53,21 @@ def test_zero_pause_joins_with_a_crossfade(tmp_path):
     assert out.samples == sum(trim_silence(_fetch(p), SR).size for p in pieces) - xf
 
 
+def test_a_crossfade_adds_the_faded_tail_onto_the_next_head(tmp_path):
+    """Two steady levels joined without a pause: the join runs from one to the other, the sum of the
+    first's fade-out and the second's fade-in, never dipping below the quieter one."""
+    levels = {0: 0.5, 1: 0.25}
+    pieces = [Piece(0, 0, "sentence"), Piece(1, 0, "end")]
+    out = assemble(pieces, lambda p: np.full(SR // 2, levels[p.idx], np.float32), SR, Pauses(0, 0, 0, 10),
+                   tmp_path / "raw.flac")
+    audio, _ = sf.read(tmp_path / "raw.flac", dtype="float32")
+    xf = int(SR * 0.01)
+    assert out.samples == audio.size == SR - xf
+    ramp = np.linspace(0.0, 1.0, xf, dtype=np.float32)
+    assert np.allclose(audio[SR // 2 - xf: SR // 2], 0.5 * ramp[::-1] + 0.25 * ramp, atol=1e-3)
+    assert audio[xf:-xf].min() > 0.249
+
+
 def test_loudness_target_and_m4b_chapters(tmp_path):
     pieces = [Piece(i, i // 3, "chapter" if i % 3 == 2 else "sentence") for i in range(8)] + [Piece(8, 2, "end")]
     raw = assemble(pieces, _fetch, SR, Pauses(), tmp_path / "raw.flac")

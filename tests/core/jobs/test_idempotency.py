@@ -34,6 +34,16 @@ def test_expired_and_abandoned_keys_are_reusable(db):
     assert idem.begin(db, "t", "s", "k", "h3", 3600) is None
 
 
+def test_abandoning_never_forgets_a_completed_response(db):
+    """A late abandon (the view failed after the resource committed) keeps the stored response."""
+    assert idem.begin(db, "t", "s", "k", "h", 3600) is None
+    with db.session() as s:
+        idem.complete(s, "t", "s", "k", 202, {"id": "job_1"})
+    idem.abandon(db, "t", "s", "k")
+    replay = idem.begin(db, "t", "s", "k", "h", 3600)
+    assert replay is not None and replay.body == {"id": "job_1"}
+
+
 def test_a_marker_left_by_a_crash_is_taken_over(db):
     assert idem.begin(db, "t", "s", "k", "h", 3600) is None
     with db.session() as s:

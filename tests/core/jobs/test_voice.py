@@ -60,3 +60,35 @@ def test_sweep_retires_one_shot_prompts_after_their_jobs(db):
     assert store.exists(live_voice.normalized_key) and store.exists(kept.normalized_key)
     with db.session() as s:
         assert s.get(Voice, done_voice.id).deleted_at is not None and s.get(Voice, live_voice.id).deleted_at is None
+
+
+def test_one_shot_prompts_are_content_addressed_per_tenant(db):
+    settings, store = db.test_settings.model_copy(update={"engines": ["espeak", "dia"]}), db.test_store
+    data = wav_bytes(tone(2.0, freq=250))
+    with db.session() as s:
+        acme, globex = get_or_create_tenant(s, "acme").id, get_or_create_tenant(s, "globex").id
+        first, again = _submit(s, settings, store, acme, data), _submit(s, settings, store, acme, data)
+        theirs = _submit(s, settings, store, globex, data)  # the same bytes and words, another tenant
+        assert first.voice_id == again.voice_id != theirs.voice_id
+        assert s.get(Voice, theirs.voice_id).tenant_id == globex and s.get(Voice, first.voice_id).tenant_id == acme
+
+
+def test_a_dialogue_prompt_joins_the_speakers_in_tag_order(db):
+    from voxfarm.core.audio.arrays import decode_bytes
+    from voxfarm.core.jobs.voice import DIALOGUE_PAUSE_S
+
+    settings, store = db.test_settings.model_copy(update={"engines": ["espeak", "dia"]}), db.test_store
+    with db.session() as s:
+        tenant = get_or_create_tenant(s, "acme").id
+        ann = register_voice(s, settings, store, tenant, name="Ann", transcript="[S1] I am Ann.",
+                             data=wav_bytes(tone(2.0, freq=200)))
+        bob = register_voice(s, settings, store, tenant, name="Bob", transcript="Bob here.",
+                             data=wav_bytes(tone(3.0, freq=300)))
+        req = JobCreate(text="[S2] Hi there. [S1] Hello.", engine="dia", voices={"S2": "Bob", "S1": ann.id})
+        job = submit_job(s, settings, store, tenant, req, prompts={})
+        joined = s.get(Voice, job.voice_id)
+        assert job.voices == {"S1": ann.id, "S2": bob.id} and not joined.registered
+        assert joined.transcript == "[S1] I am Ann. [S2] Bob here."  # re-tagged, in tag order
+        parts = [decode_bytes(store.get_bytes(v.normalized_key))[0].size for v in (ann, bob)]
+        audio, rate = decode_bytes(store.get_bytes(joined.normalized_key))
+    assert audio.size == sum(parts) + int(DIALOGUE_PAUSE_S * rate)
