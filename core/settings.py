@@ -228,6 +228,14 @@ class Settings(BaseSettings):
     speaker_margin: float = Field(default=0.15, ge=0, le=2)
     speaker_threshold: float | None = Field(default=None, ge=-1, le=1)
 
+    # -- read-back: each take heard and compared with its text (core/render/readback.py, worker/readback.py) --
+    # on: workers load the recogniser at boot, and jobs that do not say (quality.readback) are read back
+    readback: bool = False
+    asr_model: str = ""  # a local CTranslate2 Whisper directory; empty: the asr extra's bundled tiny.en
+    asr_threads: int = Field(default=0, ge=0)  # CTranslate2 threads per worker; 0 = its default (4)
+    readback_max_wer: float = Field(default=0.3, ge=0)  # a take heard with more is re-rendered
+    readback_max_missing_end: int = Field(default=0, ge=0)  # ... and one missing more of its last words
+
     @field_validator("engines", "outbound_allowlist", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:

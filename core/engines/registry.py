@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voxfarm.core.engines.catalog import engine_voices
+from voxfarm.core.engines.hearing import readback_support
 from voxfarm.core.engines.languages import KOKORO_LANG_PATTERN, engine_languages
 from voxfarm.core.engines.params import ParamSpec
 from voxfarm.core.settings import BatchSettings, Settings
@@ -273,7 +274,8 @@ def describe_engine(spec: EngineSpec, settings: Settings) -> dict[str, Any]:
             "params": [p.describe(spec.defaults.get(p.name)) for p in spec.param_specs],
             "voices": engine_voices(spec.name, settings) if spec.voices == "catalog" else None,
             "lang_codes": engine_languages(spec.name),
-            "speaker_gate": speaker_gate(spec, settings)}
+            "speaker_gate": speaker_gate(spec, settings),
+            "readback": readback_support(spec.name, spec.defaults, settings)}
 
 
 def speaker_gate(spec: EngineSpec, settings: Settings) -> dict[str, Any]:

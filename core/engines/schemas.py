@@ -30,6 +30,16 @@ class SpeakerGateOut(BaseModel):
     threshold: float | None = Field(None, description="A fixed threshold for every voice (VOXFARM_SPEAKER_THRESHOLD)")
 
 
+class ReadbackOut(BaseModel):
+    enabled: bool = Field(description="Takes of this engine are heard by the recogniser and re-rendered when they "
+                          "miss words (jobs ask with quality.readback)")
+    reason: str | None = Field(description="Why read-back does not apply (e.g. a language the recogniser cannot hear)")
+    languages: list[str] | None = Field(description="Languages the recogniser hears (null: all Whisper knows)")
+    max_wer: float = Field(description="A take heard with a higher word error rate is re-rendered "
+                           "(VOXFARM_READBACK_MAX_WER)")
+    default: bool = Field(description="Jobs that do not say are read back (VOXFARM_READBACK)")
+
+
 class LangCodeOut(BaseModel):
     lang_code: str = Field(description="the `lang_code` param's value (Kokoro-FastAPI's one-letter codes)")
     language: str = Field(description="ISO 639-1")
@@ -53,6 +63,7 @@ class EngineOut(BaseModel):
     lang_codes: list[LangCodeOut] | None = Field(None, description="Values the `lang_code` param accepts: the "
                                                  "phonemiser's language apart from the voice (null: no such param)")
     speaker_gate: SpeakerGateOut
+    readback: ReadbackOut
 
 
 class EngineList(BaseModel):

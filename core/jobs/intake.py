@@ -240,7 +240,7 @@ def build_job(session: Session, settings: Settings, store: ObjectStore, tenant_i
     job = {"id": job_id, "tenant_id": tenant_id, "status": JobStatus.queued, "engine": p.spec.name, "model": p.model,
            "text": req.text, "source": source, "title": req.title or doc.title,
            "author": req.author or doc.author, "voice_id": voice.id if voice else None, "voice_sha256": voice_sha,
-           "voices": dialogue,
+           "voices": dialogue, "quality": req.quality.resolved(settings.readback),
            "params": p.params, "output": p.output, "metadata_": req.metadata, "priority": req.priority,
            "webhook": req.webhook.model_dump(exclude_none=True) if req.webhook else None,
            "seed": p.seed, "progress_total": len(p.plan.chunks), "created_at": now, "updated_at": now}

@@ -53,6 +53,18 @@ class OutputSpec(BaseModel):
         return self
 
 
+class QualitySpec(BaseModel):
+    model_config = STRICT
+    readback: bool | None = Field(None, description=(
+        "hear every take with the farm's recogniser and re-render a take that misses words (null: the farm's "
+        "VOXFARM_READBACK); GET /v1/engines says where it applies.  Chunks record readback_wer, readback_missing "
+        "and readback_text; word timings go to words.json and the captions"))
+
+    def resolved(self, farm_readback: bool) -> dict[str, bool]:
+        """What the job stores: every check decided now, a null by the farm's default."""
+        return {"readback": farm_readback if self.readback is None else self.readback}
+
+
 VoiceRef = Annotated[str, Field(max_length=200)]
 
 
@@ -88,6 +100,7 @@ class JobCreate(BaseModel):
     params: SamplingParams = Field(default_factory=dict, max_length=32,
                                    description="Engine params; GET /v1/engines lists each engine's names and ranges")
     output: OutputSpec = Field(default_factory=OutputSpec)
+    quality: QualitySpec = Field(default_factory=QualitySpec)
     metadata: dict[str, Any] = Field(default_factory=dict)
     priority: int = Field(0, ge=-100, le=100)
     webhook: WebhookSpec | None = None
@@ -128,6 +141,14 @@ class RenderInfo(BaseModel):
     finished_at: str | None
 
 
+class ReadbackSummary(BaseModel):
+    chunks: int = Field(description="Chunks heard and compared")
+    words: int = Field(description="Words of their text, normalised")
+    wer: float | None = Field(description="Word error rate over all of them (errors / words)")
+    flagged_chunks: list[int] = Field(description="Indexes of chunks where no take passed (the best was kept)")
+    skipped_chunks: int = Field(description="Chunks not heard: see each chunk's readback_reason")
+
+
 class JobOut(BaseModel):
     id: str
     status: Literal["queued", "running", "succeeded", "failed", "canceled"]
@@ -138,6 +159,10 @@ class JobOut(BaseModel):
     voices: dict[str, str] | None = Field(None, description="A dialogue's speaker tag -> voice id")
     params: dict[str, Any]
     output: dict[str, Any]
+    quality: dict[str, Any] = Field(default_factory=dict, description="The checks this job asked for, decided at "
+                                    "submit: {\"readback\": bool}")
+    readback: ReadbackSummary | None = Field(None, description="Read-back over the whole job, once it succeeded "
+                                             "(null: not read back)")
     metadata: dict[str, Any]
     priority: int
     title: str | None
@@ -190,6 +215,15 @@ class ChunkOut(BaseModel):
                                              "(null: the speaker gate is off or does not apply)")
     speaker_flagged: bool = Field(False, description="No take reached the speaker threshold; the most "
                                   "similar one was kept")
+    readback: Literal["passed", "flagged", "skipped"] | None = Field(None, description=(
+        "Read-back of the kept take: passed, flagged (no take passed; the best was kept) or skipped "
+        "(readback_reason says why); null: the job did not ask for it"))
+    readback_wer: float | None = Field(None, description="Word error rate of the kept take as heard")
+    readback_missing: dict[str, list[str]] | None = Field(None, description="Words not heard, normalised, "
+                                                          "by place: start, middle, end")
+    readback_text: str | None = Field(None, description="What the recogniser heard")
+    readback_flagged: bool = Field(False, description="readback is flagged")
+    readback_reason: str | None = Field(None, description="Why read-back was skipped")
     error: ErrorBody | None
 
 

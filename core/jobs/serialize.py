@@ -56,6 +56,8 @@ def job_resource(job: Job, store: ObjectStore, settings: Settings,
         "voices": job.voices,
         "params": job.params,
         "output": job.output,
+        "quality": job.quality or {"readback": False},
+        "readback": (job.result_extras or {}).get("readback"),
         "metadata": job.metadata_,
         "priority": job.priority,
         "title": job.title,
@@ -96,6 +98,9 @@ def chunk_resource(chunk: Chunk) -> dict[str, Any]:
         "engine_s": round(chunk.engine_s, 4) if chunk.engine_s is not None else None,
         "quality_retries": chunk.quality_retries, "take_seed": chunk.take_seed,
         "speaker_similarity": chunk.speaker_similarity, "speaker_flagged": bool(chunk.speaker_flagged),
+        "readback": chunk.readback, "readback_wer": chunk.readback_wer, "readback_missing": chunk.readback_missing,
+        "readback_text": chunk.readback_text, "readback_flagged": chunk.readback == "flagged",
+        "readback_reason": (chunk.readback_detail or {}).get("reason"),
         "error": {"code": chunk.error_code, "message": chunk.error_message or ""} if chunk.error_code else None,
     }
 

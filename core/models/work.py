@@ -41,6 +41,7 @@ class Job(Timestamps, Base):
     voices: Mapped[dict[str, Any] | None]  # a dialogue's speaker tag -> voice id (voice_id: their joined prompt)
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     output: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    quality: Mapped[dict[str, Any] | None]  # the checks asked for: {"readback": bool}
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     priority: Mapped[int] = mapped_column(default=0)
     webhook: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -128,6 +129,12 @@ class Chunk(Timestamps, Base):
     speaker_similarity: Mapped[float | None]  # cosine to the voice's embedding (the consistency gate)
     # no take reached the gate's threshold: the most similar one was kept
     speaker_flagged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # read-back (core/render/readback.py): passed | flagged (no take passed; the best was kept) | skipped
+    readback: Mapped[str | None] = mapped_column(String(16))
+    readback_wer: Mapped[float | None]
+    readback_missing: Mapped[dict[str, Any] | None]  # words not heard: {"start": [...], "middle": [...], "end": [...]}
+    readback_text: Mapped[str | None] = mapped_column(Text)  # what the recogniser heard
+    readback_detail: Mapped[dict[str, Any] | None]  # word counts, word timings, why it was skipped
     duration_s: Mapped[float | None]
     sha256: Mapped[str | None] = mapped_column(String(64))
     batch_size: Mapped[int | None]

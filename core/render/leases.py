@@ -68,6 +68,7 @@ class ChunkWork:
     attempts: int
     voice: VoiceRef | None
     priority: int = 0  # the job's; interactive chunks lead their batches (core/jobs/lanes.py)
+    readback: bool = False  # the job asks for each take to be heard (core/render/readback.py)
 
 
 def claim_chunk(session: Session, chunk_id: str, worker: str, *, lease_s: float,
@@ -126,7 +127,7 @@ def claim_chunk(session: Session, chunk_id: str, worker: str, *, lease_s: float,
     spoken = chunk.spoken_text if chunk.spoken_text is not None else chunk.text  # what the engine renders
     return ChunkWork(chunk.id, job.id, job.tenant_id, job.engine, job.model, chunk.idx, job.progress_total,
                      spoken, dict(job.params), chunk.seed, job.seed, chunk.cache_key, chunk.expected_s,
-                     chunk.attempts, voice, job.priority)
+                     chunk.attempts, voice, job.priority, bool((job.quality or {}).get("readback")))
 
 
 def mark_on_engine(session: Session, chunk_ids: list[str], worker: str) -> None:
@@ -154,6 +155,13 @@ class ChunkResult:
     take_seed: int | None = None  # the kept take's seed (None: a cache hit, no take rendered)
     speaker_similarity: float | None = None
     speaker_flagged: bool = False
+    # read-back: passed | flagged | skipped (None: not asked); the kept take's WER, missing words,
+    # what was heard, and its detail (word counts and timings, or why it was skipped)
+    readback: str | None = None
+    readback_wer: float | None = None
+    readback_missing: dict[str, list[str]] | None = None
+    readback_text: str | None = None
+    readback_detail: dict[str, Any] | None = None
 
 
 def complete_chunk(session: Session, work: ChunkWork, worker: str, result: ChunkResult,
@@ -167,6 +175,9 @@ def complete_chunk(session: Session, work: ChunkWork, worker: str, result: Chunk
                             batch_size=result.batch_size, quality_retries=result.quality_retries,
                             engine_s=result.engine_s, take_seed=result.take_seed,
                             speaker_similarity=result.speaker_similarity, speaker_flagged=result.speaker_flagged,
+                            readback=result.readback, readback_wer=result.readback_wer,
+                            readback_missing=result.readback_missing, readback_text=result.readback_text,
+                            readback_detail=result.readback_detail,
                             finished_at=now, error_code=None, error_message=None):
         return None
     values: dict[str, Any] = {"progress_done": Job.progress_done + 1, "render_worker": worker,
