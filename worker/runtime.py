@@ -48,6 +48,7 @@ from voxfarm.worker.heartbeat import Heartbeat, WorkerIdentity
 from voxfarm.worker.held import HeldWork
 from voxfarm.worker.outcomes import BOOT_WAIT_S, HandBack, RetryLater, is_outage, storage_errors
 from voxfarm.worker.producing import BatchItem, Producer, attribute_batch_time
+from voxfarm.worker.readback import Listener
 from voxfarm.worker.speaker import SpeakerEncoder, SpeakerGates
 from voxfarm.worker.voices import VoiceCache
 
@@ -96,13 +97,14 @@ class Runtime:
         if self.settings.speaker_model:  # before the engine: a bad path fails the boot in a second
             encoder = SpeakerEncoder(self.settings.speaker_model, self.settings.speaker_device).load()
             speaker = SpeakerGates(encoder, db, store, self.settings)
+        readback = Listener.load(self.settings) if self.settings.readback else None  # the recogniser, also first
         if self.engine_name:
             ENGINES[self.engine_name].checked_batch(self.settings)  # before a minutes-long load
             engine = create_engine(self.engine_name, self.settings)
             engine.load()
             # the fault suite's poison hook, when VOXFARM_FAULT names one (core/render/faults.py)
             engine.generate_batch = faults.engine_call(engine.generate_batch, self.settings.fault)
-        self.attach(db, store, publisher, engine, speaker=speaker)
+        self.attach(db, store, publisher, engine, speaker=speaker, readback=readback)
         metrics.serve(self.settings.metrics_port)
         with self.db.session() as s:
             reclaimed = release_stale_leases(s, self.name + "#", self.worker_id)
@@ -116,8 +118,8 @@ class Runtime:
                  self.engine.model_id if self.engine else "-", self.engine.device if self.engine else "-")
 
     def attach(self, db: Database, store: ObjectStore, publisher: Publisher, engine: Engine | None, *,
-               speaker: SpeakerGates | None = None, max_batch_size: int | None = None,
-               max_wait_ms: int | None = None) -> None:
+               speaker: SpeakerGates | None = None, readback: Listener | None = None,
+               max_batch_size: int | None = None, max_wait_ms: int | None = None) -> None:
         """Wire the parts together: boot does it with what it loaded; unit tests with their own
         engine, store and batch settings."""
         self.db, self.store, self.publisher, self.engine, self.speaker = db, store, publisher, engine, speaker
@@ -132,7 +134,7 @@ class Runtime:
                 is_error=lambda r: r.error, admit=self._admit, on_batch=self._on_batch,
                 urgent=lambda it: it.urgent, name=f"batcher-{self.engine_name}",
                 max_in_flight=engine.max_in_flight).start()
-            self.producer = Producer(self.settings, engine, self.batcher, store, self.voices, speaker)
+            self.producer = Producer(self.settings, engine, self.batcher, store, self.voices, speaker, readback)
         identity = WorkerIdentity(self.worker_id, self.engine_name or "-", engine.model_id if engine else "-",
                                   engine.device if engine else "-", self.queues, size, wait, self.concurrency)
         self.heartbeat = Heartbeat(db, self.settings, identity, self.held, lambda: self.state)
