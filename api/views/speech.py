@@ -21,10 +21,11 @@ from voxfarm.core.audio.stitch import Pauses
 from voxfarm.core.engines.registry import ENGINES
 from voxfarm.core.errors import Conflict
 from voxfarm.core.jobs import intake as core_jobs
+from voxfarm.core.render.timings import Timeline
 from voxfarm.core.schemas import ErrorResponse
 from voxfarm.core.speech import requests as core_speech
-from voxfarm.core.speech.schemas import FormatList, OpenAIError, SpeechRequest
-from voxfarm.core.speech.stream import StreamSpec, sse_events, stream_audio
+from voxfarm.core.speech.schemas import CAPTIONED_SPEECH, FormatList, OpenAIError, SpeechRequest
+from voxfarm.core.speech.stream import StreamSpec, captioned, sse_events, stream_audio
 
 log = logging.getLogger(__name__)
 bp = APIBlueprint("speech", __name__, url_prefix="/v1", abp_tags=[Tag(name="speech")],
@@ -35,7 +36,8 @@ _AUDIO = {"description": "Audio in `response_format`, sent with chunked transfer
                          "`X-Job-Id` names the job (GET /v1/jobs/{id} fetches the stored result).",
           "content": {**{ct: _BINARY for ct in ("audio/mpeg", "audio/ogg", "audio/aac", "audio/flac", "audio/wav",
                                                 "audio/pcm")},
-                      "text/event-stream": {"schema": {"type": "string"}}}}
+                      "text/event-stream": {"schema": {"type": "string"}},
+                      "application/json": {"schema": CAPTIONED_SPEECH}}}
 _OPENAI_TYPES = {401: "invalid_request_error", 404: "invalid_request_error", 409: "invalid_request_error",
                  413: "invalid_request_error", 415: "invalid_request_error", 422: "invalid_request_error",
                  429: "rate_limit_error", 503: "server_error"}
@@ -67,12 +69,16 @@ def create_speech(body: SpeechRequest):
             core_jobs.cancel_job(s, tenant_id, job_id)
 
     st = svc.settings
+    timeline = Timeline(spec.engine_rate) if body.timestamps else None  # voxfarm extension: timings too
     audio = stream_audio(svc.db, svc.store, spec, Pauses(st.pause_sentence_ms, st.pause_paragraph_ms,
                                                          st.pause_chapter_ms, st.crossfade_ms),
                          poll_s=st.speech_poll_s, timeout_s=st.speech_stream_timeout_s,
-                         client_gone=_client_gone(request.environ), on_abandon=_quietly(abandon))
+                         client_gone=_client_gone(request.environ), on_abandon=_quietly(abandon), timeline=timeline)
     if body.stream_format == "sse":
-        resp = Response(sse_events(audio, len(body.input)), mimetype="text/event-stream")
+        resp = Response(sse_events(audio, len(body.input), timeline, spec.tempo), mimetype="text/event-stream")
+    elif timeline is not None:  # one JSON document, streamed: the audio as it renders, then its timings
+        doc = captioned(audio, timeline, job_id, formats.codec_for(spec.fmt).content_type, spec.tempo)
+        resp = Response(doc, mimetype="application/json")
     else:
         resp = Response(audio, mimetype=formats.codec_for(spec.fmt).content_type)
     resp.headers["X-Job-Id"] = job_id

@@ -29,6 +29,8 @@ CONTENT_TYPES = {
     "pcm": "audio/pcm",
     "json": "application/json",
     "cue": "application/x-cue",
+    "vtt": "text/vtt",  # captions (core/render/captions.py)
+    "srt": "application/x-subrip",
 }
 # libsndfile's MP3 encoder accepts only MPEG rates
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)

@@ -83,20 +83,24 @@ class Assembled:
     chapter_starts: list[int] = field(default_factory=list)  # sample offset of each chapter
 
 
-def trim_silence(audio: np.ndarray, sr: int, threshold_db: float = -45.0, margin_ms: int = 30) -> np.ndarray:
-    """Cut leading/trailing silence, measured on 10 ms windows, keeping a short margin."""
+def trim_bounds(audio: np.ndarray, sr: int, threshold_db: float = -45.0, margin_ms: int = 30) -> tuple[int, int]:
+    """Where the sound starts and ends (samples), measured on 10 ms windows, with a short margin."""
     win = max(1, sr // 100)
     n = audio.size // win
     if n == 0:
-        return audio
+        return 0, audio.size
     frames = audio[: n * win].reshape(n, win)
     rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
     loud = np.nonzero(rms > 10 ** (threshold_db / 20))[0]
     if loud.size == 0:
-        return audio[:0]
+        return 0, 0
     margin = int(sr * margin_ms / 1000)
-    start = max(0, loud[0] * win - margin)
-    end = min(audio.size, (loud[-1] + 1) * win + margin)
+    return max(0, loud[0] * win - margin), min(audio.size, (loud[-1] + 1) * win + margin)
+
+
+def trim_silence(audio: np.ndarray, sr: int, threshold_db: float = -45.0, margin_ms: int = 30) -> np.ndarray:
+    """Cut leading/trailing silence, keeping a short margin (``trim_bounds``)."""
+    start, end = trim_bounds(audio, sr, threshold_db, margin_ms)
     return audio[start:end]
 
 
@@ -112,11 +116,14 @@ def _fade(audio: np.ndarray, n: int) -> np.ndarray:
 
 
 def assemble(pieces: Iterable[Piece], fetch: Callable[[Piece], np.ndarray], sample_rate: int,
-             pauses: Pauses, dest: Path) -> Assembled:
+             pauses: Pauses, dest: Path, on_piece: Callable[[Piece, np.ndarray, int, int], None] | None = None
+             ) -> Assembled:
     """Write trimmed, faded chunks with pauses into a FLAC master, one chunk in memory at a time.
 
     Where no pause separates two chunks, the faded tail of the first is held back and added onto
-    the faded head of the next: a crossfade of ``crossfade_ms``.
+    the faded head of the next: a crossfade of ``crossfade_ms``.  ``on_piece(piece, audio, start,
+    head)`` hears where each chunk landed: its trimmed audio, its first sample in the master, and
+    how many samples were trimmed off its head (the captions' timeline, core/render/timings.py).
     """
     xf = int(sample_rate * pauses.crossfade_ms / 1000)
     out = Assembled(dest, sample_rate, 0)
@@ -130,16 +137,22 @@ def assemble(pieces: Iterable[Piece], fetch: Callable[[Piece], np.ndarray], samp
                 out.samples += block.size
 
         for piece in pieces:
-            audio = _fade(trim_silence(fetch(piece).astype(np.float32), sample_rate), xf)
+            raw = fetch(piece).astype(np.float32)
+            head, end = trim_bounds(raw, sample_rate)
+            audio = _fade(raw[head:end], xf)
             if piece.chapter != chapter:
                 chapter = piece.chapter
                 out.chapter_starts.append(out.samples)
             if audio.size == 0:
+                if on_piece is not None:
+                    on_piece(piece, audio, out.samples + carry.size, head)
                 continue
             if carry.size and carry.size <= audio.size:
                 audio[: carry.size] += carry
             else:
                 write(carry)
+            if on_piece is not None:
+                on_piece(piece, audio, out.samples, head)
             carry = np.zeros(0, dtype=np.float32)
             gap = int(sample_rate * pauses.after(piece.pause_after) / 1000)
             if gap or piece.pause_after == "end" or audio.size <= 2 * xf or xf == 0:

@@ -39,6 +39,8 @@ from voxfarm.core.clock import utcnow
 from voxfarm.core.engines.registry import ENGINES
 from voxfarm.core.models import Chunk, Job
 from voxfarm.core.render.leases import fail_job, note_infra_failure
+from voxfarm.core.render.readback import summarize
+from voxfarm.core.render.timings import Timeline
 from voxfarm.core.settings import Settings
 from voxfarm.core.state import events
 from voxfarm.core.state.lifecycle import JobStatus, set_job_status
@@ -61,13 +63,20 @@ class FinalChunk:
     quality_retries: int = 0
     speaker_similarity: float | None = None
     speaker_flagged: bool = False
+    text: str = ""  # the captions' words (core/render/timings.py): the text sent, spoken_text when set
+    spoken_text: str | None = None
+    readback: str | None = None  # core/render/readback.py: passed | flagged | skipped
+    readback_wer: float | None = None
+    readback_missing: dict[str, list[str]] | None = None
+    readback_detail: dict[str, Any] | None = None
 
     def provenance(self) -> dict[str, Any]:
         """The chunk's entry in ``metadata.json``."""
         return {"index": self.idx, "seed": self.seed, "cache_key": self.cache_key, "sha256": self.sha256,
                 "duration_s": self.duration_s, "take_seed": self.take_seed,
                 "quality_retries": self.quality_retries, "speaker_similarity": self.speaker_similarity,
-                "speaker_flagged": bool(self.speaker_flagged)}
+                "speaker_flagged": bool(self.speaker_flagged), "readback": self.readback,
+                "readback_wer": self.readback_wer, "readback_missing": self.readback_missing}
 
 
 @dataclass
@@ -196,7 +205,12 @@ def build_single(work: FinalizeWork, store: ObjectStore, audio: np.ndarray | Non
         data, _rate = encode_audio(audio, spec.sample_rate, work.fmt, work.out_rate)
         info = store.put_bytes(key, data, CONTENT_TYPES[work.fmt])
     tempo = float(work.output.get("tempo") or 1.0)
-    return FinalResult(key, work.fmt, audio.size / spec.sample_rate / tempo, info.size, info.sha256, {})
+    timeline = Timeline(spec.sample_rate)
+    timeline.add(work.chunks[0], audio, 0, 0)  # the file is the chunk as rendered: nothing trimmed
+    files = {n: store.put_bytes(keys.job_file(work.tenant_id, work.job_id, n), text.encode(),
+                                CONTENT_TYPES[n.rsplit(".", 1)[1]]).key for n, text in timeline.files(tempo).items()}
+    return FinalResult(key, work.fmt, audio.size / spec.sample_rate / tempo, info.size, info.sha256,
+                       {"files": files, "readback": summarize(work.chunks)})
 
 
 def build_stitched(work: FinalizeWork, store: ObjectStore, settings: Settings, tmpdir: Path) -> FinalResult:
@@ -207,7 +221,9 @@ def build_stitched(work: FinalizeWork, store: ObjectStore, settings: Settings, t
     pieces = [Piece(c.idx, c.chapter, c.pause_after) for c in work.chunks]
     pauses = Pauses(settings.pause_sentence_ms, settings.pause_paragraph_ms, settings.pause_chapter_ms,
                     settings.crossfade_ms, settings.pause_title_ms)
-    raw = assemble(pieces, lambda p: _fetch(store, by_idx[p.idx], rate), rate, pauses, tmpdir / "raw.flac")
+    timeline = Timeline(rate)  # where each chunk lands: the captions' times (core/render/timings.py)
+    raw = assemble(pieces, lambda p: _fetch(store, by_idx[p.idx], rate), rate, pauses, tmpdir / "raw.flac",
+                   on_piece=lambda p, audio, start, head: timeline.add(by_idx[p.idx], audio, start, head))
     via_ffmpeg = formats.needs_ffmpeg(_generic(work))
     out_rate = (formats.output_rate(formats.codec_for(work.fmt, work.output.get("preset")),
                                     work.out_rate or settings.stitch_sample_rate, rate)
@@ -268,12 +284,14 @@ def build_stitched(work: FinalizeWork, store: ObjectStore, settings: Settings, t
                                                   "true_peak_dbfs": ceiling,
                                                   "measured_input": measured,
                                                   "output_true_peak_dbfs": out_peaks},
+                                     "readback": summarize(work.chunks),
                                      "chunks": [c.provenance() for c in work.chunks]},
                                     indent=2),
+        **timeline.files(tempo, [(s, e) for _, s, e in chapters] if work.per_chapter else None),
     }
     for name, text in sidecars.items():
         files[name] = store.put_bytes(keys.job_file(work.tenant_id, work.job_id, name), text.encode(),
                                       CONTENT_TYPES[name.rsplit(".", 1)[1]]).key
     info = store.put_file(key, dest, CONTENT_TYPES[work.fmt])
     return FinalResult(key, work.fmt, total_s / tempo, info.size, info.sha256,
-                       {"files": files, "chapters": chapter_list})
+                       {"files": files, "chapters": chapter_list, "readback": summarize(work.chunks)})

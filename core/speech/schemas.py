@@ -39,11 +39,30 @@ class SpeechRequest(BaseModel):
     stream_format: Literal["audio", "sse"] = "audio"
     instructions: str | None = Field(None, max_length=4096, description="accepted; used where the engine can")
     webhook: WebhookSpec | None = Field(None, description="voxfarm extension: notify when the job ends")
+    timestamps: bool = Field(False, description=(
+        "voxfarm extension: also return timings.  With stream_format sse, a speech.timestamps.delta event "
+        "({segments: [{text, start, end, chunk}], words: [{word, start, end, chunk, source, heard}]}) comes "
+        "before each chunk's audio; otherwise the answer is one JSON document (audio base64, segments, words), "
+        "streamed as the audio renders.  Sentence times always; word times where the job is read back "
+        "(GET /v1/engines)"))
     lexicons: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
         default_factory=list, max_length=16, description="voxfarm extension: pronunciation lexicons (ids or "
                                                           "names), applied in order")
     text_normalization: Literal["auto", "off"] = Field("auto", description="voxfarm extension: read numbers, "
                                                        "abbreviations and symbols as a narrator would (auto)")
+
+
+# ``timestamps: true`` without SSE (voxfarm): the audio and its timings in one JSON document
+_TIMED = {"type": "object", "required": ["text", "start", "end", "chunk"]}
+CAPTIONED_SPEECH = {
+    "type": "object", "required": ["job_id", "content_type", "audio", "segments", "words"],
+    "properties": {"job_id": {"type": "string"}, "content_type": {"type": "string"},
+                   "audio": {"type": "string", "contentEncoding": "base64", "description": "response_format, base64"},
+                   "segments": {"type": "array", "items": _TIMED, "description": "sentences: text, start and end "
+                                "(seconds into the audio), chunk (its index)"},
+                   "words": {"type": "array", "items": {"type": "object"}, "description": "read-back jobs only: "
+                             "word, start, end, chunk, source ([start, end) characters of the chunk's text sent), "
+                             "heard (false: placed between its neighbours)"}}}
 
 
 class OpenAIErrorBody(BaseModel):

@@ -24,15 +24,17 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
 
 from voxfarm.core.audio.arrays import decode_bytes
 from voxfarm.core.audio.formats import Codec, codec_for, filters, output_rate
-from voxfarm.core.audio.stitch import Pauses, ffmpeg_exe, trim_silence
+from voxfarm.core.audio.stitch import Pauses, ffmpeg_exe, trim_bounds
 from voxfarm.core.db import Database
 from voxfarm.core.models import Chunk, Job
+from voxfarm.core.render.timings import Timeline
 from voxfarm.core.state.lifecycle import ChunkStatus, JobStatus
 from voxfarm.core.storage import ObjectStore
 
@@ -134,22 +136,23 @@ class StreamSpec:
 
 
 def rendered_chunks(db: Database, store: ObjectStore, job_id: str, *, poll_s: float, timeout_s: float,
-                    client_gone: Callable[[], bool] = lambda: False) -> Iterator[tuple[np.ndarray, str] | None]:
-    """Yield (audio, pause_after) for each chunk in order, as soon as it is done, and None after
-    each poll that found nothing new (the caller flushes its encoder then).  Raises ClientGone
-    when ``client_gone`` says so while waiting, StreamEnded if the job stops."""
+                    client_gone: Callable[[], bool] = lambda: False) -> Iterator[tuple[np.ndarray, Any] | None]:
+    """Yield (audio, row: its pause_after and what captions need) for each chunk in order, as soon as
+    it is done, and None after each poll that found nothing new (the caller flushes its encoder
+    then).  Raises ClientGone when ``client_gone`` says so while waiting, StreamEnded if the job stops."""
     idx, waited_since = 0, time.monotonic()
     while True:
         with db.session() as s:
             job = s.get(Job, job_id)
-            rows = s.execute(select(Chunk.idx, Chunk.status, Chunk.cache_key, Chunk.sha256, Chunk.pause_after)
+            rows = s.execute(select(Chunk.idx, Chunk.status, Chunk.cache_key, Chunk.sha256, Chunk.pause_after,
+                                    Chunk.chapter, Chunk.text, Chunk.spoken_text, Chunk.readback_detail)
                              .where(Chunk.job_id == job_id, Chunk.idx >= idx).order_by(Chunk.idx)).all()
             status, total = job.status, job.progress_total
         for row in rows:
             if row.status != ChunkStatus.done:
                 break
             audio, _ = decode_bytes(store.get_bytes(row.cache_key, expect_sha256=row.sha256))
-            yield audio, row.pause_after
+            yield audio, row
             idx, waited_since = row.idx + 1, time.monotonic()
         if idx >= total:
             return
@@ -165,13 +168,15 @@ def rendered_chunks(db: Database, store: ObjectStore, job_id: str, *, poll_s: fl
 
 def stream_audio(db: Database, store: ObjectStore, spec: StreamSpec, pauses: Pauses, *, poll_s: float,
                  timeout_s: float, client_gone: Callable[[], bool] = lambda: False,
-                 on_abandon: Callable[[], None] = lambda: None) -> Iterator[bytes]:
-    """Encoded audio of the job, piece by piece, while it renders (see the module docstring)."""
+                 on_abandon: Callable[[], None] = lambda: None, timeline: Timeline | None = None) -> Iterator[bytes]:
+    """Encoded audio of the job, piece by piece, while it renders (see the module docstring).  With a
+    ``timeline``, each chunk is placed on it as it is fed (the stream's own time, before the tempo)."""
     codec = codec_for(spec.fmt)
     out_rate = output_rate(codec, spec.sample_rate, spec.engine_rate)
     encoder = StreamEncoder(codec, spec.engine_rate, out_rate, volume=spec.volume, tempo=spec.tempo)
     xf = int(spec.engine_rate * pauses.crossfade_ms / 1000)
     abandoned = False  # only a client that left cancels: an error here (storage, ffmpeg) leaves the job be
+    fed = 0  # samples fed so far, at the engine's rate
     try:
         yield b""  # an empty write sends the headers (and X-Job-Id) before any chunk has rendered
         for item in rendered_chunks(db, store, spec.job_id, poll_s=poll_s, timeout_s=timeout_s,
@@ -179,9 +184,14 @@ def stream_audio(db: Database, store: ObjectStore, spec: StreamSpec, pauses: Pau
             if item is None:  # waiting for the next chunk: pass on what the encoder has made meanwhile
                 data = encoder.drain()
             else:
-                audio, pause_after = item
-                gap = np.zeros(int(spec.engine_rate * pauses.after(pause_after) / 1000), dtype=np.float32)
-                data = encoder.feed(np.concatenate([_fade(trim_silence(audio, spec.engine_rate), xf), gap]))
+                audio, row = item
+                gap = np.zeros(int(spec.engine_rate * pauses.after(row.pause_after) / 1000), dtype=np.float32)
+                head, end = trim_bounds(audio, spec.engine_rate)
+                piece = _fade(audio[head:end], xf)
+                if timeline is not None:
+                    timeline.add(row, piece, fed, head)
+                fed += piece.size + gap.size
+                data = encoder.feed(np.concatenate([piece, gap]))
             if data:
                 yield data
         tail = encoder.finish()
@@ -200,11 +210,18 @@ def stream_audio(db: Database, store: ObjectStore, spec: StreamSpec, pauses: Pau
             on_abandon()
 
 
-def sse_events(audio: Generator[bytes, None, None], input_chars: int) -> Iterator[bytes]:
-    """OpenAI's speech SSE: ``speech.audio.delta`` events (base64 audio), then ``speech.audio.done``."""
-    sent = 0
+def sse_events(audio: Generator[bytes, None, None], input_chars: int, timeline: Timeline | None = None,
+               tempo: float = 1.0) -> Iterator[bytes]:
+    """OpenAI's speech SSE: ``speech.audio.delta`` events (base64 audio), then ``speech.audio.done``.
+    With a ``timeline`` (the voxfarm ``timestamps`` extension), a ``speech.timestamps.delta`` event
+    carries each chunk's sentences (and words, with read-back) before its audio."""
+    sent, told = 0, (0, 0)
     try:
         for data in audio:
+            if timeline is not None:
+                delta, told = timeline.delta(told, tempo)
+                if delta:
+                    yield _event({"type": "speech.timestamps.delta", **delta})
             if not data:
                 yield b""
                 continue
@@ -212,9 +229,30 @@ def sse_events(audio: Generator[bytes, None, None], input_chars: int) -> Iterato
             yield _event({"type": "speech.audio.delta", "audio": base64.b64encode(data).decode()})
     finally:
         audio.close()  # a client that left closes this generator: close the one feeding it now
+    delta = timeline.delta(told, tempo)[0] if timeline is not None else None
+    if delta:  # the last chunk's times, when its audio came out with the encoder's tail
+        yield _event({"type": "speech.timestamps.delta", **delta})
     # no tokenizer here: input characters and output bytes stand in for OpenAI's token counts
     yield _event({"type": "speech.audio.done",
                   "usage": {"input_tokens": input_chars, "output_tokens": sent, "total_tokens": input_chars + sent}})
+
+
+def captioned(audio: Generator[bytes, None, None], timeline: Timeline, job_id: str, content_type: str,
+              tempo: float = 1.0) -> Iterator[bytes]:
+    """The stream as one JSON document with its timings (``timestamps`` without SSE), itself streamed:
+    the audio goes out base64 as it renders (whole 3-byte groups), the timings close the document."""
+    yield (json.dumps({"job_id": job_id, "content_type": content_type})[:-1] + ', "audio": "').encode()
+    rest = b""
+    try:
+        for data in audio:
+            rest += data
+            cut = len(rest) - len(rest) % 3
+            yield base64.b64encode(rest[:cut])  # b"" while waiting: the server flushes, the client waits
+            rest = rest[cut:]
+    finally:
+        audio.close()  # a client that left closes this generator: close the one feeding it now
+    delta = timeline.delta((0, 0), tempo)[0] or {"segments": [], "words": []}
+    yield base64.b64encode(rest) + b'", ' + json.dumps(delta)[1:].encode()
 
 
 def _event(payload: dict) -> bytes:
