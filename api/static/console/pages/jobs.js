@@ -33,12 +33,15 @@ export function render(page) {
     try {
       const list = await api.get("/v1/jobs?limit=50");
       if (stopped) return;
+      // the table is rebuilt: keep the keyboard focus on the link it was on
+      const focused = body.contains(document.activeElement) ? document.activeElement.getAttribute("href") : null;
       if (!list.data.length) {
         replace(body, h("p", {}, "No jobs yet. ", h("a", { href: "#/new" }, "Render your first one.")));
       } else {
         replace(body, table("Your jobs, newest first", ["Job", "Status", "Progress", "ETA / waiting for", "Length",
           "Created"], list.data.map(row)));
       }
+      if (focused) body.querySelector(`a[href="${CSS.escape(focused)}"]`)?.focus();
       timer = window.setTimeout(refresh, list.data.some((j) => live(j.status)) ? 2000 : 15000);
     } catch (err) {
       if (stopped) return;

@@ -69,7 +69,7 @@ export function render(page) {
   const paramsBox = h("fieldset", { class: "params" }, h("legend", {}, "Engine parameters"));
   const format = h("select", { name: "format" });
   const preset = h("select", { name: "preset" }, h("option", { value: "" }, "none"));
-  const perChapter = h("input", { type: "checkbox", name: "per_chapter" });
+  const perChapter = h("input", { type: "checkbox", name: "per_chapter", id: "per-chapter" });
   const player = h("audio", { controls: true, hidden: true, "aria-label": "Preview" });
   const previewButton = h("button", { type: "button", class: "secondary" }, "Preview the first paragraph");
 
@@ -78,8 +78,7 @@ export function render(page) {
     field("Engine", engine), field("Voice", voice), paramsBox,
     h("fieldset", {}, h("legend", {}, "Output"), field("Format", format),
       field("Preset", preset, "A preset sets the format"),
-      h("div", { class: "check" }, perChapter, h("label", { for: (perChapter.id = "per-chapter") },
-        "Also store one file per chapter"))),
+      h("div", { class: "check" }, perChapter, h("label", { for: "per-chapter" }, "Also store one file per chapter"))),
     h("div", { class: "actions" }, previewButton, h("button", { type: "submit" }, "Render")), player);
 
   kind.addEventListener("change", () => {

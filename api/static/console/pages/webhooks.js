@@ -38,10 +38,11 @@ export function render(page) {
   let stopped = false;
 
   async function showLog() {
-    if (!jobSelect.value) { replace(log, h("p", {}, "No jobs yet.")); return; }
+    const jobId = jobSelect.value;
+    if (!jobId) { replace(log, h("p", {}, "No jobs yet.")); return; }
     try {
-      const deliveries = (await api.get(`/v1/jobs/${jobSelect.value}/webhook-deliveries`)).data;
-      if (stopped) return;
+      const deliveries = (await api.get(`/v1/jobs/${jobId}/webhook-deliveries`)).data;
+      if (stopped || jobId !== jobSelect.value) return;  // another job was chosen meanwhile
       replace(log, deliveries.length ? table("Events of this job and their delivery attempts",
         ["Event", "Status", "Attempts", "Delivered", "Redeliver"], deliveries.map((d) => h("tr", {},
           h("td", {}, d.type), h("td", {}, badge(d.status)), h("td", {}, attempts(d)), h("td", {}, when(d.delivered_at)),
