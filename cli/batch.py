@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 import sys
 import time
 from pathlib import Path
@@ -23,7 +22,8 @@ import requests
 from voxfarm.cli import batch_config
 from voxfarm.cli.batch_config import ConfigError, Plan
 from voxfarm.cli.client import Client, _key, _url
-from voxfarm.core.schemas import OutputFormat
+from voxfarm.cli.progress import Progress
+from voxfarm.core.schemas import OutputFormat, OutputPreset
 
 STATE = ".voxfarm-batch.json"
 TERMINAL = {"succeeded", "failed", "canceled"}
@@ -37,13 +37,19 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _server_formats(client: Client) -> list[str]:
-    """The output formats the farm's OpenAPI document says it accepts."""
+def _enum(doc: dict, field: str) -> list[str] | None:
+    schema = doc.get("components", {}).get("schemas", {}).get("OutputSpec", {}).get("properties", {}).get(field, {})
+    for branch in [schema, *schema.get("anyOf", [])]:
+        if isinstance(branch, dict) and "enum" in branch:
+            return list(branch["enum"])
+    return None
+
+
+def _server_formats(client: Client) -> tuple[list[str], list[str]]:
+    """The output formats and quality presets the farm's OpenAPI document says it accepts."""
     doc = client.call("GET", "/openapi.json")
-    try:
-        return list(doc["components"]["schemas"]["OutputSpec"]["properties"]["format"]["enum"])
-    except (KeyError, TypeError):
-        return list(get_args(OutputFormat))
+    return (_enum(doc, "format") or list(get_args(OutputFormat)),
+            _enum(doc, "preset") or list(get_args(OutputPreset)))
 
 
 def _state(out: Path) -> dict[str, Any]:
@@ -53,15 +59,16 @@ def _state(out: Path) -> dict[str, Any]:
         return {}
 
 
-def _plan(config: Path, formats: list[str]) -> Plan:
+def _plan(config: Path, formats: tuple[list[str], list[str]]) -> Plan:
     try:
         cfg, base = batch_config.load(config)
-        first = batch_config.plan(cfg, base, cfg.generation.seed, formats)
+        first = batch_config.plan(cfg, base, cfg.generation.seed, *formats)
         if cfg.generation.seed != -1:
             return first
-        known = _state(first.output_dir)
-        seed = known["seed"] if known.get("digest") == first.digest else random.randrange(2**31)
-        return batch_config.plan(cfg, base, seed, formats)
+        known = _state(first.output_dir)  # a rerun keeps the seed its first run recorded
+        seed = known["seed"] if known.get("digest") == first.digest else \
+            batch_config.derived_seed(first.digest, first.output_dir)
+        return batch_config.plan(cfg, base, seed, *formats)
     except ConfigError as exc:
         raise click.ClickException(f"{config}: invalid config\n{exc}") from None
 
@@ -143,13 +150,13 @@ def _collect(client: Client, p: Plan, batch_id: str, rec: dict[str, Any]) -> tup
 @click.option("--poll", default=1.0, show_default=True, type=float, help="Seconds between progress polls.")
 def batch(config: Path, url: str, key: str | None, dry_run: bool, poll: float) -> None:
     """Render a generation config (JSON) as one batch; download every file as it completes."""
-    from tqdm import tqdm
-
     client = Client(url, key)
-    p = _plan(config, list(get_args(OutputFormat)) if dry_run else _server_formats(client))
+    local = (list(get_args(OutputFormat)), list(get_args(OutputPreset)))
+    p = _plan(config, local if dry_run else _server_formats(client))
     if dry_run:
         click.echo(f"config {config}: valid\n{len(p.items)} items, engine {p.engine or '(farm default)'}, "
-                   f"seed {p.seed}, format {p.fmt}, naming {p.config.output.file_naming}\n"
+                   f"seed {p.seed}, format {p.fmt}{f' (preset {p.preset})' if p.preset else ''}, "
+                   f"naming {p.config.output.file_naming}\n"
                    f"output: {p.output_dir}")
         for it in p.items[:10]:
             click.echo(f"  {it.name}.{p.fmt}  voice={it.voice or '-'}  {it.prompt[:60]!r}")
@@ -160,7 +167,7 @@ def batch(config: Path, url: str, key: str | None, dry_run: bool, poll: float) -
     failures: list[str] = []
     handled: set[int] = set()
     downloaded = 0
-    with tqdm(total=len(p.items), unit="file", desc=batch_id[-8:], file=sys.stderr) as bar:
+    with Progress(len(p.items), "file", batch_id) as bar:
         while len(handled) < len(p.items):
             for rec in _manifest(client, batch_id):
                 if rec["index"] in handled or rec["status"] not in TERMINAL:
@@ -170,7 +177,7 @@ def batch(config: Path, url: str, key: str | None, dry_run: bool, poll: float) -
                 downloaded += fetched
                 if failure:
                     failures.append(failure)
-                bar.update(1)
+                bar.advance()
             if len(handled) < len(p.items):
                 time.sleep(poll)
     click.echo(f"batch {batch_id}: {len(p.items) - len(failures)} files in {p.output_dir} "

