@@ -27,21 +27,33 @@ from helpers import ROOT, ApiClient, free_port, tone, wait_for, wav_bytes
 
 # the installs the README documents: everything on one host, and the API and worker hosts apart
 EXTRA_SETS = ("api,worker", "api", "worker")
-_SKIP_IN_COPY = shutil.ignore_patterns(".git", ".venv", "var", "out", "build", "dist", "*.egg-info",
-                                       "__pycache__", "tests", "bench", "models", ".device", ".whl")
+_SKIP_ANYWHERE = shutil.ignore_patterns(".git", ".venv", "*.egg-info", "__pycache__")
+# runtime and download folders at the root only: core/models/ is code, /models/ is downloaded weights
+_SKIP_AT_ROOT = {"var", "out", "build", "dist", "tests", "bench", "models", ".device", ".whl"}
+
+
+def _skip_in_copy(folder: str, names: list[str]) -> set[str]:
+    skipped = set(_SKIP_ANYWHERE(folder, names))
+    if Path(folder).resolve() == ROOT.resolve():
+        skipped |= _SKIP_AT_ROOT & set(names)
+    return skipped
 
 
 @pytest.fixture(scope="session")
 def source_copy(tmp_path_factory) -> Path:
     dest = tmp_path_factory.mktemp("src") / "voxfarm"
-    shutil.copytree(ROOT, dest, ignore=_SKIP_IN_COPY)
+    shutil.copytree(ROOT, dest, ignore=_skip_in_copy)
     return dest
+
+
+_BUILT: dict[str, Path] = {}  # one venv per extras for the session, whichever module asks first
 
 
 @pytest.fixture(scope="session")
 def venvs(tmp_path_factory, source_copy):
-    """extras -> a venv with ``pip install '<checkout>[extras]'``, built on first use."""
-    built: dict[str, Path] = {}
+    """extras -> a venv with ``pip install '<checkout>[extras]'``, built on first use (the quick
+    start, tests/cli/test_quickstart.py, imports this fixture and shares the venvs)."""
+    built = _BUILT
 
     def get(extras: str) -> Path:
         if extras not in built:
