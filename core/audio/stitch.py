@@ -232,9 +232,6 @@ def encode(master: Path, dest: Path, fmt: str, *, metadata: str, cover: Path | N
     meta_path.write_text(metadata, encoding="utf-8")
     args = ["-f", "flac", "-i", str(master), "-f", "ffmetadata", "-i", str(meta_path)]
     maps = ["-map", "0:a", "-map_metadata", "1", "-map_chapters", "1"]
-    if cover is not None and fmt in COVER_FORMATS:
-        args += ["-i", str(cover)]
-        maps += ["-map", "2:v", "-c:v", "copy", "-disposition:v:0", "attached_pic"]
     filters = []
     if start_sample is not None:
         filters.append(f"atrim=start_sample={start_sample}:end_sample={end_sample},asetpts=PTS-STARTPTS")
@@ -242,6 +239,14 @@ def encode(master: Path, dest: Path, fmt: str, *, metadata: str, cover: Path | N
         filters.append(f"volume={gain_db:.3f}dB")
     if filters:
         maps += ["-af", ",".join(filters)]
+    if cover is not None and fmt in COVER_FORMATS:
+        try:
+            run_ffmpeg([*args, "-i", str(cover), *maps, "-map", "2:v", "-c:v", "copy", "-disposition:v:0",
+                        "attached_pic", *_CODECS[fmt], str(dest)])
+            meta_path.unlink(missing_ok=True)
+            return
+        except RuntimeError:  # a cover ffmpeg cannot take never costs the book: deliver it without one
+            dest.unlink(missing_ok=True)
     run_ffmpeg([*args, *maps, *_CODECS[fmt], str(dest)])
     meta_path.unlink(missing_ok=True)
 

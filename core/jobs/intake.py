@@ -42,6 +42,7 @@ from voxfarm.core.state import events, outbox
 from voxfarm.core.state.lifecycle import ChunkStatus, JobStatus, set_job_chunks_status, set_job_status
 from voxfarm.core.storage import ObjectStore, keys
 from voxfarm.core.tenants.limits import admit_audio
+from voxfarm.core.text.cover import cover_ext
 from voxfarm.core.text.document import Document, from_plain
 from voxfarm.core.text.epub import parse_epub
 from voxfarm.core.text.markdown import has_headings, parse_markdown
@@ -89,8 +90,7 @@ def _parse(req: JobCreate, settings: Settings, document: bytes | None) -> Intake
             raise InvalidInput("text must not be empty", code="empty_text")
         if len(req.text) > settings.max_text_chars:
             raise TooLarge(f"text is {len(req.text)} characters; the limit is {settings.max_text_chars} "
-                           "(VOXFARM_MAX_TEXT_CHARS)",
-                           code="text_too_long")
+                           "(VOXFARM_MAX_TEXT_CHARS)", code="text_too_long")
         fmt = text_format(req)
         doc = parse_markdown(req.text, req.title) if fmt == "markdown" else from_plain(req.text, req.title)
     if doc.chars > settings.max_text_chars:
@@ -232,8 +232,8 @@ def build_job(session: Session, settings: Settings, store: ObjectStore, tenant_i
                                                  p.intake.upload, "application/epub+zip").key
         undo_on_rollback(session, lambda: store.delete(source["document_key"]))
     doc = p.intake.document
-    if doc.cover:
-        ext = "png" if (doc.cover_type or "").endswith("png") else "jpg"
+    ext = cover_ext(doc.cover, source)  # an unusable cover is dropped with a warning, not left to fail the book
+    if ext:
         source["cover_key"] = store.put_bytes(keys.job_file(tenant_id, job_id, f"cover.{ext}"), doc.cover).key
         undo_on_rollback(session, lambda: store.delete(source["cover_key"]))
     now = utcnow()

@@ -178,6 +178,8 @@ class JobOut(BaseModel):
         None, description="Why an unfinished job cannot progress now: no live worker for its engine, or no "
                           "control worker to finalize it (null when nothing is missing)")
     waiting_message: str | None = None
+    warnings: list[str] = Field(default_factory=list, description="What the farm changed to deliver the job, "
+                                "e.g. an unreadable cover image dropped")
     text_normalization: Literal["auto", "off"] = "auto"
     announce_chapters: bool = False
     lexicons: list[dict[str, Any]] = Field(default_factory=list, description="The lexicons applied: id, name, "

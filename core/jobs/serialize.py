@@ -74,6 +74,7 @@ def job_resource(job: Job, store: ObjectStore, settings: Settings,
         "webhook": job.webhook,
         "waiting_for": waiting[0] if waiting else None,
         "waiting_message": waiting[1] if waiting else None,
+        "warnings": list((job.source or {}).get("warnings", [])),
         **front_end_resource(job),
     }
 
