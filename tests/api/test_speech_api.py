@@ -44,6 +44,24 @@ def test_a_bad_key_is_an_openai_authentication_error(api):
     assert openai_error(exc.value)["code"] == "invalid_api_key"
 
 
+# what each response_format must be served as (OpenAI's types; written out here, not read from the code)
+SPEECH_TYPES = {"mp3": "audio/mpeg", "opus": "audio/ogg", "aac": "audio/aac", "flac": "audio/flac",
+                "wav": "audio/wav", "pcm": "audio/pcm"}
+
+
+def test_each_response_format_streams_under_its_own_content_type(api):
+    """The headers go out before any chunk renders (no worker here): each format's Content-Type, and
+    the SSE stream's; closing the stream early leaves the job canceled, not rendering for nobody."""
+    client = api.client()
+    for fmt, ctype in [*SPEECH_TYPES.items(), ("sse", "text/event-stream")]:
+        body = {"model": "tts-1", "voice": "alloy", "input": "Hello there.",
+                **({"stream_format": "sse"} if fmt == "sse" else {"response_format": fmt})}
+        with client.session.post(f"{api.url}/v1/audio/speech", json=body, stream=True, timeout=30) as resp:
+            assert resp.status_code == 200, resp.text
+            assert resp.headers["Content-Type"].split(";")[0].strip() == ctype, fmt
+            assert resp.headers["X-Job-Id"].startswith("job_")
+
+
 def test_formats_are_listed_with_their_availability(api):
     resp = api.client().get("/v1/formats")
     assert resp.status_code == 200

@@ -183,6 +183,28 @@ def test_idempotent_voice_upload(api):
     assert c.status_code == 422
 
 
+def test_an_idempotent_upload_with_another_file_is_a_mismatch(api):
+    """Same key, same form fields, another audio file: a different request (422), never a replay of
+    the first voice; the first upload is untouched and a fresh key takes the second file."""
+    client = api.client()
+    fields = {"name": "Narrator", "transcript": "[S1] This is my voice."}
+    first_audio, other_audio = wav_bytes(tone(2.0, freq=220)), wav_bytes(tone(2.0, freq=330))
+
+    def post(data: bytes, key: str):
+        return client.post("/v1/voices", data=fields, files={"audio_file": ("voice.wav", data, "audio/wav")},
+                           headers={"Idempotency-Key": key})
+
+    first = post(first_audio, "upload-1")
+    assert first.status_code == 201, first.text
+    other = post(other_audio, "upload-1")
+    assert other.status_code == 422, other.text
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    assert other.headers.get("Idempotent-Replayed") is None
+    replay = post(first_audio, "upload-1")
+    assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json()["id"] == first.json()["id"]
+
+
 def test_registration_reports_speech_and_snr(api):
     rng = np.random.default_rng(0)
     pause = np.zeros(int(0.5 * 44100), np.float32)

@@ -30,6 +30,9 @@ from helpers import ApiClient, create_key, start_api, start_worker, wait_for
 QUEUES = "tts.espeak.interactive,tts.espeak,control,webhooks"
 TEXT = "The farm speaks first. Then it keeps talking while the rest is rendered. Finally, it stops."
 LONG = " ".join(f"Sentence number {i} is spoken while the farm renders the others." for i in range(16))
+# more chunks than one espeak batch holds (8): they finish over several batches, so a stream that
+# stopped after the chunks done at its first look, or after the first chunk, would come up short
+MANY = " ".join(f"Part {i} of the answer is a sentence of its own." for i in range(12))
 DEMUX = {"mp3": ["-f", "mp3"], "opus": ["-f", "ogg"], "aac": ["-f", "aac"], "flac": ["-f", "flac"],
          "wav": ["-f", "wav"], "pcm": ["-f", "s16le", "-ar", "24000", "-ac", "1"]}
 
@@ -75,10 +78,10 @@ def chunk_rows(db: Database, job_id: str) -> list[Chunk]:
 
 @pytest.mark.parametrize("model,voice", [("tts-1", "alloy")])
 def test_sdk_speech_in_all_six_formats(farm, model, voice):
-    settings, url, key, _worker, _db = farm
+    settings, url, key, _worker, db = farm
     client, api = sdk(url, key), ApiClient(url, key)
     for fmt in ("mp3", "opus", "aac", "flac", "wav", "pcm"):
-        resp = client.audio.speech.with_raw_response.create(model=model, voice=voice, input=TEXT,
+        resp = client.audio.speech.with_raw_response.create(model=model, voice=voice, input=MANY,
                                                             response_format=fmt)
         streamed = decode(resp.content, fmt)
         job_id = resp.headers["x-job-id"]
@@ -86,13 +89,18 @@ def test_sdk_speech_in_all_six_formats(farm, model, voice):
         # the job behind the stream is an ordinary job: listed, finalized into a stored file
         job = api.wait(job_id)
         assert job["status"] == "succeeded" and job["result"]["format"] == fmt, job
-        assert job["priority"] == settings.speech_priority and job["progress"]["total"] >= 2
+        assert job["priority"] == settings.speech_priority and job["progress"]["total"] > 8
         assert any(j["id"] == job_id for j in api.get("/v1/jobs").json()["data"])
         stored = decode(api.get(f"/v1/jobs/{job_id}/audio").content, fmt)
         # reference: the stored file was stitched by the control worker, independently of the
         # stream; the same chunks with the same trims and pauses last as long (within 2 x 10 ms
         # fades per chunk and the codecs' frame padding)
         assert abs(seconds(streamed) - seconds(stored)) < 0.25, (fmt, seconds(streamed), seconds(stored))
+        # the whole text arrived: every chunk's audio with a sentence pause after each but the last
+        # (trims and fades take under 0.1 s a chunk)
+        rows = chunk_rows(db, job_id)
+        whole = sum(c.duration_s for c in rows) + (len(rows) - 1) * settings.pause_sentence_ms / 1000
+        assert abs(seconds(streamed) - whole) < 0.1 * len(rows), (fmt, seconds(streamed), whole)
     wav = client.audio.speech.create(model="espeak", voice="en-us", input=TEXT, response_format="wav").content
     assert wav[:4] == b"RIFF" and wav[4:8] == b"\xff\xff\xff\xff"  # a streaming header: size unknown
 

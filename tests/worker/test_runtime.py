@@ -228,3 +228,88 @@ def test_canceling_a_running_job_stores_nothing_and_sends_no_success(espeak_runt
         assert job.status == "canceled" and job.result_key is None
     assert "job.succeeded" not in types and types.count("job.canceled") == 1
     assert _stored_under_job(rt, job_id) == []
+
+
+def _claim_all(rt, db, chunk_ids: list[str]) -> list:
+    from voxfarm.core.render.leases import claim_chunk
+
+    works = []
+    for chunk_id in chunk_ids:
+        with db.session() as s:
+            works.append(claim_chunk(s, chunk_id, rt.worker_id, lease_s=60, max_attempts=3))
+    assert all(works)
+    return works
+
+
+def test_an_interactive_chunk_leads_the_next_batch_past_a_bulk_backlog(runtime_for):
+    """Through the runtime's own producer and batcher: while one batch holds the engine, eight bulk
+    chunks queue up, then one chunk of an interactive job (priority >= interactive_priority).  The
+    next batch is formed around the interactive chunk, not the oldest bulk ones."""
+    import threading
+
+    from helpers import wait_for
+
+    rt, db, engine = runtime_for(None)  # batches of at most 4
+    first = submit_job_direct(db, "The chunk that holds the engine.", webhook=None)[1]
+    bulk = [submit_job_direct(db, f"Bulk line number {i} of a long backlog.", webhook=None)[1][0] for i in range(8)]
+    urgent = submit_job_direct(db, "Now!", webhook=None, priority=100)[1][0]
+    assert rt.settings.interactive_priority <= 100
+    works = dict(zip([*first, *bulk, urgent], _claim_all(rt, db, [*first, *bulk, urgent]), strict=True))
+    gate, on_engine, errors = threading.Event(), threading.Event(), []
+    real = engine.generate_batch
+
+    def held_first(requests):
+        if not gate.is_set():  # the first batch stays on the engine until the backlog is queued
+            on_engine.set()
+            gate.wait(60)
+        return real(requests)
+
+    engine.generate_batch = held_first
+
+    def produce(chunk_id):
+        try:
+            rt.producer.produce(works[chunk_id])
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=produce, args=(first[0],))]
+    threads[0].start()
+    assert on_engine.wait(60)
+    for chunk_id in bulk:  # the backlog arrives first ...
+        threads.append(threading.Thread(target=produce, args=(chunk_id,)))
+        threads[-1].start()
+    wait_for(lambda: rt.batcher.queue.qsize() == len(bulk), timeout=60, interval=0.01, what="the backlog")
+    threads.append(threading.Thread(target=produce, args=(urgent,)))  # ... then the interactive chunk
+    threads[-1].start()
+    wait_for(lambda: rt.batcher.queue.qsize() == len(bulk) + 1, timeout=60, interval=0.01, what="the urgent one")
+    gate.set()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert engine.batches[0] == first
+    assert urgent in engine.batches[1], engine.batches
+    assert sorted(c for b in engine.batches for c in b) == sorted([*first, *bulk, urgent])
+
+
+def test_each_chunk_of_a_shared_batch_gets_its_own_audio(runtime_for):
+    """The runtime's batch call hands each item the result of its own request: chunks of very
+    different lengths rendered in one batch come back each as long as its own text says (the fake
+    engine renders len(text) / chars_per_second seconds), in the chunk's stored duration too."""
+    rt, db, engine = runtime_for(None)
+    texts = ["Short.", "A medium sized line of words.", "A much longer line, which goes on and on for quite a while.",
+             "Tiny."]
+    chunk_ids = [submit_job_direct(db, t, webhook=None)[1][0] for t in texts]
+    works = _claim_all(rt, db, chunk_ids)
+    batcher = MicroBatcher(rt._run_batch, max_batch_size=8, max_wait_ms=0, group_key=rt._group_key,
+                           length=lambda it: engine.expected_length(it.request), is_error=lambda r: r.error)
+    futures = [batcher.submit(BatchItem(w.job_id, RenderRequest(w.chunk_id, w.text, w.params, w.seed)))
+               for w in works]
+    batcher.start()
+    try:
+        outcomes = [f.result(timeout=30) for f in futures]
+    finally:
+        batcher.close()
+    assert [len(b) for b in engine.batches] == [len(texts)]  # one shared batch
+    for text, outcome in zip(texts, outcomes, strict=True):
+        want = int(len(text) / engine.spec.chars_per_second * 22050)
+        assert outcome.result.audio.size == want, (text, outcome.result.audio.size, want)

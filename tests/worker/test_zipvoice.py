@@ -152,19 +152,45 @@ def test_one_item_equals_upstreams_sampler(exact):
     assert np.allclose(out.audio, ref, atol=1e-5)
 
 
+def _voices(zv, n: int = 3) -> list:
+    """``n`` voices of one prompt length and transcript (so their items can share a frame count), each
+    its own tone: distinct speech conditions."""
+    return [zv.prepare_voice(tone(1.5, 44100, 180 + 70 * i, amp=0.2 + 0.05 * i), 44100, "Reference words here.")
+            for i in range(n)]
+
+
 def test_equal_length_items_share_every_decoder_call(zv):
-    voice = zv.prepare_voice(tone(1.5, 44100, 220), 44100, "Reference words here.")
-    texts = ["Line number one is here.", "Line number two is here.",
-             "A very different and much longer line, which cannot share the same frame count."]
-    reqs = [RenderRequest(f"r{i}", t, {"num_steps": 5}, seed=i, voice=voice) for i, t in enumerate(texts)]
+    voices = _voices(zv)
+    plan = [("Line number one is here.", voices[0]), ("Line number two is here.", voices[1]),
+            ("A very different and much longer line, which cannot share the same frame count.", voices[0]),
+            ("Line number one is here.", voices[2])]
+    reqs = [RenderRequest(f"r{i}", t, {"num_steps": 5}, seed=i, voice=v) for i, (t, v) in enumerate(plan)]
     keys = [zv.batch_key(r) for r in reqs]
-    assert keys[0] == keys[1] != keys[2]
+    assert keys[0] == keys[1] == keys[3] != keys[2]  # one group holds three items in three voices
     batched = zv.generate_batch(reqs)
-    assert zv.last_stats.steps == 10  # two groups x 5 steps, not three items x 5
+    assert zv.last_stats.steps == 10  # two groups x 5 steps, not four items x 5
     for i, req in enumerate(reqs):  # each item renders the same alone as in the shared call
         alone = zv.generate_batch([req])[0]
         assert alone.audio.shape == batched[i].audio.shape and np.allclose(alone.audio, batched[i].audio, atol=1e-5)
     assert not np.allclose(batched[0].audio[:1000], batched[1].audio[:1000])  # the seeds differ
+
+
+def test_items_of_one_decoder_group_keep_their_own_voices(zv):
+    """Several voices in one equal-length group: each item sounds like its own prompt, not a
+    batch-mate's (a group whose speech conditions were stacked in another order than its noise and
+    text conditions would hand each item another item's voice)."""
+    voices = _voices(zv, 4)
+    reqs = [RenderRequest(f"v{i}", "The same words in four voices.", {"num_steps": 4}, seed=7, voice=v)
+            for i, v in enumerate(voices)]
+    assert len({zv.batch_key(r) for r in reqs}) == 1
+    alone = [zv.generate_batch([r])[0].audio for r in reqs]
+    for i in range(len(alone)):  # same text and seed: only the voice tells the items apart
+        for j in range(i):
+            assert alone[i].shape != alone[j].shape or not np.allclose(alone[i], alone[j], atol=1e-3), (i, j)
+    batched = zv.generate_batch(reqs)
+    assert zv.last_stats.steps == 4  # one decoder group
+    for i, (got, solo) in enumerate(zip(batched, alone, strict=True)):
+        assert got.ok and got.audio.shape == solo.shape and np.allclose(got.audio, solo, atol=1e-5), i
 
 
 def test_padding_would_change_an_item(zv):

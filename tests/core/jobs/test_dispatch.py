@@ -83,3 +83,28 @@ def test_concurrent_completions_release_different_chunks(db):
         t.join()
     assert not errors and len(released) == len(set(released)) == 6, (errors, released)
     assert _held(db) == 2
+
+
+def _messages_for(db, chunk_ids) -> dict[str, list[str]]:
+    """The queues of the outbox rows that announce each chunk (one row each, or the chunk is lost)."""
+    with db.session() as s:
+        rows = s.execute(select(Outbox.args, Outbox.queue).where(Outbox.task == "voxfarm.render_chunk")).all()
+    return {cid: [queue for args, queue in rows if args == [cid]] for cid in chunk_ids}
+
+
+def test_a_released_chunk_gets_exactly_one_outbox_row_on_its_lane(db):
+    bulk = _submit(db, "bulk", 8)  # 4 published, 4 held
+    urgent = _submit(db, "bulk", 1, priority=60)[0]  # held too (the window is full), interactive lane
+    held = [c for c, queues in _messages_for(db, [*bulk, urgent]).items() if not queues]
+    assert len(held) == 5 and urgent in held
+    for chunk_id in bulk[:3]:
+        _done(db, chunk_id)
+    with db.session() as s:
+        released = dispatch.release(s, 4, "espeak", count=3)
+    assert len(released) == 3 and released[0] == urgent
+    messages = _messages_for(db, released)
+    assert messages[urgent] == ["tts.espeak.interactive"]
+    assert all(messages[c] == ["tts.espeak"] for c in released[1:]), messages
+    with db.session() as s:
+        assert all(s.get(Chunk, c).enqueued_at is not None for c in released)
+    assert _held(db) == 2

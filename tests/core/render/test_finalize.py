@@ -168,3 +168,17 @@ def test_the_cue_sheet_matches_chapters_json(book):
     # and chapters.json describes the audio itself: it ends where the decoded book ends
     audio, rate = decode(store.path(result["key"]))
     assert abs(chapters[-1]["end_s"] - audio.size / rate) < 0.06
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_book_is_loudness_normalized_to_the_target(book, fmt):
+    """The whole book, decoded as a player would, measures the -20 LUFS audiobook target (BS.1770,
+    measured here with pyloudnorm, not with the system's own ffmpeg loudnorm figures); the lossless
+    formats too, which need no encoder and could skip the master."""
+    import pyloudnorm as pyln
+
+    result, store = book(fmt)
+    audio, rate = decode(store.path(result["key"]))
+    target = Settings().loudness_target_lufs
+    assert target == -20.0
+    assert abs(pyln.Meter(rate).integrated_loudness(audio.astype(np.float64)) - target) <= 1.0

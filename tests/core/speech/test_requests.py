@@ -3,16 +3,19 @@ interactive lane, output speed through the engine."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
-from voxfarm.core.errors import InvalidInput, NotFound
+from voxfarm.core.errors import InvalidInput, NotFound, VoxfarmError
 from voxfarm.core.models import Chunk, Outbox, Voice
 from voxfarm.core.speech.requests import resolve_engine, submit_speech
 from voxfarm.core.speech.schemas import SpeechRequest
 from voxfarm.core.tenants.accounts import get_or_create_tenant
+from voxfarm.core.voices.registry import register_voice
 
-from helpers import submit_job_direct
+from helpers import submit_job_direct, tone, wav_bytes
 
 STORY = ("The lamp was lit at dusk by the keeper of the northern light, as every evening for forty years. "
          "Ships passed. The sea was calm that night and nobody expected the storm that came at dawn.")
@@ -103,3 +106,37 @@ def test_engine_agnostic_voices_and_speed_on_piper(db):
     with pytest.raises(InvalidInput) as exc:
         _speech(db, model="piper", voice="no_such_voice")
     assert exc.value.code == "voice_not_found" and exc.value.details == {"param": "voice"}
+
+
+def _refusal(db, tenant: str, **fields) -> tuple:
+    """What ``tenant`` is told for a speech request that must be refused: (type, status, code, details, message)."""
+    body = SpeechRequest(**{"model": "tts-1", "voice": "alloy", "input": "Hello there.", **fields})
+    with db.session() as s:
+        tenant_id = get_or_create_tenant(s, tenant).id
+        with pytest.raises(VoxfarmError) as exc:
+            submit_speech(s, db.test_settings, db.test_store, tenant_id, body)
+    e = exc.value
+    # the message names the voice (and espeak suggests languages spelled like it): take those out
+    message = re.sub(r"; did you mean [^?]*\?", "", re.sub(body.voice, "<voice>", e.message, flags=re.IGNORECASE))
+    return type(e).__name__, e.status, e.code, e.details, message
+
+
+@pytest.mark.parametrize("model", ["espeak", "dia"])
+def test_another_tenants_voice_name_is_answered_as_an_unknown_name(db, model):
+    """Tenant B naming tenant A's voice learns nothing: the same refusal as a name nobody has, on an
+    engine that clones (which would take a registered voice) and on one that does not (which would
+    say that it cannot clone it)."""
+    db.test_settings = db.test_settings.model_copy(update={"engines": ["espeak", "dia"]})
+    store = db.test_store
+    with db.session() as s:
+        owner = get_or_create_tenant(s, "owner").id
+        register_voice(s, db.test_settings, store, owner, name="Secret", transcript="[S1] Only mine.",
+                       data=wav_bytes(tone(2.0)))
+    taken = _refusal(db, "other", model=model, voice="Secret")
+    nobody = _refusal(db, "other", model=model, voice="Ghost")
+    assert taken == nobody
+    assert taken[2] == "voice_not_found" and taken[3] == {"param": "voice"}
+    with db.session() as s:  # and the owner does speak with it on the cloning engine
+        job = submit_speech(s, db.test_settings, store, get_or_create_tenant(s, "owner").id,
+                            SpeechRequest(model="dia", voice="Secret", input="Hello there."))
+        assert job.voice_id is not None
