@@ -238,13 +238,13 @@ class MicroBatcher(Generic[T, R]):
         started = time.monotonic()
         with self._lock:
             self.on_engine += len(items)
-        done, held = 0, None  # results resolved so far; the last one waits for the batch's bookkeeping
+        done, held = 0, None  # results seen so far; the last one waits for the batch's bookkeeping
         try:
             for result in self.run_batch([p.request for p in items]):
                 if done >= len(items):
                     raise RuntimeError(f"engine returned more than {len(items)} results")
-                if held is not None:  # released as soon as the next exists: a streamed chunk goes out now
-                    self._resolve(items[done - 1], held, len(items))
+                if done < len(items) - 1:  # resolved as soon as it exists: a streamed chunk goes out now
+                    self._resolve(items[done], result, len(items))
                 held, done = result, done + 1
             if done != len(items):
                 raise RuntimeError(f"engine returned {done} results for {len(items)} requests")

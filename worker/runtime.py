@@ -15,8 +15,8 @@ import enum
 import logging
 import socket
 import threading
-import time
 import uuid
+from collections.abc import Iterable
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -47,9 +47,10 @@ from voxfarm.worker.finalizing import Finalizer
 from voxfarm.worker.heartbeat import Heartbeat, WorkerIdentity
 from voxfarm.worker.held import HeldWork
 from voxfarm.worker.outcomes import BOOT_WAIT_S, HandBack, RetryLater, is_outage, storage_errors
-from voxfarm.worker.producing import BatchItem, Producer, attribute_batch_time
+from voxfarm.worker.producing import BatchItem, Producer
 from voxfarm.worker.readback import Listener
 from voxfarm.worker.speaker import SpeakerEncoder, SpeakerGates
+from voxfarm.worker.streaming import timed_results
 from voxfarm.worker.voices import VoiceCache
 
 log = logging.getLogger(__name__)
@@ -163,17 +164,13 @@ class Runtime:
         return unit_of_work(self.db, self.publisher)
 
     # -- batching ------------------------------------------------------------------------------
-    def _run_batch(self, items: list[BatchItem]) -> list[RenderResult]:
+    def _run_batch(self, items: list[BatchItem]) -> Iterable[RenderResult]:
         try:  # from here a death of this process costs these chunks (and only these) an attempt
             with self.db.session() as s:
                 mark_on_engine(s, [it.request.key for it in items], self.worker_id)
         except Exception:  # noqa: BLE001 - the DB is down: render anyway (a death then costs nothing)
             log.warning("could not mark %d chunks as on the engine", len(items), exc_info=True)
-        started = time.perf_counter()
-        results = self.engine.generate_batch([it.request for it in items])
-        attribute_batch_time(results, time.perf_counter() - started, self.engine.spec.sample_rate,
-                             self.engine_name, self.name)
-        return results
+        return timed_results(self.engine, [it.request for it in items], self.engine_name, self.name)
 
     def _group_key(self, item: BatchItem):
         # suspects (second attempt or later) never share a batch: if an input kills the process,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -64,6 +64,10 @@ class BatchStats:
 
 class Engine(ABC):
     spec: ClassVar[EngineSpec]
+    # an engine that renders a batch one item after another sets this and implements ``render_one``:
+    # ``iter_batch`` then hands each result over as soon as it exists (a streamed request's first
+    # chunk is released while its batch-mates still render), with the same results as ``generate_batch``
+    item_by_item: ClassVar[bool] = False
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -108,6 +112,25 @@ class Engine(ABC):
     @abstractmethod
     def generate_batch(self, requests: list[RenderRequest]) -> list[RenderResult]:
         """Render every request; one result per request, same order."""
+
+    def render_one(self, request: RenderRequest) -> RenderResult:
+        """One item, for ``item_by_item`` engines."""
+        raise NotImplementedError
+
+    def iter_batch(self, requests: list[RenderRequest]) -> Iterator[RenderResult]:
+        """``generate_batch``'s results one by one, in order: each as soon as it is rendered for an
+        ``item_by_item`` engine, all at the end of the call for a batched decoder."""
+        if not self.item_by_item:
+            yield from self.generate_batch(requests)
+            return
+        if not self.loaded:
+            raise RuntimeError("engine not loaded")
+        steps = 0
+        for request in requests:
+            result = self.render_one(request)
+            steps += result.steps
+            yield result
+        self.last_stats = BatchStats(len(requests), steps, steps)  # sequential: no padding
 
     # -- batching hints ------------------------------------------------------------------------
     def batch_key(self, request: RenderRequest) -> Hashable:

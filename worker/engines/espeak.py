@@ -18,7 +18,7 @@ from voxfarm.core.engines.registry import ENGINES
 from voxfarm.core.engines.symbols import espeak_mnemonics
 from voxfarm.core.text.chunking import clean_tags
 from voxfarm.core.text.lexicon import phoneme_segments
-from voxfarm.worker.engines.base import BatchStats, Engine, RenderRequest, RenderResult
+from voxfarm.worker.engines.base import Engine, RenderRequest, RenderResult
 
 _LOCK = threading.Lock()
 _LIB: ctypes.CDLL | None = None
@@ -145,17 +145,15 @@ class EspeakEngine(Engine):
             return RenderResult(error="espeak-ng produced no audio for this text")
         return RenderResult(audio=audio, steps=audio.size)
 
-    def generate_batch(self, requests: list[RenderRequest]) -> list[RenderResult]:
-        if not self.loaded:
-            raise RuntimeError("engine not loaded")
-        results = []
-        with _LOCK:
+    item_by_item = True  # items are synthesized one after another
+
+    def render_one(self, request: RenderRequest) -> RenderResult:
+        with _LOCK:  # per item: a streamed batch releases each result while the next renders
             lib, _ = _init()
-            for request in requests:
-                results.append(self._synth(lib, request))
-        steps = sum(r.steps for r in results)
-        self.last_stats = BatchStats(len(requests), steps, steps)  # sequential: no padding
-        return results
+            return self._synth(lib, request)
+
+    def generate_batch(self, requests: list[RenderRequest]) -> list[RenderResult]:
+        return list(self.iter_batch(requests))
 
     def batch_key(self, request: RenderRequest) -> str:
         return "espeak"  # items are rendered one by one: any mix may share a batch

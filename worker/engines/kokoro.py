@@ -33,7 +33,7 @@ from voxfarm.core.engines.languages import kokoro_lang_code
 from voxfarm.core.engines.registry import ENGINES
 from voxfarm.core.text.chunking import clean_tags
 from voxfarm.core.text.lexicon import phoneme_segments
-from voxfarm.worker.engines.base import BatchStats, Engine, RenderRequest, RenderResult
+from voxfarm.worker.engines.base import Engine, RenderRequest, RenderResult
 
 MAX_TOKENS = 510  # the style table has one row per token count, 0..509, plus the two pads
 # lang_code -> espeak-ng voice (core/engines/languages.py lists the codes; "j" has its own front end)
@@ -175,13 +175,13 @@ class KokoroEngine(Engine):
                                 for i, ids in enumerate(pieces)])
         return RenderResult(audio=np.clip(audio, -1.0, 1.0), steps=sum(len(p) for p in pieces))
 
+    item_by_item = True  # the export runs one item per call
+
+    def render_one(self, request: RenderRequest) -> RenderResult:
+        return self._render(request)
+
     def generate_batch(self, requests: list[RenderRequest]) -> list[RenderResult]:
-        if not self.loaded:
-            raise RuntimeError("engine not loaded")
-        results = [self._render(r) for r in requests]  # the export runs one item per call
-        steps = sum(r.steps for r in results)
-        self.last_stats = BatchStats(len(requests), steps, steps)
-        return results
+        return list(self.iter_batch(requests))
 
     def batch_key(self, request: RenderRequest) -> str:
         return "kokoro"  # item by item: any mix of voices and speeds may share a batch

@@ -28,7 +28,7 @@ import numpy as np
 from voxfarm.core.engines.catalog import BUNDLED_PIPER, PiperVoice, piper_voices
 from voxfarm.core.engines.registry import ENGINES
 from voxfarm.core.text.chunking import clean_tags
-from voxfarm.worker.engines.base import BatchStats, Engine, RenderRequest, RenderResult
+from voxfarm.worker.engines.base import Engine, RenderRequest, RenderResult
 
 
 @dataclass
@@ -161,13 +161,13 @@ class PiperEngine(Engine):
             audio = soxr.resample(audio, voice.info.sample_rate, self.spec.sample_rate).astype(np.float32)
         return RenderResult(audio=np.clip(audio, -1.0, 1.0), steps=len(ids))
 
+    item_by_item = True  # one by one: see the module docstring
+
+    def render_one(self, request: RenderRequest) -> RenderResult:
+        return self._render(request)
+
     def generate_batch(self, requests: list[RenderRequest]) -> list[RenderResult]:
-        if not self.loaded:
-            raise RuntimeError("engine not loaded")
-        results = [self._render(r) for r in requests]  # one by one: see the module docstring
-        steps = sum(r.steps for r in results)
-        self.last_stats = BatchStats(len(requests), steps, steps)
-        return results
+        return list(self.iter_batch(requests))
 
     def batch_key(self, request: RenderRequest) -> str:
         return "piper"  # items render one at a time, so any mix of voices and params may share a batch

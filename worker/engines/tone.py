@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 from voxfarm.core.engines.registry import ENGINES
-from voxfarm.worker.engines.base import BatchStats, Engine, RenderRequest, RenderResult
+from voxfarm.worker.engines.base import Engine, RenderRequest, RenderResult
 
 _SEGMENT_FADE = 0.2  # fraction of each character's tone spent fading in and out (no clicks)
 
@@ -75,15 +75,22 @@ class ToneEngine(Engine):
         self._log(request)
         return RenderResult(audio=audio, steps=audio.size)
 
-    def generate_batch(self, requests: list[RenderRequest]) -> list[RenderResult]:
-        if not self.loaded:
-            raise RuntimeError("engine not loaded")
-        if self.settings.tone_batch_ms > 0:
+    item_by_item = True  # item by item: each result is handed over as soon as it exists
+    # a test's hook, called with each request before it renders (e.g. to hold an item on a gate)
+    before_item = None
+
+    def render_one(self, request: RenderRequest) -> RenderResult:
+        if self.before_item is not None:
+            self.before_item(request)
+        return self._one(request)
+
+    def iter_batch(self, requests: list[RenderRequest]):
+        if self.loaded and self.settings.tone_batch_ms > 0:
             time.sleep(self.settings.tone_batch_ms / 1000.0)
-        results = [self._one(r) for r in requests]
-        steps = sum(r.steps for r in results)
-        self.last_stats = BatchStats(len(requests), steps, steps)
-        return results
+        yield from super().iter_batch(requests)
+
+    def generate_batch(self, requests: list[RenderRequest]) -> list[RenderResult]:
+        return list(self.iter_batch(requests))
 
     def batch_key(self, request: RenderRequest) -> str:
         return "tone"  # nothing batch-wide: any mix may share a batch
