@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from voxfarm.core.ids import id_pattern
-from voxfarm.core.schemas import NON_BLANK, STRICT, ListQuery, exactly_one, path_id
+from voxfarm.core.schemas import NON_BLANK, STRICT, ListQuery, path_id
 
 _NO_MARKS = {"pattern": r"^[^\u27ea\u27eb|\x00]*[^\s\u27ea\u27eb|\x00][^\u27ea\u27eb|\x00]*$"}
 
@@ -29,7 +29,9 @@ class RuleOut(RuleIn):
 class LexiconCreate(BaseModel):
     """Exactly one of ``rules`` (JSON) or ``pls`` (a PLS 1.0 document, alphabet ipa)."""
 
-    model_config = ConfigDict(**STRICT, json_schema_extra=exactly_one("rules", "pls"))
+    model_config = ConfigDict(**STRICT, json_schema_extra={"oneOf": [
+        {"required": ["rules"], "properties": {"rules": {"type": "array"}, "pls": {"type": "null"}}},
+        {"required": ["pls"], "properties": {"pls": {"type": "string"}, "rules": {"type": "null"}}}]})
     name: str = Field(min_length=1, max_length=200, json_schema_extra=NON_BLANK)
     language: str | None = Field(None, max_length=35, pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$",
                                  description="BCP 47; default: the PLS xml:lang")
@@ -38,6 +40,12 @@ class LexiconCreate(BaseModel):
                                               "beyond); a DOCTYPE or entity is refused (422)")
     case_sensitive: bool = Field(True, description="PLS rules: match case exactly")
     whole_word: bool = Field(True, description="PLS rules: match whole words only")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> LexiconCreate:
+        if (self.rules is None) == (self.pls is None):
+            raise ValueError("give exactly one of rules or pls")
+        return self
 
 
 class LexiconOut(BaseModel):
