@@ -18,6 +18,7 @@ import click
 
 from voxfarm.cli import admin, client, jobs, usage
 from voxfarm.cli.batch import batch as batch_command
+from voxfarm.cli.models import models
 from voxfarm.cli.up import EXIT_BOOT_FAILED, up
 from voxfarm.core.settings import load_settings
 from voxfarm.core.state.outbox import CONTROL_QUEUE, WEBHOOK_QUEUE
@@ -161,6 +162,7 @@ main.add_command(jobs.book)
 main.add_command(client.voices)
 main.add_command(up)
 main.add_command(usage.usage)
+main.add_command(models)
 
 
 if __name__ == "__main__":
