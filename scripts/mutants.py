@@ -33,7 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "voxfarm"  # the scratch copy's directory name: the name the tests import
-DEFAULT_TIMEOUT_S = 300
+DEFAULT_TIMEOUT_S = 600  # the Dia loop tests load a model: 2-5 min on a loaded 2-core box
 
 
 @dataclass(frozen=True)
