@@ -142,3 +142,26 @@ def test_item_errors_stay_with_their_items(piper):
     assert "single speaker" in results[0].error and results[1].ok
     assert results[2].error and "no voice 'nope'" in results[3].error
     assert onnx.__version__  # the onnx package is a worker dependency (graph rewrite at load)
+
+
+def test_memory_stays_flat_across_input_lengths(tmp_path):
+    """Every chunk is a new input length.  onnxruntime's CPU arena kept the largest blocks it ever
+    handed out (a worker grew by 290 MiB in its first batches and crept on); each run now shrinks it
+    back, so a second round of the same mix of lengths adds nothing (#30, bench/soak.md)."""
+    import psutil
+
+    from voxfarm.worker.engines.onnx_session import Session
+
+    eng = create_engine("piper", Settings(data_dir=tmp_path / "var", onnx_intra_op_threads=1))
+    eng.load()
+    words = "the harbour lights came on one by one as the boats".split()
+    _render(eng, "Warm up.")
+    proc = psutil.Process()
+    base = proc.memory_info().rss
+    grown = []
+    for shift in range(2):
+        for n in (12, 30, 60, 45, 20):
+            _render(eng, " ".join(words[(i + shift) % len(words)] for i in range(n + shift)) + ".")
+        grown.append((proc.memory_info().rss - base) / 2**20)
+    assert isinstance(next(iter(eng._voices.values())).session, Session)
+    assert grown[0] < 120 and grown[1] - grown[0] < 12, grown
