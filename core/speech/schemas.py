@@ -53,16 +53,24 @@ class SpeechRequest(BaseModel):
 
 
 # ``timestamps: true`` without SSE (voxfarm): the audio and its timings in one JSON document
-_TIMED = {"type": "object", "required": ["text", "start", "end", "chunk"]}
+_NUMBER, _INT = {"type": "number"}, {"type": "integer"}
+_SEGMENT = {"type": "object", "required": ["text", "start", "end", "chunk"], "additionalProperties": False,
+            "properties": {"text": {"type": "string"}, "start": _NUMBER, "end": _NUMBER, "chunk": _INT}}
+_WORD = {"type": "object", "required": ["word", "start", "end", "chunk", "source", "heard"],
+         "additionalProperties": False,
+         "properties": {"word": {"type": "string"}, "start": _NUMBER, "end": _NUMBER, "chunk": _INT,
+                        "source": {"type": "array", "items": _INT, "minItems": 2, "maxItems": 2},
+                        "heard": {"type": "boolean"}}}
 CAPTIONED_SPEECH = {
     "type": "object", "required": ["job_id", "content_type", "audio", "segments", "words"],
+    "additionalProperties": False,
     "properties": {"job_id": {"type": "string"}, "content_type": {"type": "string"},
                    "audio": {"type": "string", "contentEncoding": "base64", "description": "response_format, base64"},
-                   "segments": {"type": "array", "items": _TIMED, "description": "sentences: text, start and end "
-                                "(seconds into the audio), chunk (its index)"},
-                   "words": {"type": "array", "items": {"type": "object"}, "description": "read-back jobs only: "
-                             "word, start, end, chunk, source ([start, end) characters of the chunk's text sent), "
-                             "heard (false: placed between its neighbours)"}}}
+                   "segments": {"type": "array", "items": _SEGMENT, "description": "sentences: start and end in "
+                                "seconds into the audio, chunk its index"},
+                   "words": {"type": "array", "items": _WORD, "description": "read-back jobs only: source is "
+                             "[start, end) characters of the chunk's text sent; heard false: placed between its "
+                             "neighbours"}}}
 
 
 class OpenAIErrorBody(BaseModel):
