@@ -24,6 +24,16 @@ SAMPLE = ("Welcome to voxfarm, a voice render farm. This sentence travelled from
           "the job queue, to a worker that rendered it in a micro-batch, and back through object storage.")
 
 
+# what a newcomer does after the demo (README, "Quick start")
+NEXT = """next: run the farm yourself and use it (README, "Quick start"):
+  .venv/bin/voxfarm up                                       # API on http://127.0.0.1:8000; prints what to do
+  export VOXFARM_API_KEY=$(.venv/bin/voxfarm keys create --tenant me | tail -1)
+  .venv/bin/voxfarm submit "Hello from the farm." -o hello.wav
+  .venv/bin/voxfarm book story.md -o story.m4b --per-chapter  # Markdown '#' headings become chapters
+  API document: http://127.0.0.1:8000/openapi.json; the OpenAI SDK works with base_url=http://127.0.0.1:8000/v1
+the rendered file:"""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -34,7 +44,8 @@ def main() -> int:
     sys.path.insert(0, str(ROOT))
     from voxfarm.cli.client import Client
 
-    data_dir = ROOT / "var" / "demo"
+    home = Path(os.environ.get("VOXFARM_DEMO_HOME", ROOT))  # where var/demo and out/ go (tests: a tmp dir)
+    data_dir = home / "var" / "demo"
     port = free_port()
     env = {**os.environ, "VOXFARM_DATA_DIR": str(data_dir)}
     for var in ("VOXFARM_DATABASE_URL", "VOXFARM_BROKER_URL", "VOXFARM_STORAGE_URL"):
@@ -72,7 +83,7 @@ def main() -> int:
         if job["status"] != "succeeded":
             print(f"job ended {job['status']}: {job.get('error')}", file=sys.stderr)
             return 1
-        dest = ROOT / "out" / f"demo-{job['id']}.wav"
+        dest = home / "out" / f"demo-{job['id']}.wav"
         client.download(job, dest)
         info = sf.info(str(dest))
         digest = hashlib.sha256(dest.read_bytes()).hexdigest()
@@ -97,6 +108,7 @@ def main() -> int:
     if result is None:
         print(f"demo failed; see {log_path}", file=sys.stderr)
         return 1
+    print(NEXT)
     print(result)
     return 0
 
