@@ -11,7 +11,7 @@ trimmed off its head), so chunk boundaries are exact.  Inside a chunk:
 
 The outputs are ``captions.vtt`` and ``captions.srt`` (sentence cues; word times inline in the
 WebVTT where known), ``words.json`` (with read-back) and, for per-chapter files, each chapter's
-captions in that file's own time.  Times are divided by the output's tempo.
+captions in that file's own time (``captions-chapter-NNN.vtt``/``.srt``).  Times are divided by the output's tempo.
 """
 
 from __future__ import annotations
@@ -157,5 +157,6 @@ class Timeline:
         for i, (start, _end) in enumerate(chapters or [], 1):
             if i <= len(order):
                 part = self.cues(tempo, start, order[i - 1])
-                out[f"chapter-{i:03d}.vtt"], out[f"chapter-{i:03d}.srt"] = webvtt(part), subrip(part)
+                name = f"captions-chapter-{i:03d}"  # beside chapter-NNN.<format>, apart from its prefix
+                out[f"{name}.vtt"], out[f"{name}.srt"] = webvtt(part), subrip(part)
         return out

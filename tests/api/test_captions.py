@@ -42,7 +42,7 @@ def test_a_three_chapter_book_gets_captions_that_a_strict_parser_reads(make_api,
     job = client.get(f"/v1/jobs/{job['id']}").json()
     assert job["status"] == "succeeded" and job["quality"] == {"readback": False} and job["readback"] is None
     files = job["result"]["files"]
-    assert {"captions.vtt", "captions.srt", "chapter-001.vtt", "chapter-003.srt"} <= set(files)
+    assert {"captions.vtt", "captions.srt", "captions-chapter-001.vtt", "captions-chapter-003.srt"} <= set(files)
     assert "words.json" not in files  # word times come from read-back only
     path = tmp_path / "book.m4b"
     path.write_bytes(client.get(f"/v1/jobs/{job['id']}/audio", allow_redirects=True).content)
@@ -57,7 +57,7 @@ def test_a_three_chapter_book_gets_captions_that_a_strict_parser_reads(make_api,
         first = next(c for c in cues if c.start >= mark - 0.05)
         assert abs(first.start - mark) <= 0.05 and title in first.text, (first, mark)
     assert [c.text for c in parse_srt(_file(client, job, "captions.srt").decode())] == [c.text for c in cues]
-    second = parse_vtt(_file(client, job, "chapter-002.vtt").decode())
+    second = parse_vtt(_file(client, job, "captions-chapter-002.vtt").decode())
     assert second[0].start <= 0.05 and "The Storm" in second[0].text
     assert second[-1].end <= marks[2] - marks[1] + 0.05
 

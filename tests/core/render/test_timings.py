@@ -114,10 +114,10 @@ def test_each_chapter_file_gets_its_own_captions_from_zero(tmp_path):
     total = raw.samples / RATE
     marks = [s / RATE for s in raw.chapter_starts]
     files = timeline.files(1.0, [(marks[0], marks[1]), (marks[1], total)])
-    one, two = parse_vtt(files["chapter-001.vtt"]), parse_vtt(files["chapter-002.vtt"])
+    one, two = parse_vtt(files["captions-chapter-001.vtt"]), parse_vtt(files["captions-chapter-002.vtt"])
     assert [c.text for c in two] == ["Chapter two begins here.", "And it goes on."]
     assert two[0].start < 0.05 and two[-1].end <= total - marks[1] + 1e-3
-    assert len(one) == 3 and parse_srt(files["chapter-002.srt"])[0].text == "Chapter two begins here."
+    assert len(one) == 3 and parse_srt(files["captions-chapter-002.srt"])[0].text == "Chapter two begins here."
     slow = parse_vtt(timeline.files(0.5)["captions.vtt"])  # a time-stretch to half speed doubles every time
     assert abs(slow[3].start - 2 * parse_vtt(files["captions.vtt"])[3].start) < 0.002
 
