@@ -23,6 +23,8 @@ BODY_TYPES: dict[str, tuple[str, ...]] = {
     "voices.create_voice": ("application/json", "multipart/form-data"),
     "webhooks.set_endpoint": ("application/json",),
     "speech.create_speech": ("application/json",),
+    "lexicons.create_lexicon": ("application/json",),
+    "lexicons.replace_lexicon": ("application/json",),
 }
 
 

@@ -84,8 +84,10 @@ def victim(make_api, tmp_path):
     job = owner.post("/v1/jobs", json={"text": "Owner's private job."}).json()
     worker = start_worker(api.settings, tmp_path, engine="espeak", name="survivor")
     batch = owner.post("/v1/batches", json={"items": [{"text": "Owner's private batch."}]}).json()
+    lexicon = owner.post("/v1/lexicons", json={"name": "names", "rules": [{"grapheme": "Aoife", "alias": "Eefa"}]})
+    assert lexicon.status_code == 201, lexicon.text
     return api, owner, intruder, {"job_id": job["id"], "voice_id": voice["id"], "delivery_id": "msg_x", "name": "x",
-                                  "batch_id": batch["id"]}, worker
+                                  "batch_id": batch["id"], "lexicon_id": lexicon.json()["id"]}, worker
 
 
 def test_every_route_rejects_hostile_input_and_nothing_changes(victim):
