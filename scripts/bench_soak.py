@@ -203,8 +203,11 @@ def run_jobs(stack: Stack, n: int, window: int, deadline: float, checkpoints: li
             open_ids.append(stack.submit({"text": sentence(submitted)}))
             submitted += 1
         still = []
+        # one request per poll: the newest jobs with their status (a GET per open job would load the API)
+        listed = {j["id"]: j["status"] for j in stack.http.get(f"{stack.url}/v1/jobs?limit=100", timeout=60)
+                  .json()["data"]}
         for job_id in open_ids:
-            status = stack.status(job_id)["status"]
+            status = listed.get(job_id) or stack.status(job_id)["status"]
             if status == "succeeded":
                 done += 1
             elif status in ("failed", "canceled"):
@@ -218,8 +221,11 @@ def run_jobs(stack: Stack, n: int, window: int, deadline: float, checkpoints: li
         open_ids = still
         if time.monotonic() > deadline:
             break
-        time.sleep(0.2)
+        time.sleep(0.5)
     wall = time.monotonic() - started
+    if done + failed not in marks:  # where it stopped (the time limit may come before the last checkpoint)
+        time.sleep(2)
+        marks[done + failed] = snapshot(stack.proc.pid)
     return {"done": done, "failed": failed, "wall_s": round(wall, 1), "jobs_per_s": round((done + failed) / wall, 2),
             "stopped_early": done + failed < n, "checkpoints": {str(k): v for k, v in sorted(marks.items())}}
 
@@ -287,7 +293,8 @@ def write_markdown(results: list[dict], path: Path, args) -> None:
                   f"({jobs['jobs_per_s']} jobs/s){' (stopped early: time limit)' if jobs['stopped_early'] else ''}.",
                   "", "| after | " + " | ".join(sorted(r["ready"])) + " | total RSS | total USS |",
                   "|---|" + "---|" * (len(r["ready"]) + 2)]
-        rows = [("ready", r["ready"]), *((f"{k} jobs", v) for k, v in jobs["checkpoints"].items())]
+        rows = [("ready", r["ready"]), *((f"{k} jobs", v) for k, v in jobs["checkpoints"].items()),
+                *([("after the book", r["book"]["after"])] if r["book"] else [])]
         for label, snap in rows:
             cells = [f"{snap.get(role, {}).get('rss', 0):.0f} / {snap.get(role, {}).get('uss', 0):.0f}"
                      for role in sorted(r["ready"])]
