@@ -118,6 +118,8 @@ def test_a_new_route_is_documented_and_linked_without_listing_it(tmp_path):
     assert post["responses"]["415"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
 
 
+# the stateful phase walks every route (40 operations): minutes on a loaded 2-core box, past the 300 s default
+@pytest.mark.timeout(900)
 def test_schemathesis_finds_nothing(live_api):
     """`st run --checks all`, every phase; schemathesis.toml (repository root) applies."""
     url, key = live_api
