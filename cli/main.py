@@ -16,7 +16,7 @@ import tempfile
 
 import click
 
-from voxfarm.cli import admin, client, jobs, usage
+from voxfarm.cli import admin, client, jobs, tenants, usage
 from voxfarm.cli.batch import batch as batch_command
 from voxfarm.cli.models import models
 from voxfarm.cli.up import EXIT_BOOT_FAILED, up
@@ -152,6 +152,7 @@ def sweep(dry_run: bool, grace: float | None, data_dir: str | None) -> None:
 
 
 main.add_command(admin.keys)
+main.add_command(tenants.tenants)
 main.add_command(admin.workers)
 main.add_command(batch_command)
 main.add_command(jobs.submit)
